@@ -1,0 +1,124 @@
+//! Turns a `[data]` config into standardised train / validation / test splits.
+
+use std::path::Path;
+
+use kiln_data::{DataError, Samples, Standardizer, embedded, load_csv, load_mnist_dir};
+use serde::{Deserialize, Serialize};
+
+use crate::Result;
+use crate::config::DataConfig;
+
+/// The splits one experiment trains, selects and tests on, already standardised.
+#[derive(Debug, Clone)]
+pub struct Splits {
+    /// Training samples.
+    pub train: Samples,
+    /// Validation samples held out of the training split (early stopping, model selection).
+    pub valid: Option<Samples>,
+    /// Test samples, reported once at the end.
+    pub test: Samples,
+    /// What was done to the inputs; prediction repeats it.
+    pub preprocess: Preprocess,
+}
+
+/// Input preprocessing fitted on the training split, saved with the model for prediction.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Preprocess {
+    /// Shape of one sample.
+    pub sample_shape: Vec<usize>,
+    /// Feature names (CSV header) when there are any.
+    pub feature_names: Vec<String>,
+    /// Number of classes.
+    pub classes: usize,
+    /// Mean per feature (or one global mean), or empty when not standardised.
+    pub mean: Vec<f32>,
+    /// Standard deviation per feature (or one global), or empty when not standardised.
+    pub std: Vec<f32>,
+}
+
+impl Preprocess {
+    /// Applies the saved standardisation to one sample's values in place.
+    pub fn apply(&self, values: &mut [f32]) {
+        if !self.mean.is_empty() {
+            Standardizer { mean: self.mean.clone(), std: self.std.clone() }.apply_to_sample(values);
+        }
+    }
+}
+
+/// Loads the configured data and splits it with `seed`.
+pub fn prepare(config: &DataConfig, seed: u64) -> Result<Splits> {
+    let (train, test) = load(config, seed)?;
+    let (mut train, mut valid) = if config.valid_fraction > 0.0 {
+        let mut parts = train.split(&[1.0 - config.valid_fraction, config.valid_fraction], seed ^ 0x5eed);
+        let valid = parts.pop();
+        (parts.remove(0), valid)
+    } else {
+        (train, None)
+    };
+    let mut test = test;
+    let origin = config.path.as_deref().map_or_else(|| config.dataset.clone(), |p| p.display().to_string());
+    for (name, part) in [("training", Some(&train)), ("test", Some(&test)), ("validation", valid.as_ref())] {
+        if part.is_some_and(Samples::is_empty) {
+            return Err(DataError::Empty { path: format!("{origin} ({name} split)").into() }.into());
+        }
+    }
+    let scaler = config.standardize.then(|| {
+        if train.sample_shape.len() > 1 {
+            Standardizer::fit_global(&train)
+        } else {
+            Standardizer::fit_per_feature(&train)
+        }
+    });
+    if let Some(scaler) = &scaler {
+        scaler.apply(&mut train);
+        scaler.apply(&mut test);
+        if let Some(valid) = valid.as_mut() {
+            scaler.apply(valid);
+        }
+    }
+    let classes = train.num_classes.max(test.num_classes);
+    for part in [&mut train, &mut test].into_iter().chain(valid.as_mut()) {
+        part.num_classes = classes;
+    }
+    let preprocess = Preprocess {
+        sample_shape: train.sample_shape.clone(),
+        feature_names: train.feature_names.clone(),
+        classes,
+        mean: scaler.as_ref().map_or_else(Vec::new, |s| s.mean.clone()),
+        std: scaler.as_ref().map_or_else(Vec::new, |s| s.std.clone()),
+    };
+    Ok(Splits { train, valid, test, preprocess })
+}
+
+fn load(config: &DataConfig, seed: u64) -> Result<(Samples, Samples)> {
+    let table_split = |table: Samples| {
+        let mut parts = table.split(&[1.0 - config.test_fraction, config.test_fraction], seed);
+        let test = parts.pop().expect("two parts");
+        (parts.remove(0), test)
+    };
+    if let Some(path) = &config.path {
+        return Ok(if path.is_dir() {
+            load_mnist_dir(path)?
+        } else {
+            table_split(load_csv(path, &config.target)?)
+        });
+    }
+    match config.dataset.as_str() {
+        "mnist-10k" => Ok(embedded::mnist_10k()),
+        name => match embedded::embedded_table(name) {
+            Ok(table) => Ok(table_split(table)),
+            Err(_) => Err(crate::KilnError::Config(format!(
+                "data.dataset '{name}' is not an embedded dataset (embedded: breast-cancer, iris, mnist-10k); \
+                 use data.path for your own CSV file or IDX directory"
+            ))),
+        },
+    }
+}
+
+/// The preprocessing of a run folder, if it was saved there.
+pub fn load_preprocess(path: &Path) -> Result<Preprocess> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| crate::KilnError::Input(format!("{}: cannot read: {e}", path.display())))?;
+    serde_json::from_str(&text)
+        .map_err(|e| crate::KilnError::Input(format!("{}: malformed: {e}", path.display())))
+}

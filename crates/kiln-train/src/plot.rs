@@ -1,0 +1,122 @@
+//! Pictures of training: `curves.png` with the loss (left) and accuracy (right) per epoch,
+//! training in blue and validation in orange. Plain PNG drawing, no system fonts needed.
+
+use std::path::Path;
+
+use crate::{EpochRecord, KilnError, Result};
+
+const WIDTH: usize = 800;
+const HEIGHT: usize = 320;
+const MARGIN: usize = 20;
+const BLUE: [u8; 3] = [31, 119, 180];
+const ORANGE: [u8; 3] = [255, 127, 14];
+const GRID: [u8; 3] = [225, 225, 225];
+const AXIS: [u8; 3] = [90, 90, 90];
+
+/// An RGB canvas.
+struct Canvas {
+    pixels: Vec<u8>,
+}
+
+impl Canvas {
+    fn new() -> Self {
+        Self { pixels: vec![255; WIDTH * HEIGHT * 3] }
+    }
+
+    fn dot(&mut self, x: i64, y: i64, color: [u8; 3]) {
+        if (0..WIDTH as i64).contains(&x) && (0..HEIGHT as i64).contains(&y) {
+            let at = (y as usize * WIDTH + x as usize) * 3;
+            self.pixels[at..at + 3].copy_from_slice(&color);
+        }
+    }
+
+    fn line(&mut self, (x0, y0): (f64, f64), (x1, y1): (f64, f64), color: [u8; 3]) {
+        let steps = (x1 - x0).abs().max((y1 - y0).abs()).ceil().max(1.0) as usize;
+        for i in 0..=steps {
+            let t = i as f64 / steps as f64;
+            let (x, y) = (x0 + (x1 - x0) * t, y0 + (y1 - y0) * t);
+            for (dx, dy) in [(0, 0), (1, 0), (0, 1)] {
+                self.dot(x.round() as i64 + dx, y.round() as i64 + dy, color);
+            }
+        }
+    }
+}
+
+/// One panel's area on the canvas.
+struct Panel {
+    left: f64,
+    top: f64,
+    width: f64,
+    height: f64,
+}
+
+impl Panel {
+    fn frame(&self, canvas: &mut Canvas) {
+        for k in 1..5 {
+            let y = self.top + self.height * k as f64 / 5.0;
+            canvas.line((self.left, y), (self.left + self.width, y), GRID);
+        }
+        let (l, t, r, b) = (self.left, self.top, self.left + self.width, self.top + self.height);
+        canvas.line((l, t), (l, b), AXIS);
+        canvas.line((l, b), (r, b), AXIS);
+    }
+
+    fn series(&self, canvas: &mut Canvas, values: &[Option<f64>], (lo, hi): (f64, f64), color: [u8; 3]) {
+        let n = values.len().max(2) - 1;
+        let point = |i: usize, v: f64| {
+            let x = self.left + self.width * i as f64 / n as f64;
+            let y = self.top + self.height * (1.0 - (v - lo) / (hi - lo).max(1e-12));
+            (x, y)
+        };
+        let mut previous = None;
+        for (i, value) in values.iter().enumerate() {
+            let current = value.filter(|v| v.is_finite()).map(|v| point(i, v));
+            if let (Some(a), Some(b)) = (previous, current) {
+                canvas.line(a, b, color);
+            } else if let Some(p) = current.filter(|_| values.len() == 1) {
+                canvas.line(p, (p.0 + 3.0, p.1), color);
+            }
+            previous = current;
+        }
+    }
+}
+
+/// Draws loss and accuracy curves of `history` into a PNG file.
+pub fn write_curves(path: &Path, history: &[EpochRecord]) -> Result<()> {
+    let mut canvas = Canvas::new();
+    let half = (WIDTH - 3 * MARGIN) as f64 / 2.0;
+    let height = (HEIGHT - 2 * MARGIN) as f64;
+    let loss_panel = Panel { left: MARGIN as f64, top: MARGIN as f64, width: half, height };
+    let acc_panel = Panel { left: 2.0 * MARGIN as f64 + half, top: MARGIN as f64, width: half, height };
+    let train_loss: Vec<Option<f64>> = history.iter().map(|r| Some(r.train_loss)).collect();
+    let valid_loss: Vec<Option<f64>> = history.iter().map(|r| r.valid_loss).collect();
+    let train_acc: Vec<Option<f64>> = history.iter().map(|r| Some(r.train_accuracy)).collect();
+    let valid_acc: Vec<Option<f64>> = history.iter().map(|r| r.valid_accuracy).collect();
+    let loss_max = train_loss
+        .iter()
+        .chain(&valid_loss)
+        .flatten()
+        .copied()
+        .filter(|v| v.is_finite())
+        .fold(0.0f64, f64::max);
+    loss_panel.frame(&mut canvas);
+    acc_panel.frame(&mut canvas);
+    loss_panel.series(&mut canvas, &train_loss, (0.0, loss_max), BLUE);
+    loss_panel.series(&mut canvas, &valid_loss, (0.0, loss_max), ORANGE);
+    acc_panel.series(&mut canvas, &train_acc, (0.0, 1.0), BLUE);
+    acc_panel.series(&mut canvas, &valid_acc, (0.0, 1.0), ORANGE);
+    write_png(path, WIDTH, HEIGHT, &canvas.pixels)
+}
+
+/// Encodes RGB pixels as a PNG file.
+pub fn write_png(path: &Path, width: usize, height: usize, rgb: &[u8]) -> Result<()> {
+    let mut bytes = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut bytes, width as u32, height as u32);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header().map_err(|e| KilnError::Internal(format!("png: {e}")))?;
+        writer.write_image_data(rgb).map_err(|e| KilnError::Internal(format!("png: {e}")))?;
+    }
+    crate::run_dir::write_atomic(path, &bytes)
+}

@@ -1,0 +1,222 @@
+//! The run folder: `config.toml`, `metrics.csv`, `model.bpk`, `preprocess.json`,
+//! `summary.json` and `curves.png`. `summary.json` is a contract: keys are added, never
+//! renamed or dropped.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::{EpochRecord, KilnError, Result};
+
+/// File name of the trained model inside a run folder (Burn's `.bpk` record).
+pub const MODEL_FILE: &str = "model.bpk";
+/// File name of the summary.
+pub const SUMMARY_FILE: &str = "summary.json";
+/// File name of the resolved config.
+pub const CONFIG_FILE: &str = "config.toml";
+/// File name of the input preprocessing.
+pub const PREPROCESS_FILE: &str = "preprocess.json";
+
+/// Loss and accuracy of a split.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct SplitMetrics {
+    /// Mean loss.
+    pub loss: f64,
+    /// Fraction correct.
+    pub accuracy: f64,
+}
+
+/// Number of samples in each split.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct SplitSizes {
+    /// Training samples.
+    pub train: usize,
+    /// Validation samples.
+    pub valid: usize,
+    /// Test samples.
+    pub test: usize,
+}
+
+/// `summary.json`: what was trained, how fast, how well, and a hash of the weights.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Summary {
+    /// Experiment name.
+    pub name: String,
+    /// Architecture family (`mlp`, ...).
+    pub model: String,
+    /// Backend it trained on.
+    pub backend: String,
+    /// Compute precision.
+    pub precision: String,
+    /// Epochs actually run.
+    pub epochs: usize,
+    /// Optimizer steps taken.
+    pub steps: usize,
+    /// Number of parameters (batch-norm statistics included).
+    pub params: usize,
+    /// The seed.
+    pub seed: u64,
+    /// Wall-clock seconds of the training loop.
+    pub train_seconds: f64,
+    /// Training samples per second over the whole loop.
+    pub train_samples_per_sec: f64,
+    /// Last epoch's training metrics.
+    pub train: SplitMetrics,
+    /// Validation metrics of the returned model, when there is a validation split.
+    pub valid: Option<SplitMetrics>,
+    /// Test metrics of the returned model.
+    pub test: SplitMetrics,
+    /// sha256 over all parameters as f32 little-endian in module order.
+    pub weights_sha256: String,
+    /// Epoch with the best validation metric.
+    pub best_epoch: Option<usize>,
+    /// Whether early stopping ended training.
+    pub stopped_early: bool,
+    /// Split sizes.
+    pub samples: SplitSizes,
+    /// Kiln version that wrote the run.
+    pub kiln_version: String,
+}
+
+/// A run folder being written.
+#[derive(Debug, Clone)]
+pub struct RunDir {
+    path: PathBuf,
+}
+
+impl RunDir {
+    /// Creates (and checks it can write) the run folder: `out` when given, else a fresh
+    /// `runs/<name>[-N]`. A folder that already holds a run is refused unless `overwrite`.
+    pub fn create(out: Option<&Path>, name: &str, overwrite: bool) -> Result<Self> {
+        let path = match out {
+            Some(out) => out.to_path_buf(),
+            None => fresh_dir(Path::new("runs"), name),
+        };
+        if !overwrite && (path.join(SUMMARY_FILE).exists() || path.join(MODEL_FILE).exists()) {
+            return Err(KilnError::Input(format!(
+                "{} already holds a trained run; choose another --out or pass --overwrite",
+                path.display()
+            )));
+        }
+        let unwritable = |source| KilnError::Input(format!("{}: output folder is not writable: {source}", path.display()));
+        fs::create_dir_all(&path).map_err(unwritable)?;
+        let probe = path.join(".kiln-write-check");
+        fs::write(&probe, b"ok").map_err(unwritable)?;
+        let _ = fs::remove_file(probe);
+        Ok(Self { path })
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes `bytes` to `name` inside the folder atomically (temporary file, fsync, rename).
+    pub fn write(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        write_atomic(&self.path.join(name), bytes)
+    }
+
+    /// Saves the model as `model.bpk` (batch-norm statistics synced first).
+    pub fn save_model<M: Module>(&self, model: &M) -> Result<()> {
+        let inference = model.valid();
+        inference
+            .save_file(self.path.join("model"))
+            .map_err(|e| KilnError::Internal(format!("{}: cannot save model: {e:?}", self.path.display())))
+    }
+
+    /// Writes `metrics.csv`, one row per epoch.
+    pub fn write_metrics(&self, history: &[EpochRecord]) -> Result<()> {
+        let cell = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
+        let mut csv = String::from("epoch,train_loss,train_accuracy,valid_loss,valid_accuracy,lr,seconds\n");
+        for r in history {
+            csv += &format!(
+                "{},{},{},{},{},{},{:.3}\n",
+                r.epoch,
+                r.train_loss,
+                r.train_accuracy,
+                cell(r.valid_loss),
+                cell(r.valid_accuracy),
+                r.lr,
+                r.seconds
+            );
+        }
+        self.write("metrics.csv", csv.as_bytes())
+    }
+
+    /// Writes `summary.json`.
+    pub fn write_summary(&self, summary: &Summary) -> Result<()> {
+        let json = serde_json::to_string_pretty(summary).expect("summary serialises");
+        self.write(SUMMARY_FILE, json.as_bytes())
+    }
+}
+
+/// Writes a file so that a reader sees the old content or the new, never a part.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let failed = |source| KilnError::Write { path: path.to_path_buf(), source };
+    let tmp = path.with_file_name(format!(
+        ".{}.{}.tmp",
+        path.file_name().map_or("file".into(), |n| n.to_string_lossy()),
+        std::process::id()
+    ));
+    let mut file = fs::File::create(&tmp).map_err(failed)?;
+    file.write_all(bytes).map_err(failed)?;
+    file.sync_all().map_err(failed)?;
+    fs::rename(&tmp, path).map_err(failed)?;
+    if let Some(dir) = path.parent().and_then(|d| fs::File::open(d).ok()) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
+fn fresh_dir(root: &Path, name: &str) -> PathBuf {
+    let mut candidate = root.join(name);
+    let mut n = 2;
+    while candidate.exists() {
+        candidate = root.join(format!("{name}-{n}"));
+        n += 1;
+    }
+    candidate
+}
+
+/// Reads a run folder's `summary.json`.
+pub fn read_summary(dir: &Path) -> Result<Summary> {
+    let path = dir.join(SUMMARY_FILE);
+    let text = fs::read_to_string(&path)
+        .map_err(|e| KilnError::Input(format!("{}: cannot read: {e}", path.display())))?;
+    serde_json::from_str(&text).map_err(|e| KilnError::Input(format!("{}: malformed: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_to_overwrite_a_run_and_to_write_where_it_cannot() {
+        let root = tempfile::tempdir().unwrap();
+        let run = RunDir::create(Some(&root.path().join("a")), "x", false).unwrap();
+        run.write(SUMMARY_FILE, b"{}").unwrap();
+        let err = RunDir::create(Some(run.path()), "x", false).unwrap_err();
+        assert!(err.to_string().contains("already holds a trained run"), "{err}");
+        assert_eq!(fs::read(run.path().join(SUMMARY_FILE)).unwrap(), b"{}");
+        assert!(RunDir::create(Some(run.path()), "x", true).is_ok());
+
+        let file = root.path().join("plain-file");
+        fs::write(&file, b"").unwrap();
+        let err = RunDir::create(Some(&file.join("sub")), "x", false).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("not writable"), "{err}");
+    }
+
+    #[test]
+    fn atomic_write_leaves_no_temporary_files() {
+        let root = tempfile::tempdir().unwrap();
+        write_atomic(&root.path().join("f.txt"), b"one").unwrap();
+        write_atomic(&root.path().join("f.txt"), b"two").unwrap();
+        let names: Vec<_> = fs::read_dir(root.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("f.txt")]);
+        assert_eq!(fs::read(root.path().join("f.txt")).unwrap(), b"two");
+    }
+}

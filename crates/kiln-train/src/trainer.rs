@@ -1,0 +1,163 @@
+//! The one training loop of Kiln: every model, every optimizer, every schedule.
+
+use std::time::Instant;
+
+use burn::optim::GradientsParams;
+use burn::prelude::*;
+use serde::Serialize;
+
+use crate::config::{ExperimentConfig, OptimName};
+use crate::data::Splits;
+use crate::early_stopping::{EarlyStopping, Verdict};
+use crate::optim::{build_optimizer, build_scheduler};
+use crate::{Objective, Progress, Result, TaskModel, clip, metrics, regularize};
+
+/// One epoch's metrics, as written to `metrics.csv`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct EpochRecord {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Mean training loss over the epoch's steps (without the L1 term).
+    pub train_loss: f64,
+    /// Training accuracy over the epoch's steps.
+    pub train_accuracy: f64,
+    /// Validation loss after the epoch, when there is a validation split.
+    pub valid_loss: Option<f64>,
+    /// Validation accuracy after the epoch.
+    pub valid_accuracy: Option<f64>,
+    /// Learning rate of the epoch's last step.
+    pub lr: f64,
+    /// Seconds since training started.
+    pub seconds: f64,
+}
+
+impl EpochRecord {
+    /// A one-line description for logs.
+    pub fn describe(&self, epochs: usize) -> String {
+        let mut line = format!(
+            "epoch {}/{epochs}  loss {:.4}  acc {:.4}",
+            self.epoch, self.train_loss, self.train_accuracy
+        );
+        if let (Some(loss), Some(acc)) = (self.valid_loss, self.valid_accuracy) {
+            line += &format!("  val_loss {loss:.4}  val_acc {acc:.4}");
+        }
+        line + &format!("  lr {:.2e}  {:.1}s", self.lr, self.seconds)
+    }
+}
+
+/// What [`fit`] returns: the trained model and how training went.
+#[derive(Debug)]
+pub struct FitReport<M> {
+    /// The trained model (the best epoch's when early stopping restores it).
+    pub model: M,
+    /// Metrics of every epoch.
+    pub history: Vec<EpochRecord>,
+    /// Optimizer steps taken.
+    pub steps: usize,
+    /// Training samples processed.
+    pub samples_seen: usize,
+    /// Wall-clock seconds of the loop (validation included).
+    pub train_seconds: f64,
+    /// Epoch with the best validation metric, when there is a validation split.
+    pub best_epoch: Option<usize>,
+    /// True when early stopping ended training before the last epoch.
+    pub stopped_early: bool,
+}
+
+/// Trains `model` (built on the autodiff `device`) on `splits` as `config` says.
+///
+/// Deterministic: the device is reseeded before every step from the config's seed and the step
+/// number, and each epoch's order comes from the seed and the epoch number, so the same seed
+/// gives the same weights bit for bit on the CPU backends.
+pub fn fit<M: TaskModel>(
+    mut model: M,
+    splits: &Splits,
+    config: &ExperimentConfig,
+    objective: Objective,
+    device: &Device,
+    progress: &mut dyn Progress,
+) -> Result<FitReport<M>> {
+    let batch_size = if config.optim.name == OptimName::Gd { 0 } else { config.train.batch_size };
+    let steps_per_epoch = splits.train.batch_order(batch_size, None).len();
+    let epochs = config.train.epochs;
+    let mut optimizer = build_optimizer(&config.optim, &config.regularization);
+    let mut scheduler = build_scheduler(&config.schedule, config.optim.lr, steps_per_epoch, epochs * steps_per_epoch)?;
+    let eval_device = device.clone().inner();
+    let l1 = config.regularization.l1;
+    let mut stopper = EarlyStopping::new(&config.early_stopping);
+    let keep_best = config.early_stopping.patience > 0 && config.early_stopping.restore_best;
+    let mut best_model = None;
+    let (mut history, mut steps, mut samples_seen, mut stopped_early) = (Vec::new(), 0, 0, false);
+
+    progress.start(epochs, steps_per_epoch);
+    let start = Instant::now();
+    for epoch in 1..=epochs {
+        let mut running = metrics::RunningMetrics::default();
+        let mut lr = config.optim.lr;
+        for indices in splits.train.batch_order(batch_size, Some(mix(config.seed, epoch as u64))) {
+            device.seed(mix(config.seed ^ 0xD20F, steps as u64));
+            let batch = splits.train.batch(&indices, device);
+            let logits = model.logits(batch.inputs);
+            let loss = objective.loss(logits.clone(), batch.labels.clone());
+            running.add(objective, loss.clone().detach(), logits.detach(), batch.labels);
+            let objective_value = match (l1 > 0.0).then(|| regularize::l1_norm(&model)).flatten() {
+                Some(penalty) => loss + penalty.mul_scalar(l1),
+                None => loss,
+            };
+            let mut grads = GradientsParams::from_grads(objective_value.backward(), &model);
+            if let Some(max_norm) = config.optim.clip_grad_norm {
+                grads = clip::clip_grad_norm(&model, grads, max_norm).0;
+            }
+            let rate = scheduler.step();
+            lr = rate.base();
+            model = optimizer.step(rate, model, grads);
+            steps += 1;
+            samples_seen += indices.len();
+            progress.step();
+        }
+        let (train_loss, train_accuracy) = running.finish();
+        let valid = splits
+            .valid
+            .as_ref()
+            .map(|v| metrics::evaluate(&model.valid(), objective, v, &eval_device));
+        let record = EpochRecord {
+            epoch,
+            train_loss,
+            train_accuracy,
+            valid_loss: valid.as_ref().map(|v| v.loss),
+            valid_accuracy: valid.as_ref().map(|v| v.accuracy),
+            lr,
+            seconds: start.elapsed().as_secs_f64(),
+        };
+        progress.epoch(&record);
+        history.push(record);
+        if let Some(valid) = valid {
+            match stopper.observe(epoch, valid.loss, valid.accuracy) {
+                Verdict::Improved if keep_best => best_model = Some(model.clone()),
+                Verdict::Stop if config.early_stopping.patience > 0 => {
+                    stopped_early = epoch < epochs;
+                    break;
+                }
+                _ => {}
+            }
+        }
+    }
+    progress.finish();
+    Ok(FitReport {
+        model: best_model.unwrap_or(model),
+        history,
+        steps,
+        samples_seen,
+        train_seconds: start.elapsed().as_secs_f64(),
+        best_epoch: stopper.best_epoch(),
+        stopped_early,
+    })
+}
+
+/// Mixes a seed with a counter (SplitMix64 finaliser) so that nearby counters give unrelated seeds.
+fn mix(seed: u64, counter: u64) -> u64 {
+    let mut z = seed ^ counter.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
