@@ -1,1 +1,27 @@
-//! placeholder
+//! Convolutional networks for Kiln, as plain Burn modules.
+//!
+//! This crate depends on Burn only: describe a network with a [`CnnConfig`] (or take a preset
+//! such as [`CnnConfig::lenet`] or [`CnnConfig::resnet_small`]), validate it with
+//! [`CnnConfig::check`], then build a [`Cnn`] on any [`Device`](burn::prelude::Device).
+//!
+//! ```
+//! use burn::prelude::*;
+//! use kiln_cnn::CnnConfig;
+//!
+//! let device = Device::flex();
+//! let config = CnnConfig::lenet(10);
+//! config.check().expect("the preset fits its input");
+//! assert_eq!(config.feature_size(), Ok(1600));
+//! let model = config.init(&device);
+//! let logits = model.forward(Tensor::<4>::zeros([2, 1, 28, 28], &device));
+//! assert_eq!(logits.dims(), [2, 10]);
+//! ```
+#![warn(missing_docs)]
+
+mod block;
+mod cnn;
+mod config;
+
+pub use block::ConvBlock;
+pub use cnn::Cnn;
+pub use config::{CnnConfig, ConvBlockConfig};

@@ -247,6 +247,18 @@ pub enum OptimName {
     Adamw,
 }
 
+impl OptimName {
+    /// The name used in configs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OptimName::Gd => "gd",
+            OptimName::Sgd => "sgd",
+            OptimName::Adam => "adam",
+            OptimName::Adamw => "adamw",
+        }
+    }
+}
+
 /// Penalties on the weights.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]

@@ -50,6 +50,7 @@ pub fn train(config: &ExperimentConfig, options: &TrainOptions, progress: &mut d
     let splits = prepare(&config.data, config.seed)?;
     let objective = Objective::for_classes(splits.preprocess.classes);
     let autodiff = device.clone().autodiff();
+    let _rng = crate::rng_guard();
     autodiff.seed(config.seed);
     let model = build_model(&config.model, &splits.preprocess, objective, &autodiff)?;
     let run = RunDir::create(options.out.as_deref(), &config.name, options.overwrite)?;

@@ -22,6 +22,7 @@ pub mod plot;
 mod progress;
 pub mod regularize;
 pub mod run_dir;
+mod seeding;
 mod trainer;
 
 pub use backend::BackendKind;
@@ -33,4 +34,5 @@ pub use hash::weights_sha256;
 pub use model::{AnyModel, TaskModel, activation, build_model};
 pub use objective::Objective;
 pub use progress::{ConsoleProgress, Progress, Silent};
+pub use seeding::rng_guard;
 pub use trainer::{EpochRecord, FitReport, fit};

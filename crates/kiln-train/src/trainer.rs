@@ -68,7 +68,8 @@ pub struct FitReport<M> {
 ///
 /// Deterministic: the device is reseeded before every step from the config's seed and the step
 /// number, and each epoch's order comes from the seed and the epoch number, so the same seed
-/// gives the same weights bit for bit on the CPU backends.
+/// gives the same weights bit for bit on the CPU backends. Hold [`crate::rng_guard`] from
+/// seeding the device and building the model until this returns when other threads may train.
 pub fn fit<M: TaskModel>(
     mut model: M,
     splits: &Splits,

@@ -1,1 +1,28 @@
-//! placeholder
+//! The `kiln` command line. It only wires Kiln's crates together: kiln-data for data,
+//! kiln-fnn/-cnn/-rnn for models, kiln-train for the loop and the run folder.
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod commands;
+pub mod shipped;
+
+pub use cli::{Cli, Command};
+
+/// Runs one parsed command.
+pub fn run(cli: &Cli) -> kiln_train::Result<()> {
+    match &cli.command {
+        Command::Train(args) => commands::train::run(args),
+        Command::Eval(args) => commands::eval::run(args),
+        Command::Predict(args) => commands::predict::run(args),
+        Command::List => {
+            commands::list::run();
+            Ok(())
+        }
+        Command::Inspect(args) => commands::inspect::run(args),
+    }
+}
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(all(doctest, feature = "flex"))]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

@@ -1,0 +1,90 @@
+//! The command-line interface: `kiln train | eval | predict | list | inspect`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Kiln: a model zoo on Burn. Train, evaluate, inspect and use MLP models (CNN and RNN families
+/// are on the way) from one TOML config per experiment.
+#[derive(Debug, Parser)]
+#[command(name = "kiln", version, about, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train a model from a config file (or the name of a shipped config).
+    Train(TrainArgs),
+    /// Evaluate a trained run on its test split: accuracy, per-class precision/recall, confusion.
+    Eval(EvalArgs),
+    /// Predict classes for the rows of a CSV file with a trained run.
+    Predict(PredictArgs),
+    /// List the models and the shipped configs.
+    List,
+    /// Show a trained run's model, parameter count, file size and config.
+    Inspect(InspectArgs),
+}
+
+/// Arguments of `kiln train`.
+#[derive(Debug, clap::Args)]
+pub struct TrainArgs {
+    /// A TOML config file, or the name of a shipped config (see `kiln list`).
+    pub config: String,
+    /// Run folder (default: runs/<config name>, numbered if it exists).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Replace a trained run already in --out.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Backend: flex, ndarray or wgpu (those compiled in).
+    #[arg(long)]
+    pub backend: Option<String>,
+    /// Override train.epochs.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Override the seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Override any config key by dotted path, e.g. --set optim.lr=0.01 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+}
+
+/// Arguments of `kiln eval`.
+#[derive(Debug, clap::Args)]
+pub struct EvalArgs {
+    /// A run folder written by `kiln train`.
+    pub run_dir: PathBuf,
+    /// Backend to evaluate on (default: the one it trained on).
+    #[arg(long)]
+    pub backend: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `kiln predict`.
+#[derive(Debug, clap::Args)]
+pub struct PredictArgs {
+    /// A run folder written by `kiln train`.
+    pub run_dir: PathBuf,
+    /// A CSV file of feature rows (header optional; a target column is ignored).
+    pub input: PathBuf,
+    /// Backend to predict on (default: the one it trained on).
+    #[arg(long)]
+    pub backend: Option<String>,
+    /// Print JSON instead of CSV.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `kiln inspect`.
+#[derive(Debug, clap::Args)]
+pub struct InspectArgs {
+    /// A run folder written by `kiln train`.
+    pub run_dir: PathBuf,
+}

@@ -1,0 +1,35 @@
+//! `kiln eval`: test-split metrics of a trained run.
+
+use kiln_train::{Result, load_run};
+
+use super::parse_backend;
+use crate::cli::EvalArgs;
+
+/// Runs `kiln eval`.
+pub fn run(args: &EvalArgs) -> Result<()> {
+    let run = load_run(&args.run_dir, parse_backend(args.backend.as_deref())?)?;
+    let evaluation = run.evaluate_test()?;
+    if args.json {
+        let json = serde_json::json!({
+            "accuracy": evaluation.accuracy,
+            "loss": evaluation.loss,
+            "precision": evaluation.precision(),
+            "recall": evaluation.recall(),
+            "confusion": evaluation.confusion,
+        });
+        println!("{}", serde_json::to_string_pretty(&json).expect("serialises"));
+        return Ok(());
+    }
+    let samples: usize = evaluation.confusion.iter().flatten().sum();
+    println!("{}: test accuracy {:.4}, loss {:.4} on {samples} samples", args.run_dir.display(), evaluation.accuracy, evaluation.loss);
+    println!("\nclass  precision  recall  support");
+    for (class, (p, r)) in evaluation.precision().iter().zip(evaluation.recall()).enumerate() {
+        let support: usize = evaluation.confusion[class].iter().sum();
+        println!("{class:>5}  {p:>9.4}  {r:>6.4}  {support:>7}");
+    }
+    println!("\nconfusion (rows: true class, columns: predicted)");
+    for row in &evaluation.confusion {
+        println!("{}", row.iter().map(|c| format!("{c:>6}")).collect::<String>());
+    }
+    Ok(())
+}

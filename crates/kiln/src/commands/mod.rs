@@ -1,0 +1,14 @@
+//! One module per subcommand.
+
+pub mod eval;
+pub mod inspect;
+pub mod list;
+pub mod predict;
+pub mod train;
+
+use kiln_train::{BackendKind, Result};
+
+/// Parses an optional `--backend` value.
+pub fn parse_backend(name: Option<&str>) -> Result<Option<BackendKind>> {
+    name.map(str::parse).transpose()
+}

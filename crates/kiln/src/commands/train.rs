@@ -1,0 +1,57 @@
+//! `kiln train`: config + overrides -> run folder.
+
+use std::path::Path;
+
+use kiln_train::{ConsoleProgress, ExperimentConfig, KilnError, Result, TrainOptions, train};
+
+use super::parse_backend;
+use crate::cli::TrainArgs;
+use crate::shipped::shipped_config;
+
+/// Loads the config (a file, or a shipped config by name) with the command-line overrides.
+pub fn load_config(args: &TrainArgs) -> Result<ExperimentConfig> {
+    let mut overrides = args.overrides.clone();
+    if let Some(epochs) = args.epochs {
+        overrides.push(format!("train.epochs={epochs}"));
+    }
+    if let Some(seed) = args.seed {
+        overrides.push(format!("seed={seed}"));
+    }
+    let path = Path::new(&args.config);
+    if path.exists() {
+        return ExperimentConfig::load(path, &overrides);
+    }
+    match shipped_config(&args.config) {
+        Some(text) => {
+            let mut config = ExperimentConfig::parse(text, &overrides, &format!("shipped config {}", args.config))?;
+            if config.name.is_empty() {
+                config.name = args.config.clone();
+            }
+            Ok(config)
+        }
+        None => Err(KilnError::Config(format!(
+            "{}: config file not found (and not a shipped config; see `kiln list`)",
+            args.config
+        ))),
+    }
+}
+
+/// Runs `kiln train`.
+pub fn run(args: &TrainArgs) -> Result<()> {
+    let config = load_config(args)?;
+    let options = TrainOptions {
+        out: args.out.clone(),
+        overwrite: args.overwrite,
+        backend: parse_backend(args.backend.as_deref())?,
+    };
+    let mut progress = ConsoleProgress::new(config.train.log_every);
+    let outcome = train(&config, &options, &mut progress)?;
+    let s = &outcome.summary;
+    println!(
+        "trained {} ({}, {} params) on {} in {:.2}s: {} epochs, {} steps, {:.0} samples/s",
+        s.name, s.model, s.params, s.backend, s.train_seconds, s.epochs, s.steps, s.train_samples_per_sec
+    );
+    println!("test accuracy {:.4}  test loss {:.4}", s.test.accuracy, s.test.loss);
+    println!("run folder: {}", outcome.run_dir.display());
+    Ok(())
+}
