@@ -14,7 +14,11 @@ fn main() -> Result<(), kiln_train::KilnError> {
         overwrite: true,
         ..TrainOptions::default()
     };
-    let outcome = train(&config, &options, &mut ConsoleProgress::new(config.train.log_every))?;
+    let outcome = train(
+        &config,
+        &options,
+        &mut ConsoleProgress::new(config.train.log_every),
+    )?;
     let summary = &outcome.summary;
     println!(
         "{} epochs in {:.3}s, test accuracy {:.4} (run folder {})",

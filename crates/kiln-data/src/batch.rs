@@ -3,7 +3,7 @@
 
 use burn::prelude::*;
 
-use crate::{SeededRng, Samples};
+use crate::{Samples, SeededRng};
 
 /// A batch ready for a model: inputs `[batch, sample_size]` and the samples' class labels.
 #[derive(Debug, Clone)]
@@ -40,7 +40,11 @@ impl Samples {
             Some(seed) => SeededRng::new(seed).permutation(self.len()),
             None => (0..self.len()).collect(),
         };
-        let chunk = if batch_size == 0 { self.len().max(1) } else { batch_size };
+        let chunk = if batch_size == 0 {
+            self.len().max(1)
+        } else {
+            batch_size
+        };
         order.chunks(chunk).map(<[usize]>::to_vec).collect()
     }
 }
@@ -60,8 +64,19 @@ mod tests {
         };
         let device = Device::flex();
         let batch = samples.batch(&[2, 0], &device);
-        assert_eq!(batch.inputs.to_data().try_to_vec::<f32>().unwrap(), vec![4.0, 5.0, 0.0, 1.0]);
-        assert_eq!(batch.labels.to_data().convert::<i64>().try_to_vec::<i64>().unwrap(), vec![2, 0]);
+        assert_eq!(
+            batch.inputs.to_data().try_to_vec::<f32>().unwrap(),
+            vec![4.0, 5.0, 0.0, 1.0]
+        );
+        assert_eq!(
+            batch
+                .labels
+                .to_data()
+                .convert::<i64>()
+                .try_to_vec::<i64>()
+                .unwrap(),
+            vec![2, 0]
+        );
         assert_eq!(batch.size, 2);
     }
 
@@ -75,10 +90,16 @@ mod tests {
             feature_names: vec![],
         };
         let batches = samples.batch_order(4, Some(3));
-        assert_eq!(batches.iter().map(Vec::len).collect::<Vec<_>>(), vec![4, 4, 2]);
+        assert_eq!(
+            batches.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![4, 4, 2]
+        );
         let mut all: Vec<usize> = batches.concat();
         all.sort_unstable();
         assert_eq!(all, (0..10).collect::<Vec<_>>());
-        assert_eq!(samples.batch_order(0, None), vec![(0..10).collect::<Vec<_>>()]);
+        assert_eq!(
+            samples.batch_order(0, None),
+            vec![(0..10).collect::<Vec<_>>()]
+        );
     }
 }

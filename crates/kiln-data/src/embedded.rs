@@ -21,8 +21,12 @@ pub const EMBEDDED: [&str; 4] = ["breast-cancer", "iris", "mnist-10k", "shakespe
 
 /// Wisconsin diagnostic breast cancer: 569 rows, 30 features, target 0 = malignant, 1 = benign.
 pub fn breast_cancer() -> Samples {
-    parse_csv(BREAST_CANCER_CSV, Path::new("embedded:breast-cancer"), "target")
-        .expect("embedded breast-cancer CSV is valid")
+    parse_csv(
+        BREAST_CANCER_CSV,
+        Path::new("embedded:breast-cancer"),
+        "target",
+    )
+    .expect("embedded breast-cancer CSV is valid")
 }
 
 /// Fisher's iris: 150 rows, 4 features, 3 classes.
@@ -34,7 +38,9 @@ pub fn iris() -> Samples {
 pub fn mnist_10k() -> (Samples, Samples) {
     let gunzip = |bytes: &[u8]| {
         let mut out = Vec::new();
-        flate2::read::GzDecoder::new(bytes).read_to_end(&mut out).expect("embedded gzip is valid");
+        flate2::read::GzDecoder::new(bytes)
+            .read_to_end(&mut out)
+            .expect("embedded gzip is valid");
         out
     };
     let load = |images: &[u8], labels: &[u8], name: &str| {
@@ -66,7 +72,9 @@ pub fn embedded_table(name: &str) -> Result<Samples, DataError> {
     match name {
         "breast-cancer" => Ok(breast_cancer()),
         "iris" => Ok(iris()),
-        _ => Err(DataError::Missing { path: format!("embedded:{name}").into() }),
+        _ => Err(DataError::Missing {
+            path: format!("embedded:{name}").into(),
+        }),
     }
 }
 
@@ -80,7 +88,10 @@ mod tests {
         assert_eq!((bc.len(), bc.sample_size(), bc.num_classes), (569, 30, 2));
         assert_eq!(bc.class_counts(), vec![212, 357]);
         let iris = iris();
-        assert_eq!((iris.len(), iris.sample_size(), iris.num_classes), (150, 4, 3));
+        assert_eq!(
+            (iris.len(), iris.sample_size(), iris.num_classes),
+            (150, 4, 3)
+        );
         let (train, test) = mnist_10k();
         assert_eq!((train.len(), test.len()), (8000, 2000));
         assert_eq!(train.sample_shape, vec![1, 28, 28]);

@@ -30,7 +30,9 @@ pub enum DataError {
         found: u32,
     },
     /// A file ends before the payload its header announces.
-    #[error("{path}: truncated: header announces {expected} bytes of data but only {actual} are present")]
+    #[error(
+        "{path}: truncated: header announces {expected} bytes of data but only {actual} are present"
+    )]
     Truncated {
         /// The file being read.
         path: PathBuf,
@@ -103,6 +105,9 @@ pub enum DataError {
 pub(crate) fn read_file(path: &std::path::Path) -> Result<Vec<u8>, DataError> {
     std::fs::read(path).map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => DataError::Missing { path: path.into() },
-        _ => DataError::Io { path: path.into(), source },
+        _ => DataError::Io {
+            path: path.into(),
+            source,
+        },
     })
 }

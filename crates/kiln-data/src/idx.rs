@@ -27,24 +27,43 @@ pub fn maybe_gunzip(bytes: Vec<u8>, origin: &Path) -> Result<Vec<u8>, DataError>
     let mut out = Vec::with_capacity(bytes.len() * 4);
     flate2::read::GzDecoder::new(&bytes[..])
         .read_to_end(&mut out)
-        .map_err(|source| DataError::Io { path: origin.into(), source })?;
+        .map_err(|source| DataError::Io {
+            path: origin.into(),
+            source,
+        })?;
     Ok(out)
 }
 
 /// Parses an IDX file of unsigned bytes: checks the magic and the payload length, returns the
 /// dimensions and the payload.
-pub fn parse_idx(bytes: &[u8], origin: &Path, magic: u32) -> Result<(Vec<usize>, Vec<u8>), DataError> {
+pub fn parse_idx(
+    bytes: &[u8],
+    origin: &Path,
+    magic: u32,
+) -> Result<(Vec<usize>, Vec<u8>), DataError> {
     let ndims = (magic & 0xff) as usize;
     let header_len = 4 + 4 * ndims;
     if bytes.len() < 4 {
-        return Err(DataError::Truncated { path: origin.into(), expected: header_len, actual: bytes.len() });
+        return Err(DataError::Truncated {
+            path: origin.into(),
+            expected: header_len,
+            actual: bytes.len(),
+        });
     }
     let found = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
     if found != magic {
-        return Err(DataError::BadMagic { path: origin.into(), expected: magic, found });
+        return Err(DataError::BadMagic {
+            path: origin.into(),
+            expected: magic,
+            found,
+        });
     }
     if bytes.len() < header_len {
-        return Err(DataError::Truncated { path: origin.into(), expected: header_len, actual: bytes.len() });
+        return Err(DataError::Truncated {
+            path: origin.into(),
+            expected: header_len,
+            actual: bytes.len(),
+        });
     }
     let dims: Vec<usize> = bytes[4..header_len]
         .chunks_exact(4)
@@ -53,16 +72,25 @@ pub fn parse_idx(bytes: &[u8], origin: &Path, magic: u32) -> Result<(Vec<usize>,
     let expected = dims.iter().product::<usize>();
     let payload = &bytes[header_len..];
     if payload.len() < expected {
-        return Err(DataError::Truncated { path: origin.into(), expected, actual: payload.len() });
+        return Err(DataError::Truncated {
+            path: origin.into(),
+            expected,
+            actual: payload.len(),
+        });
     }
     if payload.len() > expected {
         return Err(DataError::Malformed {
             path: origin.into(),
-            problem: format!("{} bytes after the {expected} the header announces", payload.len() - expected),
+            problem: format!(
+                "{} bytes after the {expected} the header announces",
+                payload.len() - expected
+            ),
         });
     }
     if expected == 0 {
-        return Err(DataError::Empty { path: origin.into() });
+        return Err(DataError::Empty {
+            path: origin.into(),
+        });
     }
     Ok((dims, payload.to_vec()))
 }
@@ -113,7 +141,10 @@ pub fn load_mnist_dir(dir: &Path) -> Result<(Samples, Samples), DataError> {
     let (tl, tlp) = train_labels?;
     let (vi, vip) = test_images?;
     let (vl, vlp) = test_labels?;
-    Ok((images_from_idx(&ti, &tip, &tl, &tlp)?, images_from_idx(&vi, &vip, &vl, &vlp)?))
+    Ok((
+        images_from_idx(&ti, &tip, &tl, &tlp)?,
+        images_from_idx(&vi, &vip, &vl, &vlp)?,
+    ))
 }
 
 #[cfg(test)]
@@ -142,12 +173,34 @@ mod tests {
     fn wrong_magic_truncation_and_count_mismatch_are_named() {
         let labels = idx(LABELS_MAGIC, &[2], &[3, 7]);
         let err = images_from_idx(&labels, Path::new("img"), &labels, Path::new("l")).unwrap_err();
-        assert!(matches!(err, DataError::BadMagic { found: LABELS_MAGIC, .. }), "{err}");
-        assert!(err.to_string().starts_with("img: wrong IDX magic number 0x00000801"));
+        assert!(
+            matches!(
+                err,
+                DataError::BadMagic {
+                    found: LABELS_MAGIC,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .starts_with("img: wrong IDX magic number 0x00000801")
+        );
 
         let short = idx(IMAGES_MAGIC, &[2, 2, 2], &[0; 5]);
         let err = images_from_idx(&short, Path::new("img"), &labels, Path::new("l")).unwrap_err();
-        assert!(matches!(err, DataError::Truncated { expected: 8, actual: 5, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                DataError::Truncated {
+                    expected: 8,
+                    actual: 5,
+                    ..
+                }
+            ),
+            "{err}"
+        );
 
         let three = idx(IMAGES_MAGIC, &[3, 1, 1], &[0; 3]);
         let err = images_from_idx(&three, Path::new("img"), &labels, Path::new("lab")).unwrap_err();
@@ -161,6 +214,9 @@ mod tests {
         gz.write_all(b"hello").unwrap();
         let packed = gz.finish().unwrap();
         assert_eq!(maybe_gunzip(packed, Path::new("x")).unwrap(), b"hello");
-        assert_eq!(maybe_gunzip(b"plain".to_vec(), Path::new("x")).unwrap(), b"plain");
+        assert_eq!(
+            maybe_gunzip(b"plain".to_vec(), Path::new("x")).unwrap(),
+            b"plain"
+        );
     }
 }

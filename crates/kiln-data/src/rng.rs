@@ -10,7 +10,9 @@ pub struct SeededRng {
 impl SeededRng {
     /// A generator whose whole future is fixed by `seed`.
     pub fn new(seed: u64) -> Self {
-        Self { state: seed ^ 0x9E37_79B9_7F4A_7C15 }
+        Self {
+            state: seed ^ 0x9E37_79B9_7F4A_7C15,
+        }
     }
 
     /// The next 64 random bits.
@@ -65,6 +67,10 @@ mod tests {
     fn below_stays_in_range() {
         let mut rng = SeededRng::new(1);
         assert!((0..1000).all(|_| rng.below(3) < 3));
-        assert!((0..1000).map(|_| rng.unit_f32()).all(|x| (0.0..1.0).contains(&x)));
+        assert!(
+            (0..1000)
+                .map(|_| rng.unit_f32())
+                .all(|x| (0.0..1.0).contains(&x))
+        );
     }
 }

@@ -30,21 +30,34 @@ impl Standardizer {
             .zip(&mean)
             .map(|(sq, m)| guard_std((sq / n - m * m).max(0.0).sqrt()))
             .collect();
-        Self { mean: mean.iter().map(|&m| m as f32).collect(), std }
+        Self {
+            mean: mean.iter().map(|&m| m as f32).collect(),
+            std,
+        }
     }
 
     /// One mean and standard deviation over all values of `train` (for images).
     pub fn fit_global(train: &Samples) -> Self {
         let n = train.features.len().max(1) as f64;
         let mean = train.features.iter().map(|&v| v as f64).sum::<f64>() / n;
-        let var = train.features.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
-        Self { mean: vec![mean as f32], std: vec![guard_std(var.sqrt())] }
+        let var = train
+            .features
+            .iter()
+            .map(|&v| (v as f64 - mean).powi(2))
+            .sum::<f64>()
+            / n;
+        Self {
+            mean: vec![mean as f32],
+            std: vec![guard_std(var.sqrt())],
+        }
     }
 
     /// Standardises one sample's values in place.
     pub fn apply_to_sample(&self, values: &mut [f32]) {
         if self.mean.len() == 1 {
-            values.iter_mut().for_each(|v| *v = (*v - self.mean[0]) / self.std[0]);
+            values
+                .iter_mut()
+                .for_each(|v| *v = (*v - self.mean[0]) / self.std[0]);
         } else {
             for (k, v) in values.iter_mut().enumerate() {
                 *v = (*v - self.mean[k]) / self.std[k];
@@ -55,7 +68,10 @@ impl Standardizer {
     /// Standardises every sample of `samples` in place.
     pub fn apply(&self, samples: &mut Samples) {
         let size = samples.sample_size();
-        samples.features.chunks_exact_mut(size).for_each(|row| self.apply_to_sample(row));
+        samples
+            .features
+            .chunks_exact_mut(size)
+            .for_each(|row| self.apply_to_sample(row));
     }
 }
 

@@ -12,21 +12,28 @@ pub fn load_csv(path: &Path, target: &str) -> Result<Samples, DataError> {
 
 /// Parses CSV bytes; `origin` names the source in errors.
 pub fn parse_csv(bytes: &[u8], origin: &Path, target: &str) -> Result<Samples, DataError> {
-    let malformed = |problem: String| DataError::Malformed { path: origin.into(), problem };
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(bytes);
+    let malformed = |problem: String| DataError::Malformed {
+        path: origin.into(),
+        problem,
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(bytes);
     let header: Vec<String> = reader
         .headers()
         .map_err(|e| malformed(format!("cannot read the header: {e}")))?
         .iter()
         .map(|h| h.trim().to_string())
         .collect();
-    let target_index = header.iter().position(|h| h == target).ok_or_else(|| {
-        DataError::MissingTarget {
-            path: origin.into(),
-            target: target.into(),
-            available: header.join(", "),
-        }
-    })?;
+    let target_index =
+        header
+            .iter()
+            .position(|h| h == target)
+            .ok_or_else(|| DataError::MissingTarget {
+                path: origin.into(),
+                target: target.into(),
+                available: header.join(", "),
+            })?;
     let feature_names: Vec<String> = header
         .iter()
         .enumerate()
@@ -48,19 +55,24 @@ pub fn parse_csv(bytes: &[u8], origin: &Path, target: &str) -> Result<Samples, D
                     value: cell.into(),
                 })?);
             } else {
-                features.push(cell.parse::<f32>().ok().filter(|v| v.is_finite()).ok_or_else(
-                    || DataError::NonNumeric {
-                        path: origin.into(),
-                        line,
-                        column: header[column].clone(),
-                        value: cell.into(),
-                    },
-                )?);
+                features.push(
+                    cell.parse::<f32>()
+                        .ok()
+                        .filter(|v| v.is_finite())
+                        .ok_or_else(|| DataError::NonNumeric {
+                            path: origin.into(),
+                            line,
+                            column: header[column].clone(),
+                            value: cell.into(),
+                        })?,
+                );
             }
         }
     }
     if labels.is_empty() {
-        return Err(DataError::Empty { path: origin.into() });
+        return Err(DataError::Empty {
+            path: origin.into(),
+        });
     }
     let num_classes = labels.iter().max().map_or(0, |&m| m as usize + 1);
     Ok(Samples {
@@ -97,22 +109,40 @@ mod tests {
     #[test]
     fn non_numeric_cell_names_line_and_column() {
         let err = parse("a,y\n1,0\nabc,1\n").unwrap_err();
-        assert!(matches!(err, DataError::NonNumeric { line: 3, .. }), "{err}");
-        assert!(err.to_string().contains("t.csv: line 3, column 'a': 'abc'"), "{err}");
+        assert!(
+            matches!(err, DataError::NonNumeric { line: 3, .. }),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("t.csv: line 3, column 'a': 'abc'"),
+            "{err}"
+        );
     }
 
     #[test]
     fn missing_target_lists_columns() {
         let err = parse_csv(b"a,b\n1,2\n", Path::new("t.csv"), "label").unwrap_err();
         assert!(matches!(err, DataError::MissingTarget { .. }));
-        assert!(err.to_string().contains("no target column 'label' (columns: a, b)"));
+        assert!(
+            err.to_string()
+                .contains("no target column 'label' (columns: a, b)")
+        );
     }
 
     #[test]
     fn empty_and_ragged_and_bad_label_are_refused() {
-        assert!(matches!(parse("a,y\n").unwrap_err(), DataError::Empty { .. }));
-        assert!(matches!(parse("a,y\n1,0,5\n").unwrap_err(), DataError::Malformed { .. }));
-        assert!(matches!(parse("a,y\n1,0.5\n").unwrap_err(), DataError::BadLabel { .. }));
+        assert!(matches!(
+            parse("a,y\n").unwrap_err(),
+            DataError::Empty { .. }
+        ));
+        assert!(matches!(
+            parse("a,y\n1,0,5\n").unwrap_err(),
+            DataError::Malformed { .. }
+        ));
+        assert!(matches!(
+            parse("a,y\n1,0.5\n").unwrap_err(),
+            DataError::BadLabel { .. }
+        ));
     }
 
     #[test]

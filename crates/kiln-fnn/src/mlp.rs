@@ -97,7 +97,10 @@ mod tests {
             .with_batch_norm(true)
             .with_dropout(0.1)
             .init(&device);
-        assert_eq!(model.forward(Tensor::<2>::ones([7, 30], &device)).dims(), [7, 1]);
+        assert_eq!(
+            model.forward(Tensor::<2>::ones([7, 30], &device)).dims(),
+            [7, 1]
+        );
         assert_eq!(model.input_size(), 30);
         // 30*10+10, batch norm 4*10 (gamma, beta and the two running statistics), 10*5+5, 4*5, 5+1
         assert_eq!(model.num_params(), 310 + 40 + 55 + 20 + 6);
@@ -107,7 +110,10 @@ mod tests {
     fn linear_model_without_hidden_layers() {
         let device = Device::flex();
         let model = MlpConfig::new(4, 3).init(&device);
-        assert_eq!(model.forward(Tensor::<2>::ones([2, 4], &device)).dims(), [2, 3]);
+        assert_eq!(
+            model.forward(Tensor::<2>::ones([2, 4], &device)).dims(),
+            [2, 3]
+        );
         assert_eq!(model.input_size(), 4);
     }
 }

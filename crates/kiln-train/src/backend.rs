@@ -49,7 +49,9 @@ impl BackendKind {
     /// The default backend of this build: flex when compiled in, else the first there is.
     pub fn default_compiled() -> Result<BackendKind> {
         Self::compiled().first().copied().ok_or_else(|| {
-            KilnError::Input("no backend compiled in: build with --features flex, ndarray or wgpu".into())
+            KilnError::Input(
+                "no backend compiled in: build with --features flex, ndarray or wgpu".into(),
+            )
         })
     }
 
@@ -92,9 +94,14 @@ impl FromStr for BackendKind {
     type Err = KilnError;
 
     fn from_str(name: &str) -> Result<Self> {
-        Self::ALL.into_iter().find(|b| b.name() == name).ok_or_else(|| {
-            KilnError::Input(format!("unknown backend '{name}' (known: flex, ndarray, wgpu)"))
-        })
+        Self::ALL
+            .into_iter()
+            .find(|b| b.name() == name)
+            .ok_or_else(|| {
+                KilnError::Input(format!(
+                    "unknown backend '{name}' (known: flex, ndarray, wgpu)"
+                ))
+            })
     }
 }
 

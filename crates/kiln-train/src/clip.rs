@@ -23,8 +23,15 @@ pub fn clip_grad_norm<M: Module>(
         return (grads, None);
     };
     // min(1, max_norm / norm) without a branch on the host.
-    let factor = norm.clone().clamp_min(max_norm).recip().mul_scalar(max_norm);
-    model.visit(&mut Scale { grads: &mut grads, factor });
+    let factor = norm
+        .clone()
+        .clamp_min(max_norm)
+        .recip()
+        .mul_scalar(max_norm);
+    model.visit(&mut Scale {
+        grads: &mut grads,
+        factor,
+    });
     (grads, Some(norm))
 }
 
@@ -67,7 +74,9 @@ mod tests {
     fn grads_of_big_loss() -> (kiln_fnn::Mlp, GradientsParams) {
         let device = Device::flex().autodiff();
         device.seed(1);
-        let model = MlpConfig::new(3, 2).with_hidden_sizes(vec![4]).init(&device);
+        let model = MlpConfig::new(3, 2)
+            .with_hidden_sizes(vec![4])
+            .init(&device);
         let x = Tensor::<2>::ones([5, 3], &device).mul_scalar(10.0);
         let loss = model.forward(x).square().sum();
         let grads = GradientsParams::from_grads(loss.backward(), &model);

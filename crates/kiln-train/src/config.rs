@@ -344,7 +344,12 @@ pub struct EarlyStoppingConfig {
 
 impl Default for EarlyStoppingConfig {
     fn default() -> Self {
-        Self { patience: 0, monitor: Monitor::default(), min_delta: 0.0, restore_best: true }
+        Self {
+            patience: 0,
+            monitor: Monitor::default(),
+            min_delta: 0.0,
+            restore_best: true,
+        }
     }
 }
 
@@ -367,23 +372,29 @@ impl ExperimentConfig {
         })?;
         let mut config = Self::parse(&text, overrides, &path.display().to_string())?;
         if config.name.is_empty() {
-            config.name = path.file_stem().map_or("run".into(), |s| s.to_string_lossy().into());
+            config.name = path
+                .file_stem()
+                .map_or("run".into(), |s| s.to_string_lossy().into());
         }
         Ok(config)
     }
 
     /// Parses config text (`origin` names it in errors), applies overrides and checks it.
     pub fn parse(text: &str, overrides: &[String], origin: &str) -> Result<Self> {
-        let mut table: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| KilnError::Config(format!("{origin}: {}", one_line(&e.to_string()))))?;
+        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            KilnError::Config(format!("{origin}: {}", one_line(&e.to_string())))
+        })?;
         for item in overrides {
             apply_override(&mut table, item)?;
         }
         let config: Self = toml::Value::Table(table)
             .try_into()
-            .map_err(|e: toml::de::Error| KilnError::Config(format!("{origin}: {}", one_line(&e.to_string()))))?;
-        config.validate().map_err(|e| KilnError::Config(format!("{origin}: {e}")))?;
+            .map_err(|e: toml::de::Error| {
+                KilnError::Config(format!("{origin}: {}", one_line(&e.to_string())))
+            })?;
+        config
+            .validate()
+            .map_err(|e| KilnError::Config(format!("{origin}: {e}")))?;
         Ok(config)
     }
 
@@ -395,18 +406,42 @@ impl ExperimentConfig {
     fn validate(&self) -> std::result::Result<(), String> {
         let check = |ok: bool, message: &str| if ok { Ok(()) } else { Err(message.to_string()) };
         check(self.train.epochs > 0, "train.epochs must be at least 1")?;
-        check(self.optim.lr > 0.0 && self.optim.lr <= 1.0, "optim.lr must be in (0, 1]")?;
-        check((0.0..1.0).contains(&self.optim.momentum), "optim.momentum must be in [0, 1)")?;
-        check(self.regularization.l1 >= 0.0, "regularization.l1 must be >= 0")?;
-        check(self.regularization.l2 >= 0.0, "regularization.l2 must be >= 0")?;
+        check(
+            self.optim.lr > 0.0 && self.optim.lr <= 1.0,
+            "optim.lr must be in (0, 1]",
+        )?;
+        check(
+            (0.0..1.0).contains(&self.optim.momentum),
+            "optim.momentum must be in [0, 1)",
+        )?;
+        check(
+            self.regularization.l1 >= 0.0,
+            "regularization.l1 must be >= 0",
+        )?;
+        check(
+            self.regularization.l2 >= 0.0,
+            "regularization.l2 must be >= 0",
+        )?;
         check(
             self.optim.clip_grad_norm.is_none_or(|c| c > 0.0),
             "optim.clip_grad_norm must be > 0",
         )?;
-        check((0.0..1.0).contains(&self.data.test_fraction), "data.test_fraction must be in [0, 1)")?;
-        check((0.0..1.0).contains(&self.data.valid_fraction), "data.valid_fraction must be in [0, 1)")?;
-        check(self.train.log_every > 0, "train.log_every must be at least 1")?;
-        check(self.schedule.step_epochs > 0, "schedule.step_epochs must be at least 1")?;
+        check(
+            (0.0..1.0).contains(&self.data.test_fraction),
+            "data.test_fraction must be in [0, 1)",
+        )?;
+        check(
+            (0.0..1.0).contains(&self.data.valid_fraction),
+            "data.valid_fraction must be in [0, 1)",
+        )?;
+        check(
+            self.train.log_every > 0,
+            "train.log_every must be at least 1",
+        )?;
+        check(
+            self.schedule.step_epochs > 0,
+            "schedule.step_epochs must be at least 1",
+        )?;
         check(
             self.schedule.min_lr >= 0.0 && self.schedule.min_lr <= self.optim.lr,
             "schedule.min_lr must be in [0, optim.lr]",
@@ -417,8 +452,14 @@ impl ExperimentConfig {
         )?;
         match &self.model {
             ModelConfig::Mlp(mlp) => {
-                check((0.0..1.0).contains(&mlp.dropout), "model.dropout must be in [0, 1)")?;
-                check(mlp.hidden.iter().all(|&h| h > 0), "model.hidden sizes must be > 0")?;
+                check(
+                    (0.0..1.0).contains(&mlp.dropout),
+                    "model.dropout must be in [0, 1)",
+                )?;
+                check(
+                    mlp.hidden.iter().all(|&h| h > 0),
+                    "model.hidden sizes must be > 0",
+                )?;
             }
         }
         if self.train.precision != "f32" {
@@ -445,7 +486,9 @@ pub fn apply_override(table: &mut toml::Table, item: &str) -> Result<()> {
         .unwrap_or_else(|| toml::Value::String(raw.trim().to_string()));
     let parts: Vec<&str> = key.split('.').collect();
     if parts.iter().any(|p| p.is_empty()) {
-        return Err(KilnError::Config(format!("--set '{item}': bad key '{key}'")));
+        return Err(KilnError::Config(format!(
+            "--set '{item}': bad key '{key}'"
+        )));
     }
     let mut node = table;
     for part in &parts[..parts.len() - 1] {
@@ -476,13 +519,28 @@ mod tests {
         assert_eq!(c.seed, 42);
         assert_eq!(c.optim.name, OptimName::Adam);
         assert_eq!(c.train.batch_size, 64);
-        assert_eq!(c.model, ModelConfig::Mlp(MlpSpec { input_size: None, hidden: vec![8], activation: ActivationName::Relu, dropout: 0.0, batch_norm: false }));
+        assert_eq!(
+            c.model,
+            ModelConfig::Mlp(MlpSpec {
+                input_size: None,
+                hidden: vec![8],
+                activation: ActivationName::Relu,
+                dropout: 0.0,
+                batch_norm: false
+            })
+        );
     }
 
     #[test]
     fn overrides_reach_any_key_by_dotted_path() {
-        let sets = ["optim.lr=0.01", "data.path=/x/y.csv", "model.hidden=[3, 4]", "optim.name=sgd", "seed=7"]
-            .map(String::from);
+        let sets = [
+            "optim.lr=0.01",
+            "data.path=/x/y.csv",
+            "model.hidden=[3, 4]",
+            "optim.name=sgd",
+            "seed=7",
+        ]
+        .map(String::from);
         let c = ExperimentConfig::parse(MINIMAL, &sets, "t.toml").unwrap();
         assert_eq!(c.optim.lr, 0.01);
         assert_eq!(c.data.path.as_deref(), Some(Path::new("/x/y.csv")));
@@ -495,23 +553,41 @@ mod tests {
     #[test]
     fn round_trips_through_toml() {
         let c = ExperimentConfig::parse(MINIMAL, &[], "t.toml").unwrap();
-        assert_eq!(ExperimentConfig::parse(&c.to_toml(), &[], "again").unwrap(), c);
+        assert_eq!(
+            ExperimentConfig::parse(&c.to_toml(), &[], "again").unwrap(),
+            c
+        );
     }
 
     #[test]
     fn bad_configs_name_the_file_and_the_problem() {
         let cases = [
-            ("[model]\nkind = \"mlp\"\n[data]\ndataset = \"iris\"\nbogus = 1\n", "unknown field `bogus`"),
-            ("[model]\nkind = \"mlp\"\n[data]\ndataset = \"iris\"\n[optim]\nlr = -1.0\n", "optim.lr"),
-            ("[model]\nkind = \"transformer\"\n[data]\ndataset = \"iris\"\n", "transformer"),
+            (
+                "[model]\nkind = \"mlp\"\n[data]\ndataset = \"iris\"\nbogus = 1\n",
+                "unknown field `bogus`",
+            ),
+            (
+                "[model]\nkind = \"mlp\"\n[data]\ndataset = \"iris\"\n[optim]\nlr = -1.0\n",
+                "optim.lr",
+            ),
+            (
+                "[model]\nkind = \"transformer\"\n[data]\ndataset = \"iris\"\n",
+                "transformer",
+            ),
             ("[model\n", "t.toml"),
-            ("[model]\nkind = \"mlp\"\n[data]\ndataset = \"iris\"\n[early_stopping]\npatience = 3\n", "valid_fraction"),
+            (
+                "[model]\nkind = \"mlp\"\n[data]\ndataset = \"iris\"\n[early_stopping]\npatience = 3\n",
+                "valid_fraction",
+            ),
         ];
         for (text, needle) in cases {
             let err = ExperimentConfig::parse(text, &[], "t.toml").unwrap_err();
             let message = err.to_string();
             assert!(message.starts_with("t.toml: "), "{message}");
-            assert!(message.contains(needle), "{message} should mention {needle}");
+            assert!(
+                message.contains(needle),
+                "{message} should mention {needle}"
+            );
             assert_eq!(err.exit_code(), 2);
         }
         let err = ExperimentConfig::parse(MINIMAL, &["nokey".into()], "t.toml").unwrap_err();

@@ -40,7 +40,11 @@ impl Preprocess {
     /// Applies the saved standardisation to one sample's values in place.
     pub fn apply(&self, values: &mut [f32]) {
         if !self.mean.is_empty() {
-            Standardizer { mean: self.mean.clone(), std: self.std.clone() }.apply_to_sample(values);
+            Standardizer {
+                mean: self.mean.clone(),
+                std: self.std.clone(),
+            }
+            .apply_to_sample(values);
         }
     }
 }
@@ -49,17 +53,30 @@ impl Preprocess {
 pub fn prepare(config: &DataConfig, seed: u64) -> Result<Splits> {
     let (train, test) = load(config, seed)?;
     let (mut train, mut valid) = if config.valid_fraction > 0.0 {
-        let mut parts = train.split(&[1.0 - config.valid_fraction, config.valid_fraction], seed ^ 0x5eed);
+        let mut parts = train.split(
+            &[1.0 - config.valid_fraction, config.valid_fraction],
+            seed ^ 0x5eed,
+        );
         let valid = parts.pop();
         (parts.remove(0), valid)
     } else {
         (train, None)
     };
     let mut test = test;
-    let origin = config.path.as_deref().map_or_else(|| config.dataset.clone(), |p| p.display().to_string());
-    for (name, part) in [("training", Some(&train)), ("test", Some(&test)), ("validation", valid.as_ref())] {
+    let origin = config
+        .path
+        .as_deref()
+        .map_or_else(|| config.dataset.clone(), |p| p.display().to_string());
+    for (name, part) in [
+        ("training", Some(&train)),
+        ("test", Some(&test)),
+        ("validation", valid.as_ref()),
+    ] {
         if part.is_some_and(Samples::is_empty) {
-            return Err(DataError::Empty { path: format!("{origin} ({name} split)").into() }.into());
+            return Err(DataError::Empty {
+                path: format!("{origin} ({name} split)").into(),
+            }
+            .into());
         }
     }
     let scaler = config.standardize.then(|| {
@@ -87,7 +104,12 @@ pub fn prepare(config: &DataConfig, seed: u64) -> Result<Splits> {
         mean: scaler.as_ref().map_or_else(Vec::new, |s| s.mean.clone()),
         std: scaler.as_ref().map_or_else(Vec::new, |s| s.std.clone()),
     };
-    Ok(Splits { train, valid, test, preprocess })
+    Ok(Splits {
+        train,
+        valid,
+        test,
+        preprocess,
+    })
 }
 
 fn load(config: &DataConfig, seed: u64) -> Result<(Samples, Samples)> {

@@ -25,16 +25,27 @@ pub struct EarlyStopping {
 impl EarlyStopping {
     /// A stopper for this config (patience 0 never stops but still tracks the best epoch).
     pub fn new(config: &EarlyStoppingConfig) -> Self {
-        Self { config: config.clone(), best: None, best_epoch: None, waited: 0 }
+        Self {
+            config: config.clone(),
+            best: None,
+            best_epoch: None,
+            waited: 0,
+        }
     }
 
     /// Records an epoch's validation loss and accuracy.
     pub fn observe(&mut self, epoch: usize, valid_loss: f64, valid_accuracy: f64) -> Verdict {
         let (value, better) = match self.config.monitor {
-            Monitor::ValidLoss => (valid_loss, self.best.is_none_or(|b| valid_loss < b - self.config.min_delta)),
-            Monitor::ValidAccuracy => {
-                (valid_accuracy, self.best.is_none_or(|b| valid_accuracy > b + self.config.min_delta))
-            }
+            Monitor::ValidLoss => (
+                valid_loss,
+                self.best
+                    .is_none_or(|b| valid_loss < b - self.config.min_delta),
+            ),
+            Monitor::ValidAccuracy => (
+                valid_accuracy,
+                self.best
+                    .is_none_or(|b| valid_accuracy > b + self.config.min_delta),
+            ),
         };
         if better {
             self.best = Some(value);
@@ -67,7 +78,10 @@ mod tests {
 
     #[test]
     fn stops_after_patience_epochs_without_improvement() {
-        let config = EarlyStoppingConfig { patience: 2, ..Default::default() };
+        let config = EarlyStoppingConfig {
+            patience: 2,
+            ..Default::default()
+        };
         let mut stopper = EarlyStopping::new(&config);
         assert_eq!(stopper.observe(1, 1.0, 0.5), Verdict::Improved);
         assert_eq!(stopper.observe(2, 0.8, 0.5), Verdict::Improved);
@@ -78,7 +92,11 @@ mod tests {
 
     #[test]
     fn accuracy_is_maximised() {
-        let config = EarlyStoppingConfig { patience: 1, monitor: Monitor::ValidAccuracy, ..Default::default() };
+        let config = EarlyStoppingConfig {
+            patience: 1,
+            monitor: Monitor::ValidAccuracy,
+            ..Default::default()
+        };
         let mut stopper = EarlyStopping::new(&config);
         assert_eq!(stopper.observe(1, 1.0, 0.5), Verdict::Improved);
         assert_eq!(stopper.observe(2, 0.1, 0.6), Verdict::Improved);

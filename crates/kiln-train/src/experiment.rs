@@ -7,10 +7,12 @@ use burn::prelude::*;
 
 use crate::data::{Preprocess, Splits, load_preprocess, prepare};
 use crate::metrics::{Evaluation, evaluate};
-use crate::run_dir::{CONFIG_FILE, MODEL_FILE, PREPROCESS_FILE, RunDir, SplitMetrics, SplitSizes, Summary};
+use crate::run_dir::{
+    CONFIG_FILE, MODEL_FILE, PREPROCESS_FILE, RunDir, SplitMetrics, SplitSizes, Summary,
+};
 use crate::{
-    AnyModel, BackendKind, ExperimentConfig, KilnError, Objective, Progress, Result, build_model, fit, plot,
-    weights_sha256,
+    AnyModel, BackendKind, ExperimentConfig, KilnError, Objective, Progress, Result, build_model,
+    fit, plot, weights_sha256,
 };
 
 /// How to run `train` beyond what the config says.
@@ -34,7 +36,10 @@ pub struct TrainOutcome {
 }
 
 /// The backend a run uses: the option, else the config's, else the build's default.
-pub fn choose_backend(option: Option<BackendKind>, config: &ExperimentConfig) -> Result<BackendKind> {
+pub fn choose_backend(
+    option: Option<BackendKind>,
+    config: &ExperimentConfig,
+) -> Result<BackendKind> {
     match (option, &config.train.backend) {
         (Some(kind), _) => Ok(kind),
         (None, Some(name)) => name.parse(),
@@ -44,7 +49,11 @@ pub fn choose_backend(option: Option<BackendKind>, config: &ExperimentConfig) ->
 
 /// Trains the experiment and writes its run folder. Bad input (config, data, backend, output
 /// folder) is reported before any training starts.
-pub fn train(config: &ExperimentConfig, options: &TrainOptions, progress: &mut dyn Progress) -> Result<TrainOutcome> {
+pub fn train(
+    config: &ExperimentConfig,
+    options: &TrainOptions,
+    progress: &mut dyn Progress,
+) -> Result<TrainOutcome> {
     let backend = choose_backend(options.backend, config)?;
     let device = backend.device()?;
     let splits = prepare(&config.data, config.seed)?;
@@ -58,12 +67,20 @@ pub fn train(config: &ExperimentConfig, options: &TrainOptions, progress: &mut d
     let mut resolved = config.clone();
     resolved.train.backend = Some(backend.name().into());
     run.write(CONFIG_FILE, resolved.to_toml().as_bytes())?;
-    run.write(PREPROCESS_FILE, serde_json::to_string_pretty(&splits.preprocess).expect("serialises").as_bytes())?;
+    run.write(
+        PREPROCESS_FILE,
+        serde_json::to_string_pretty(&splits.preprocess)
+            .expect("serialises")
+            .as_bytes(),
+    )?;
 
     let report = fit(model, &splits, config, objective, &autodiff, progress)?;
     let inference = report.model.valid();
     let test = evaluate(&inference, objective, &splits.test, &device);
-    let valid = splits.valid.as_ref().map(|v| evaluate(&inference, objective, v, &device));
+    let valid = splits
+        .valid
+        .as_ref()
+        .map(|v| evaluate(&inference, objective, v, &device));
     let last = report.history.last().expect("at least one epoch");
 
     run.save_model(&report.model)?;
@@ -80,9 +97,18 @@ pub fn train(config: &ExperimentConfig, options: &TrainOptions, progress: &mut d
         seed: config.seed,
         train_seconds: report.train_seconds,
         train_samples_per_sec: report.samples_seen as f64 / report.train_seconds.max(1e-9),
-        train: SplitMetrics { loss: last.train_loss, accuracy: last.train_accuracy },
-        valid: valid.map(|v| SplitMetrics { loss: v.loss, accuracy: v.accuracy }),
-        test: SplitMetrics { loss: test.loss, accuracy: test.accuracy },
+        train: SplitMetrics {
+            loss: last.train_loss,
+            accuracy: last.train_accuracy,
+        },
+        valid: valid.map(|v| SplitMetrics {
+            loss: v.loss,
+            accuracy: v.accuracy,
+        }),
+        test: SplitMetrics {
+            loss: test.loss,
+            accuracy: test.accuracy,
+        },
         weights_sha256: weights_sha256(&inference),
         best_epoch: report.best_epoch,
         stopped_early: report.stopped_early,
@@ -90,7 +116,10 @@ pub fn train(config: &ExperimentConfig, options: &TrainOptions, progress: &mut d
         kiln_version: env!("CARGO_PKG_VERSION").into(),
     };
     run.write_summary(&summary)?;
-    Ok(TrainOutcome { run_dir: run.path().to_path_buf(), summary })
+    Ok(TrainOutcome {
+        run_dir: run.path().to_path_buf(),
+        summary,
+    })
 }
 
 fn split_sizes(splits: &Splits) -> SplitSizes {
@@ -122,28 +151,51 @@ pub struct TrainedRun {
 /// trained on when compiled in, else the build's default).
 pub fn load_run(dir: &Path, backend: Option<BackendKind>) -> Result<TrainedRun> {
     if !dir.join(MODEL_FILE).is_file() {
-        return Err(KilnError::Input(format!("{}: not a run folder (no {MODEL_FILE})", dir.display())));
+        return Err(KilnError::Input(format!(
+            "{}: not a run folder (no {MODEL_FILE})",
+            dir.display()
+        )));
     }
     let config_path = dir.join(CONFIG_FILE);
     let config = ExperimentConfig::load(&config_path, &[])?;
     let preprocess = load_preprocess(&dir.join(PREPROCESS_FILE))?;
     let backend = match backend {
         Some(kind) => kind,
-        None => choose_backend(None, &config).ok().filter(|b| b.is_compiled()).map_or_else(BackendKind::default_compiled, Ok)?,
+        None => choose_backend(None, &config)
+            .ok()
+            .filter(|b| b.is_compiled())
+            .map_or_else(BackendKind::default_compiled, Ok)?,
     };
     let device = backend.device()?;
     let objective = Objective::for_classes(preprocess.classes);
     let model = build_model(&config.model, &preprocess, objective, &device)?
         .try_load_file(dir.join(MODEL_FILE))
-        .map_err(|e| KilnError::Input(format!("{}: cannot load model: {e:?}", dir.join(MODEL_FILE).display())))?;
-    Ok(TrainedRun { dir: dir.into(), config, preprocess, objective, model: model.valid(), device })
+        .map_err(|e| {
+            KilnError::Input(format!(
+                "{}: cannot load model: {e:?}",
+                dir.join(MODEL_FILE).display()
+            ))
+        })?;
+    Ok(TrainedRun {
+        dir: dir.into(),
+        config,
+        preprocess,
+        objective,
+        model: model.valid(),
+        device,
+    })
 }
 
 impl TrainedRun {
     /// Evaluates the model on the test split of the data it was trained on.
     pub fn evaluate_test(&self) -> Result<Evaluation> {
         let splits = prepare(&self.config.data, self.config.seed)?;
-        Ok(evaluate(&self.model, self.objective, &splits.test, &self.device))
+        Ok(evaluate(
+            &self.model,
+            self.objective,
+            &splits.test,
+            &self.device,
+        ))
     }
 
     /// Number of input values per sample.
@@ -154,21 +206,27 @@ impl TrainedRun {
     /// Class probabilities for raw (not yet standardised) samples, `sample_size` values each.
     pub fn predict(&self, mut rows: Vec<f32>) -> Result<Vec<Vec<f32>>> {
         let size = self.sample_size();
-        if rows.is_empty() || rows.len() % size != 0 {
+        if rows.is_empty() || !rows.len().is_multiple_of(size) {
             return Err(KilnError::Input(format!(
                 "input has {} values, not a whole number of samples of {size} values",
                 rows.len()
             )));
         }
-        rows.chunks_exact_mut(size).for_each(|row| self.preprocess.apply(row));
+        rows.chunks_exact_mut(size)
+            .for_each(|row| self.preprocess.apply(row));
         let n = rows.len() / size;
         let inputs = Tensor::<2>::from_data(TensorData::new(rows, [n, size]), &self.device);
-        let probabilities = self.objective.probabilities(crate::TaskModel::logits(&self.model, inputs));
+        let probabilities = self
+            .objective
+            .probabilities(crate::TaskModel::logits(&self.model, inputs));
         let values: Vec<f32> = probabilities
             .into_data()
             .convert::<f32>()
             .try_to_vec()
             .map_err(|e| KilnError::Internal(format!("{e:?}")))?;
-        Ok(values.chunks(self.objective.classes()).map(<[f32]>::to_vec).collect())
+        Ok(values
+            .chunks(self.objective.classes())
+            .map(<[f32]>::to_vec)
+            .collect())
     }
 }

@@ -7,9 +7,16 @@ use sha2::{Digest, Sha256};
 
 /// Hex sha256 of all of `model`'s float parameters (batch-norm statistics included).
 pub fn weights_sha256<M: Module>(model: &M) -> String {
-    let mut visitor = HashVisitor { hasher: Sha256::new() };
+    let mut visitor = HashVisitor {
+        hasher: Sha256::new(),
+    };
     model.visit(&mut visitor);
-    visitor.hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    visitor
+        .hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 struct HashVisitor {
@@ -18,7 +25,12 @@ struct HashVisitor {
 
 impl ModuleVisitor for HashVisitor {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let values: Vec<f32> = param.val().into_data().convert::<f32>().try_to_vec().unwrap_or_default();
+        let values: Vec<f32> = param
+            .val()
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec()
+            .unwrap_or_default();
         for v in values {
             self.hasher.update(v.to_le_bytes());
         }
@@ -35,7 +47,9 @@ mod tests {
         let device = Device::flex();
         let build = |seed| {
             device.seed(seed);
-            MlpConfig::new(3, 2).with_hidden_sizes(vec![4]).init(&device)
+            MlpConfig::new(3, 2)
+                .with_hidden_sizes(vec![4])
+                .init(&device)
         };
         let a = weights_sha256(&build(1));
         assert_eq!(a.len(), 64);

@@ -17,7 +17,13 @@ pub struct RunningMetrics {
 
 impl RunningMetrics {
     /// Adds one batch: its mean loss (detached), logits and labels.
-    pub fn add(&mut self, objective: Objective, loss: Tensor<1>, logits: Tensor<2>, labels: Tensor<1, Int>) {
+    pub fn add(
+        &mut self,
+        objective: Objective,
+        loss: Tensor<1>,
+        logits: Tensor<2>,
+        labels: Tensor<1, Int>,
+    ) {
         let n = labels.dims()[0];
         let weighted = loss.mul_scalar(n as f64);
         let correct = objective.predict(logits).equal(labels).int().sum();
@@ -35,7 +41,9 @@ impl RunningMetrics {
     /// Mean loss and accuracy (reads the device once).
     pub fn finish(self) -> (f64, f64) {
         let n = self.samples.max(1) as f64;
-        let loss = self.loss_sum.map_or(f64::NAN, |t| t.into_scalar::<f64>() / n);
+        let loss = self
+            .loss_sum
+            .map_or(f64::NAN, |t| t.into_scalar::<f64>() / n);
         let correct = self.correct.map_or(0.0, |t| t.into_scalar::<i64>() as f64);
         (loss, correct / n)
     }
@@ -65,7 +73,11 @@ impl Evaluation {
 
     /// Recall of each class (0 when the class never occurs).
     pub fn recall(&self) -> Vec<f64> {
-        self.confusion.iter().enumerate().map(|(c, row)| ratio(row[c], row.iter().sum())).collect()
+        self.confusion
+            .iter()
+            .enumerate()
+            .map(|(c, row)| ratio(row[c], row.iter().sum()))
+            .collect()
     }
 }
 
@@ -74,7 +86,12 @@ fn ratio(a: usize, b: usize) -> f64 {
 }
 
 /// Evaluates `model` (an inference copy: `model.valid()`) on `samples` in batches of 1024.
-pub fn evaluate<M: TaskModel>(model: &M, objective: Objective, samples: &Samples, device: &Device) -> Evaluation {
+pub fn evaluate<M: TaskModel>(
+    model: &M,
+    objective: Objective,
+    samples: &Samples,
+    device: &Device,
+) -> Evaluation {
     let classes = objective.classes();
     let mut confusion = vec![vec![0usize; classes]; classes];
     let mut loss_sum = 0.0;
@@ -84,14 +101,23 @@ pub fn evaluate<M: TaskModel>(model: &M, objective: Objective, samples: &Samples
         let logits = model.logits(batch.inputs);
         let loss: f64 = objective.loss(logits.clone(), batch.labels).into_scalar();
         loss_sum += loss * indices.len() as f64;
-        let predicted: Vec<i64> = objective.predict(logits).into_data().convert::<i64>().try_to_vec().unwrap_or_default();
+        let predicted: Vec<i64> = objective
+            .predict(logits)
+            .into_data()
+            .convert::<i64>()
+            .try_to_vec()
+            .unwrap_or_default();
         for (&i, &p) in indices.iter().zip(&predicted) {
             confusion[samples.labels[i] as usize][p as usize] += 1;
         }
     }
     let correct: usize = (0..classes).map(|c| confusion[c][c]).sum();
     let n = samples.len().max(1) as f64;
-    Evaluation { loss: loss_sum / n, accuracy: correct as f64 / n, confusion }
+    Evaluation {
+        loss: loss_sum / n,
+        accuracy: correct as f64 / n,
+        confusion,
+    }
 }
 
 #[cfg(test)]
@@ -100,7 +126,11 @@ mod tests {
 
     #[test]
     fn precision_and_recall_from_confusion() {
-        let e = Evaluation { loss: 0.0, accuracy: 0.75, confusion: vec![vec![2, 1], vec![0, 1]] };
+        let e = Evaluation {
+            loss: 0.0,
+            accuracy: 0.75,
+            confusion: vec![vec![2, 1], vec![0, 1]],
+        };
         assert_eq!(e.precision(), vec![1.0, 0.5]);
         assert_eq!(e.recall(), vec![2.0 / 3.0, 1.0]);
     }

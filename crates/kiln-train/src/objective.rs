@@ -20,7 +20,11 @@ pub enum Objective {
 impl Objective {
     /// Binary for two classes, multi-class otherwise.
     pub fn for_classes(classes: usize) -> Self {
-        if classes == 2 { Objective::Binary } else { Objective::Multiclass { classes } }
+        if classes == 2 {
+            Objective::Binary
+        } else {
+            Objective::Multiclass { classes }
+        }
     }
 
     /// Number of logits the model must output.
@@ -47,9 +51,9 @@ impl Objective {
                 .with_logits(true)
                 .init(&device)
                 .forward(logits, labels.unsqueeze_dim(1)),
-            Objective::Multiclass { .. } => {
-                CrossEntropyLossConfig::new().init(&device).forward(logits, labels)
-            }
+            Objective::Multiclass { .. } => CrossEntropyLossConfig::new()
+                .init(&device)
+                .forward(logits, labels),
         }
     }
 
@@ -86,7 +90,11 @@ mod tests {
         let device = Device::flex();
         let logits = Tensor::<2>::from_data([[2.0], [-1.0]], &device);
         assert_eq!(ints(Objective::Binary.predict(logits.clone())), vec![1, 0]);
-        let p: Vec<f32> = Objective::Binary.probabilities(logits).into_data().try_to_vec().unwrap();
+        let p: Vec<f32> = Objective::Binary
+            .probabilities(logits)
+            .into_data()
+            .try_to_vec()
+            .unwrap();
         assert!((p[0] + p[1] - 1.0).abs() < 1e-6 && p[1] > 0.8);
     }
 

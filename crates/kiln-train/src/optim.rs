@@ -3,9 +3,9 @@
 use burn::lr_scheduler::LrSchedulerConfig;
 use burn::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
 use burn::lr_scheduler::linear::LinearLrSchedulerConfig;
+use burn::lr_scheduler::module_lr_scheduler::{ModuleLrScheduler, ModuleLrSchedulerConfig};
 use burn::lr_scheduler::sequential::SequentialLrSchedulerConfig;
 use burn::lr_scheduler::step::StepLrSchedulerConfig;
-use burn::lr_scheduler::module_lr_scheduler::{ModuleLrScheduler, ModuleLrSchedulerConfig};
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer, SgdConfig};
@@ -14,7 +14,10 @@ use crate::config::{OptimConfig, OptimName, RegularizationConfig, ScheduleConfig
 use crate::{KilnError, Result};
 
 /// Burn's optimizer for the config; L2 becomes its weight decay.
-pub fn build_optimizer(optim: &OptimConfig, regularization: &RegularizationConfig) -> ModuleOptimizer {
+pub fn build_optimizer(
+    optim: &OptimConfig,
+    regularization: &RegularizationConfig,
+) -> ModuleOptimizer {
     let decay = (regularization.l2 > 0.0).then(|| WeightDecayConfig::new(regularization.l2 as f32));
     match optim.name {
         OptimName::Gd | OptimName::Sgd => {
@@ -24,7 +27,10 @@ pub fn build_optimizer(optim: &OptimConfig, regularization: &RegularizationConfi
                     .with_dampening(0.0)
                     .with_nesterov(optim.nesterov)
             });
-            SgdConfig::new().with_momentum(momentum).with_weight_decay(decay).init()
+            SgdConfig::new()
+                .with_momentum(momentum)
+                .with_weight_decay(decay)
+                .init()
         }
         OptimName::Adam => AdamConfig::new()
             .with_beta_1(optim.beta1)
@@ -62,7 +68,10 @@ pub fn build_scheduler(
     };
     let base = if warmup > 0 {
         LrSchedulerConfig::Sequential(SequentialLrSchedulerConfig::new(
-            vec![LrSchedulerConfig::Linear(LinearLrSchedulerConfig::new(lr / 100.0, lr, warmup)), main],
+            vec![
+                LrSchedulerConfig::Linear(LinearLrSchedulerConfig::new(lr / 100.0, lr, warmup)),
+                main,
+            ],
             vec![warmup],
         ))
     } else {
@@ -84,7 +93,12 @@ mod tests {
 
     #[test]
     fn step_schedule_decays_every_step_epochs() {
-        let config = ScheduleConfig { name: ScheduleName::Step, step_epochs: 2, gamma: 0.5, ..Default::default() };
+        let config = ScheduleConfig {
+            name: ScheduleName::Step,
+            step_epochs: 2,
+            gamma: 0.5,
+            ..Default::default()
+        };
         let r = rates(&config, 6, 1);
         assert!((r[0] - 0.1).abs() < 1e-12 && (r[1] - 0.1).abs() < 1e-12);
         assert!((r[2] - 0.05).abs() < 1e-12 && (r[4] - 0.025).abs() < 1e-12);
@@ -92,7 +106,11 @@ mod tests {
 
     #[test]
     fn warmup_then_cosine_rises_then_falls() {
-        let config = ScheduleConfig { name: ScheduleName::Cosine, warmup_steps: 5, ..Default::default() };
+        let config = ScheduleConfig {
+            name: ScheduleName::Cosine,
+            warmup_steps: 5,
+            ..Default::default()
+        };
         let r = rates(&config, 20, 4);
         assert!(r[0] < 0.01, "warm-up starts low: {r:?}");
         assert!(r[..5].windows(2).all(|w| w[1] > w[0]), "{r:?}");

@@ -20,7 +20,9 @@ struct Canvas {
 
 impl Canvas {
     fn new() -> Self {
-        Self { pixels: vec![255; WIDTH * HEIGHT * 3] }
+        Self {
+            pixels: vec![255; WIDTH * HEIGHT * 3],
+        }
     }
 
     fn dot(&mut self, x: i64, y: i64, color: [u8; 3]) {
@@ -56,12 +58,23 @@ impl Panel {
             let y = self.top + self.height * k as f64 / 5.0;
             canvas.line((self.left, y), (self.left + self.width, y), GRID);
         }
-        let (l, t, r, b) = (self.left, self.top, self.left + self.width, self.top + self.height);
+        let (l, t, r, b) = (
+            self.left,
+            self.top,
+            self.left + self.width,
+            self.top + self.height,
+        );
         canvas.line((l, t), (l, b), AXIS);
         canvas.line((l, b), (r, b), AXIS);
     }
 
-    fn series(&self, canvas: &mut Canvas, values: &[Option<f64>], (lo, hi): (f64, f64), color: [u8; 3]) {
+    fn series(
+        &self,
+        canvas: &mut Canvas,
+        values: &[Option<f64>],
+        (lo, hi): (f64, f64),
+        color: [u8; 3],
+    ) {
         let n = values.len().max(2) - 1;
         let point = |i: usize, v: f64| {
             let x = self.left + self.width * i as f64 / n as f64;
@@ -86,8 +99,18 @@ pub fn write_curves(path: &Path, history: &[EpochRecord]) -> Result<()> {
     let mut canvas = Canvas::new();
     let half = (WIDTH - 3 * MARGIN) as f64 / 2.0;
     let height = (HEIGHT - 2 * MARGIN) as f64;
-    let loss_panel = Panel { left: MARGIN as f64, top: MARGIN as f64, width: half, height };
-    let acc_panel = Panel { left: 2.0 * MARGIN as f64 + half, top: MARGIN as f64, width: half, height };
+    let loss_panel = Panel {
+        left: MARGIN as f64,
+        top: MARGIN as f64,
+        width: half,
+        height,
+    };
+    let acc_panel = Panel {
+        left: 2.0 * MARGIN as f64 + half,
+        top: MARGIN as f64,
+        width: half,
+        height,
+    };
     let train_loss: Vec<Option<f64>> = history.iter().map(|r| Some(r.train_loss)).collect();
     let valid_loss: Vec<Option<f64>> = history.iter().map(|r| r.valid_loss).collect();
     let train_acc: Vec<Option<f64>> = history.iter().map(|r| Some(r.train_accuracy)).collect();
@@ -115,8 +138,12 @@ pub fn write_png(path: &Path, width: usize, height: usize, rgb: &[u8]) -> Result
         let mut encoder = png::Encoder::new(&mut bytes, width as u32, height as u32);
         encoder.set_color(png::ColorType::Rgb);
         encoder.set_depth(png::BitDepth::Eight);
-        let mut writer = encoder.write_header().map_err(|e| KilnError::Internal(format!("png: {e}")))?;
-        writer.write_image_data(rgb).map_err(|e| KilnError::Internal(format!("png: {e}")))?;
+        let mut writer = encoder
+            .write_header()
+            .map_err(|e| KilnError::Internal(format!("png: {e}")))?;
+        writer
+            .write_image_data(rgb)
+            .map_err(|e| KilnError::Internal(format!("png: {e}")))?;
     }
     crate::run_dir::write_atomic(path, &bytes)
 }

@@ -34,7 +34,11 @@ pub struct ConsoleProgress {
 impl ConsoleProgress {
     /// Plain lines every `log_every` epochs when standard error is not a terminal.
     pub fn new(log_every: usize) -> Self {
-        Self { bar: None, log_every: log_every.max(1), epochs: 0 }
+        Self {
+            bar: None,
+            log_every: log_every.max(1),
+            epochs: 0,
+        }
     }
 }
 
@@ -44,9 +48,11 @@ impl Progress for ConsoleProgress {
         if std::io::stderr().is_terminal() {
             let bar = ProgressBar::new((epochs * steps_per_epoch) as u64);
             bar.set_style(
-                ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} steps  {msg}")
-                    .expect("valid template")
-                    .progress_chars("=> "),
+                ProgressStyle::with_template(
+                    "{elapsed_precise} [{bar:30}] {pos}/{len} steps  {msg}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
             );
             self.bar = Some(bar);
         }
@@ -62,7 +68,9 @@ impl Progress for ConsoleProgress {
         let line = record.describe(self.epochs);
         match &self.bar {
             Some(bar) => bar.set_message(line),
-            None if record.epoch % self.log_every == 0 || record.epoch == self.epochs => eprintln!("{line}"),
+            None if record.epoch.is_multiple_of(self.log_every) || record.epoch == self.epochs => {
+                eprintln!("{line}")
+            }
             None => {}
         }
     }

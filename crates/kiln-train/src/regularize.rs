@@ -36,7 +36,9 @@ mod tests {
     #[test]
     fn counts_weights_but_not_biases() {
         let device = Device::flex();
-        let model = MlpConfig::new(3, 2).with_hidden_sizes(vec![4]).init(&device);
+        let model = MlpConfig::new(3, 2)
+            .with_hidden_sizes(vec![4])
+            .init(&device);
         let by_hand: f32 = [model.hidden[0].weight.val(), model.output.weight.val()]
             .into_iter()
             .map(|w| w.abs().sum().into_scalar::<f32>())

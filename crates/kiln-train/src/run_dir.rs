@@ -101,7 +101,12 @@ impl RunDir {
                 path.display()
             )));
         }
-        let unwritable = |source| KilnError::Input(format!("{}: output folder is not writable: {source}", path.display()));
+        let unwritable = |source| {
+            KilnError::Input(format!(
+                "{}: output folder is not writable: {source}",
+                path.display()
+            ))
+        };
         fs::create_dir_all(&path).map_err(unwritable)?;
         let probe = path.join(".kiln-write-check");
         fs::write(&probe, b"ok").map_err(unwritable)?;
@@ -122,15 +127,16 @@ impl RunDir {
     /// Saves the model as `model.bpk` (batch-norm statistics synced first).
     pub fn save_model<M: Module>(&self, model: &M) -> Result<()> {
         let inference = model.valid();
-        inference
-            .save_file(self.path.join("model"))
-            .map_err(|e| KilnError::Internal(format!("{}: cannot save model: {e:?}", self.path.display())))
+        inference.save_file(self.path.join("model")).map_err(|e| {
+            KilnError::Internal(format!("{}: cannot save model: {e:?}", self.path.display()))
+        })
     }
 
     /// Writes `metrics.csv`, one row per epoch.
     pub fn write_metrics(&self, history: &[EpochRecord]) -> Result<()> {
         let cell = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
-        let mut csv = String::from("epoch,train_loss,train_accuracy,valid_loss,valid_accuracy,lr,seconds\n");
+        let mut csv =
+            String::from("epoch,train_loss,train_accuracy,valid_loss,valid_accuracy,lr,seconds\n");
         for r in history {
             csv += &format!(
                 "{},{},{},{},{},{},{:.3}\n",
@@ -155,10 +161,14 @@ impl RunDir {
 
 /// Writes a file so that a reader sees the old content or the new, never a part.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let failed = |source| KilnError::Write { path: path.to_path_buf(), source };
+    let failed = |source| KilnError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
     let tmp = path.with_file_name(format!(
         ".{}.{}.tmp",
-        path.file_name().map_or("file".into(), |n| n.to_string_lossy()),
+        path.file_name()
+            .map_or("file".into(), |n| n.to_string_lossy()),
         std::process::id()
     ));
     let mut file = fs::File::create(&tmp).map_err(failed)?;
@@ -186,7 +196,8 @@ pub fn read_summary(dir: &Path) -> Result<Summary> {
     let path = dir.join(SUMMARY_FILE);
     let text = fs::read_to_string(&path)
         .map_err(|e| KilnError::Input(format!("{}: cannot read: {e}", path.display())))?;
-    serde_json::from_str(&text).map_err(|e| KilnError::Input(format!("{}: malformed: {e}", path.display())))
+    serde_json::from_str(&text)
+        .map_err(|e| KilnError::Input(format!("{}: malformed: {e}", path.display())))
 }
 
 #[cfg(test)]
@@ -199,7 +210,10 @@ mod tests {
         let run = RunDir::create(Some(&root.path().join("a")), "x", false).unwrap();
         run.write(SUMMARY_FILE, b"{}").unwrap();
         let err = RunDir::create(Some(run.path()), "x", false).unwrap_err();
-        assert!(err.to_string().contains("already holds a trained run"), "{err}");
+        assert!(
+            err.to_string().contains("already holds a trained run"),
+            "{err}"
+        );
         assert_eq!(fs::read(run.path().join(SUMMARY_FILE)).unwrap(), b"{}");
         assert!(RunDir::create(Some(run.path()), "x", true).is_ok());
 
@@ -215,7 +229,10 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         write_atomic(&root.path().join("f.txt"), b"one").unwrap();
         write_atomic(&root.path().join("f.txt"), b"two").unwrap();
-        let names: Vec<_> = fs::read_dir(root.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = fs::read_dir(root.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("f.txt")]);
         assert_eq!(fs::read(root.path().join("f.txt")).unwrap(), b"two");
     }

@@ -78,11 +78,20 @@ pub fn fit<M: TaskModel>(
     device: &Device,
     progress: &mut dyn Progress,
 ) -> Result<FitReport<M>> {
-    let batch_size = if config.optim.name == OptimName::Gd { 0 } else { config.train.batch_size };
+    let batch_size = if config.optim.name == OptimName::Gd {
+        0
+    } else {
+        config.train.batch_size
+    };
     let steps_per_epoch = splits.train.batch_order(batch_size, None).len();
     let epochs = config.train.epochs;
     let mut optimizer = build_optimizer(&config.optim, &config.regularization);
-    let mut scheduler = build_scheduler(&config.schedule, config.optim.lr, steps_per_epoch, epochs * steps_per_epoch)?;
+    let mut scheduler = build_scheduler(
+        &config.schedule,
+        config.optim.lr,
+        steps_per_epoch,
+        epochs * steps_per_epoch,
+    )?;
     let eval_device = device.clone().inner();
     let l1 = config.regularization.l1;
     let mut stopper = EarlyStopping::new(&config.early_stopping);
@@ -95,12 +104,20 @@ pub fn fit<M: TaskModel>(
     for epoch in 1..=epochs {
         let mut running = metrics::RunningMetrics::default();
         let mut lr = config.optim.lr;
-        for indices in splits.train.batch_order(batch_size, Some(mix(config.seed, epoch as u64))) {
+        for indices in splits
+            .train
+            .batch_order(batch_size, Some(mix(config.seed, epoch as u64)))
+        {
             device.seed(mix(config.seed ^ 0xD20F, steps as u64));
             let batch = splits.train.batch(&indices, device);
             let logits = model.logits(batch.inputs);
             let loss = objective.loss(logits.clone(), batch.labels.clone());
-            running.add(objective, loss.clone().detach(), logits.detach(), batch.labels);
+            running.add(
+                objective,
+                loss.clone().detach(),
+                logits.detach(),
+                batch.labels,
+            );
             let objective_value = match (l1 > 0.0).then(|| regularize::l1_norm(&model)).flatten() {
                 Some(penalty) => loss + penalty.mul_scalar(l1),
                 None => loss,

@@ -5,7 +5,9 @@ use burn::prelude::*;
 use kiln_train::data::prepare;
 use kiln_train::metrics::evaluate;
 use kiln_train::regularize::l1_norm;
-use kiln_train::{ExperimentConfig, FitReport, Objective, Silent, build_model, fit, weights_sha256};
+use kiln_train::{
+    ExperimentConfig, FitReport, Objective, Silent, build_model, fit, weights_sha256,
+};
 
 const IRIS: &str = r#"
 seed = 1
@@ -32,7 +34,12 @@ fn run(overrides: &[&str]) -> (FitReport<kiln_train::AnyModel>, f64) {
     device.seed(config.seed);
     let model = build_model(&config.model, &splits.preprocess, objective, &device).unwrap();
     let report = fit(model, &splits, &config, objective, &device, &mut Silent).unwrap();
-    let test = evaluate(&report.model.valid(), objective, &splits.test, &Device::flex());
+    let test = evaluate(
+        &report.model.valid(),
+        objective,
+        &splits.test,
+        &Device::flex(),
+    );
     (report, test.accuracy)
 }
 
@@ -40,10 +47,29 @@ fn run(overrides: &[&str]) -> (FitReport<kiln_train::AnyModel>, f64) {
 fn every_optimizer_and_schedule_learns() {
     let cases: [&[&str]; 5] = [
         &["optim.name=gd", "optim.lr=0.5", "train.epochs=150"],
-        &["optim.name=sgd", "optim.lr=0.05", "optim.momentum=0.9", "optim.nesterov=true"],
-        &["optim.name=adam", "schedule.name=cosine", "schedule.warmup_steps=20"],
-        &["optim.name=adamw", "regularization.l2=0.01", "schedule.name=step", "schedule.step_epochs=20"],
-        &["optim.name=adam", "optim.clip_grad_norm=0.5", "model.activation=gelu", "model.dropout=0.1"],
+        &[
+            "optim.name=sgd",
+            "optim.lr=0.05",
+            "optim.momentum=0.9",
+            "optim.nesterov=true",
+        ],
+        &[
+            "optim.name=adam",
+            "schedule.name=cosine",
+            "schedule.warmup_steps=20",
+        ],
+        &[
+            "optim.name=adamw",
+            "regularization.l2=0.01",
+            "schedule.name=step",
+            "schedule.step_epochs=20",
+        ],
+        &[
+            "optim.name=adam",
+            "optim.clip_grad_norm=0.5",
+            "model.activation=gelu",
+            "model.dropout=0.1",
+        ],
     ];
     for overrides in cases {
         let (report, accuracy) = run(overrides);
@@ -62,27 +88,57 @@ fn full_batch_gd_takes_one_step_per_epoch() {
 
 #[test]
 fn l1_lowers_the_weight_norm() {
-    let norm = |report: &FitReport<kiln_train::AnyModel>| l1_norm(&report.model).unwrap().into_scalar::<f32>();
+    let norm = |report: &FitReport<kiln_train::AnyModel>| {
+        l1_norm(&report.model).unwrap().into_scalar::<f32>()
+    };
     let (plain, _) = run(&[]);
     let (sparse, accuracy) = run(&["regularization.l1=0.01"]);
-    assert!(norm(&sparse) < 0.7 * norm(&plain), "L1 {} vs none {}", norm(&sparse), norm(&plain));
+    assert!(
+        norm(&sparse) < 0.7 * norm(&plain),
+        "L1 {} vs none {}",
+        norm(&sparse),
+        norm(&plain)
+    );
     assert!(accuracy >= 0.8, "still learns: {accuracy}");
 }
 
 #[test]
 fn early_stopping_stops_and_keeps_the_best_epoch() {
-    let (report, _) = run(&["early_stopping.patience=3", "train.epochs=500", "optim.lr=0.05"]);
-    assert!(report.stopped_early, "500 epochs on iris overfit long before the end");
+    let (report, _) = run(&[
+        "early_stopping.patience=3",
+        "train.epochs=500",
+        "optim.lr=0.05",
+    ]);
+    assert!(
+        report.stopped_early,
+        "500 epochs on iris overfit long before the end"
+    );
     let best = report.best_epoch.unwrap();
-    assert_eq!(report.history.len(), best + 3, "stops exactly `patience` epochs after the best");
+    assert_eq!(
+        report.history.len(),
+        best + 3,
+        "stops exactly `patience` epochs after the best"
+    );
     let best_loss = report.history[best - 1].valid_loss.unwrap();
-    assert!(report.history.iter().all(|r| r.valid_loss.unwrap() >= best_loss));
+    assert!(
+        report
+            .history
+            .iter()
+            .all(|r| r.valid_loss.unwrap() >= best_loss)
+    );
 }
 
 #[test]
 fn seeded_training_is_bit_for_bit_repeatable() {
-    let overrides = ["model.dropout=0.2", "model.batch_norm=true", "train.epochs=5"];
+    let overrides = [
+        "model.dropout=0.2",
+        "model.batch_norm=true",
+        "train.epochs=5",
+    ];
     let a = weights_sha256(&run(&overrides).0.model);
     assert_eq!(a, weights_sha256(&run(&overrides).0.model));
-    assert_ne!(a, weights_sha256(&run(&[&overrides[..], &["seed=2"]].concat()).0.model));
+    assert_ne!(
+        a,
+        weights_sha256(&run(&[&overrides[..], &["seed=2"]].concat()).0.model)
+    );
 }

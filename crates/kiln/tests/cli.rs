@@ -54,7 +54,12 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 fn train_tiny(dir: &Path, name: &str, extra: &[&str]) -> (Output, PathBuf) {
     let config = write(dir, "tiny.toml", TINY);
     let out = dir.join(name);
-    let mut args = vec!["train", config.to_str().unwrap(), "--out", out.to_str().unwrap()];
+    let mut args = vec![
+        "train",
+        config.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
     args.extend_from_slice(extra);
     (kiln(&args), out)
 }
@@ -66,9 +71,18 @@ fn summary(run: &Path) -> Value {
 /// Asserts a clean bad-input failure: exit 2, a message naming `needle`, no panic.
 fn assert_bad_input(out: &Output, needle: &str) {
     assert_eq!(out.code, 2, "exit code; stderr: {}", out.stderr);
-    assert!(out.stderr.contains(needle), "stderr should mention {needle:?}: {}", out.stderr);
+    assert!(
+        out.stderr.contains(needle),
+        "stderr should mention {needle:?}: {}",
+        out.stderr
+    );
     assert!(!out.stderr.contains("panicked"), "panic: {}", out.stderr);
-    assert_eq!(out.stderr.trim().lines().count(), 1, "one-line message: {}", out.stderr);
+    assert_eq!(
+        out.stderr.trim().lines().count(),
+        1,
+        "one-line message: {}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -76,13 +90,29 @@ fn train_writes_a_complete_run_folder_that_eval_predict_and_inspect_use() {
     let dir = tempfile::tempdir().unwrap();
     let (out, run) = train_tiny(dir.path(), "run", &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    for file in ["config.toml", "metrics.csv", "model.bpk", "summary.json", "preprocess.json", "curves.png"] {
+    for file in [
+        "config.toml",
+        "metrics.csv",
+        "model.bpk",
+        "summary.json",
+        "preprocess.json",
+        "curves.png",
+    ] {
         assert!(run.join(file).is_file(), "{file} missing");
     }
     let s = summary(&run);
     for key in [
-        "model", "backend", "precision", "epochs", "steps", "params", "seed", "train_seconds",
-        "train_samples_per_sec", "test", "weights_sha256",
+        "model",
+        "backend",
+        "precision",
+        "epochs",
+        "steps",
+        "params",
+        "seed",
+        "train_seconds",
+        "train_samples_per_sec",
+        "test",
+        "weights_sha256",
     ] {
         assert!(s.get(key).is_some(), "summary.json lacks {key}: {s}");
     }
@@ -94,7 +124,10 @@ fn train_writes_a_complete_run_folder_that_eval_predict_and_inspect_use() {
     assert_eq!(s["steps"], 30 * 6, "96 training rows in batches of 16");
     assert_eq!(s["weights_sha256"].as_str().unwrap().len(), 64);
     let accuracy = s["test"]["accuracy"].as_f64().unwrap();
-    assert!(accuracy >= 0.85, "a tiny MLP learns iris: test accuracy {accuracy}");
+    assert!(
+        accuracy >= 0.85,
+        "a tiny MLP learns iris: test accuracy {accuracy}"
+    );
     assert!(s["test"]["loss"].as_f64().unwrap().is_finite());
     let metrics = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
     assert_eq!(metrics.lines().count(), 31, "header + one row per epoch");
@@ -102,20 +135,44 @@ fn train_writes_a_complete_run_folder_that_eval_predict_and_inspect_use() {
     let eval = kiln(&["eval", run.to_str().unwrap(), "--json"]);
     assert_eq!(eval.code, 0, "{}", eval.stderr);
     let e: Value = serde_json::from_str(&eval.stdout).unwrap();
-    assert_eq!(e["accuracy"].as_f64().unwrap(), accuracy, "eval reproduces the run's test accuracy");
+    assert_eq!(
+        e["accuracy"].as_f64().unwrap(),
+        accuracy,
+        "eval reproduces the run's test accuracy"
+    );
 
-    let rows = write(dir.path(), "rows.csv", "sepal length (cm),sepal width (cm),petal length (cm),petal width (cm)\n5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\n");
-    let predict = kiln(&["predict", run.to_str().unwrap(), rows.to_str().unwrap(), "--json"]);
+    let rows = write(
+        dir.path(),
+        "rows.csv",
+        "sepal length (cm),sepal width (cm),petal length (cm),petal width (cm)\n5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\n",
+    );
+    let predict = kiln(&[
+        "predict",
+        run.to_str().unwrap(),
+        rows.to_str().unwrap(),
+        "--json",
+    ]);
     assert_eq!(predict.code, 0, "{}", predict.stderr);
     let p: Value = serde_json::from_str(&predict.stdout).unwrap();
     assert_eq!(p[0]["class"], 0, "a typical setosa");
     assert_eq!(p[1]["class"], 2, "a typical virginica");
-    let total: f64 = p[0]["probabilities"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).sum();
+    let total: f64 = p[0]["probabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .sum();
     assert!((total - 1.0).abs() < 1e-4);
 
     let inspect = kiln(&["inspect", run.to_str().unwrap()]);
     assert_eq!(inspect.code, 0, "{}", inspect.stderr);
-    assert!(inspect.stdout.contains(&format!("{} parameters", s["params"])), "{}", inspect.stdout);
+    assert!(
+        inspect
+            .stdout
+            .contains(&format!("{} parameters", s["params"])),
+        "{}",
+        inspect.stdout
+    );
 }
 
 #[test]
@@ -124,10 +181,17 @@ fn same_seed_same_weights_other_seed_other_weights() {
     let hash = |name: &str, seed: &str| {
         let (out, run) = train_tiny(dir.path(), name, &["--seed", seed, "--epochs", "5"]);
         assert_eq!(out.code, 0, "{}", out.stderr);
-        summary(&run)["weights_sha256"].as_str().unwrap().to_string()
+        summary(&run)["weights_sha256"]
+            .as_str()
+            .unwrap()
+            .to_string()
     };
     let first = hash("a", "3");
-    assert_eq!(first, hash("b", "3"), "dropout, shuffling and batch norm are seeded");
+    assert_eq!(
+        first,
+        hash("b", "3"),
+        "dropout, shuffling and batch norm are seeded"
+    );
     assert_ne!(first, hash("c", "4"));
 }
 
@@ -136,12 +200,23 @@ fn overrides_and_shipped_configs_work() {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("bc");
     let out = kiln(&[
-        "train", "fnn-breast-cancer", "--out", out_dir.to_str().unwrap(), "--epochs", "3",
-        "--set", "optim.lr=0.01", "--set", "model.hidden=[4]",
+        "train",
+        "fnn-breast-cancer",
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--epochs",
+        "3",
+        "--set",
+        "optim.lr=0.01",
+        "--set",
+        "model.hidden=[4]",
     ]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let resolved = std::fs::read_to_string(out_dir.join("config.toml")).unwrap();
-    assert!(resolved.contains("lr = 0.01") && resolved.contains("hidden = [4]"), "{resolved}");
+    assert!(
+        resolved.contains("lr = 0.01") && resolved.contains("hidden = [4]"),
+        "{resolved}"
+    );
     assert_eq!(summary(&out_dir)["params"], 30 * 4 + 4 + 4 + 1);
     let list = kiln(&["list"]);
     assert!(list.stdout.contains("fnn-breast-cancer") && list.stdout.contains("mlp-mnist"));
@@ -155,19 +230,37 @@ fn bad_configs_and_options_exit_2() {
     let out = d.join("out");
     let out = out.to_str().unwrap();
 
-    assert_bad_input(&kiln(&["train", "/nonexistent/x.toml"]), "/nonexistent/x.toml: config file not found");
+    assert_bad_input(
+        &kiln(&["train", "/nonexistent/x.toml"]),
+        "/nonexistent/x.toml: config file not found",
+    );
     let broken = cfg("broken.toml", "[model\nkind = 1");
     assert_bad_input(&kiln(&["train", &broken, "--out", out]), "broken.toml");
-    let typo = cfg("typo.toml", &TINY.replace("[optim]", "[optim]\nlearning_rate = 0.1"));
-    assert_bad_input(&kiln(&["train", &typo, "--out", out]), "unknown field `learning_rate`");
+    let typo = cfg(
+        "typo.toml",
+        &TINY.replace("[optim]", "[optim]\nlearning_rate = 0.1"),
+    );
+    assert_bad_input(
+        &kiln(&["train", &typo, "--out", out]),
+        "unknown field `learning_rate`",
+    );
     let tiny = cfg("tiny.toml", TINY);
-    assert_bad_input(&kiln(&["train", &tiny, "--out", out, "--set", "optim.lr=5"]), "optim.lr must be in (0, 1]");
-    assert_bad_input(&kiln(&["train", &tiny, "--out", out, "--backend", "cuda"]), "unknown backend 'cuda'");
+    assert_bad_input(
+        &kiln(&["train", &tiny, "--out", out, "--set", "optim.lr=5"]),
+        "optim.lr must be in (0, 1]",
+    );
+    assert_bad_input(
+        &kiln(&["train", &tiny, "--out", out, "--backend", "cuda"]),
+        "unknown backend 'cuda'",
+    );
     assert_bad_input(
         &kiln(&["train", &tiny, "--out", out, "--set", "model.input_size=5"]),
         "model.input_size is 5 but the data has 4 features",
     );
-    assert_bad_input(&kiln(&["train", &tiny, "--out", out, "--set", "data.dataset=cifar"]), "not an embedded dataset");
+    assert_bad_input(
+        &kiln(&["train", &tiny, "--out", out, "--set", "data.dataset=cifar"]),
+        "not an embedded dataset",
+    );
     assert!(!Path::new(out).exists(), "nothing is written for bad input");
     let usage = kiln(&["train"]);
     assert_eq!(usage.code, 2, "usage errors exit 2");
@@ -177,7 +270,12 @@ fn bad_configs_and_options_exit_2() {
 fn a_backend_not_compiled_in_exits_2_and_lists_the_compiled_ones() {
     let dir = tempfile::tempdir().unwrap();
     for backend in ["ndarray", "wgpu"] {
-        let compiled = kiln(&["list"]).stdout.lines().last().unwrap_or("").contains(backend);
+        let compiled = kiln(&["list"])
+            .stdout
+            .lines()
+            .last()
+            .unwrap_or("")
+            .contains(backend);
         if compiled {
             continue;
         }
@@ -193,7 +291,11 @@ fn bad_data_files_exit_2_naming_the_file() {
     let tiny = write(d, "tiny.toml", TINY);
     let never = d.join("never-written");
     let train_on = |data: &Path, extra: &[&str]| {
-        let out = if extra.contains(&"--out") { vec![] } else { vec!["--out", never.to_str().unwrap()] };
+        let out = if extra.contains(&"--out") {
+            vec![]
+        } else {
+            vec!["--out", never.to_str().unwrap()]
+        };
         let mut args = vec!["train", tiny.to_str().unwrap()];
         args.extend(out);
         let set = format!("data.path={}", data.display());
@@ -201,10 +303,19 @@ fn bad_data_files_exit_2_naming_the_file() {
         args.extend_from_slice(extra);
         kiln(&args)
     };
-    assert_bad_input(&train_on(&d.join("missing.csv"), &[]), "missing.csv: file not found");
+    assert_bad_input(
+        &train_on(&d.join("missing.csv"), &[]),
+        "missing.csv: file not found",
+    );
     let csv = write(d, "bad.csv", "a,b,target\n1,2,0\n3,x,1\n");
-    assert_bad_input(&train_on(&csv, &[]), "bad.csv: line 3, column 'b': 'x' is not a number");
-    assert_bad_input(&train_on(&csv, &["--set", "data.target=label"]), "no target column 'label'");
+    assert_bad_input(
+        &train_on(&csv, &[]),
+        "bad.csv: line 3, column 'b': 'x' is not a number",
+    );
+    assert_bad_input(
+        &train_on(&csv, &["--set", "data.target=label"]),
+        "no target column 'label'",
+    );
     let empty = write(d, "empty.csv", "a,target\n");
     assert_bad_input(&train_on(&empty, &[]), "empty.csv: dataset is empty");
 
@@ -219,15 +330,32 @@ fn bad_data_files_exit_2_naming_the_file() {
         std::fs::create_dir_all(&folder).unwrap();
         std::fs::write(folder.join("train-images-idx3-ubyte"), train_images).unwrap();
         std::fs::write(folder.join("train-labels-idx1-ubyte"), idx(0x801, &[4], 4)).unwrap();
-        std::fs::write(folder.join("t10k-images-idx3-ubyte"), idx(0x803, &[2, 2, 2], 8)).unwrap();
+        std::fs::write(
+            folder.join("t10k-images-idx3-ubyte"),
+            idx(0x803, &[2, 2, 2], 8),
+        )
+        .unwrap();
         std::fs::write(folder.join("t10k-labels-idx1-ubyte"), idx(0x801, &[2], 2)).unwrap();
         folder
     };
     let good = mnist("good", idx(0x803, &[4, 2, 2], 16));
-    let ok = train_on(&good, &["--set", "data.valid_fraction=0.0", "--epochs", "1", "--out", d.join("ok").to_str().unwrap()]);
+    let ok = train_on(
+        &good,
+        &[
+            "--set",
+            "data.valid_fraction=0.0",
+            "--epochs",
+            "1",
+            "--out",
+            d.join("ok").to_str().unwrap(),
+        ],
+    );
     assert_eq!(ok.code, 0, "a well-formed IDX folder trains: {}", ok.stderr);
     let magic = mnist("magic", idx(0x801, &[4], 4));
-    assert_bad_input(&train_on(&magic, &[]), "train-images-idx3-ubyte: wrong IDX magic number 0x00000801");
+    assert_bad_input(
+        &train_on(&magic, &[]),
+        "train-images-idx3-ubyte: wrong IDX magic number 0x00000801",
+    );
     let short = mnist("short", idx(0x803, &[4, 2, 2], 10));
     assert_bad_input(&train_on(&short, &[]), "train-images-idx3-ubyte: truncated");
     let count = mnist("count", idx(0x803, &[3, 2, 2], 12));
@@ -243,7 +371,11 @@ fn existing_runs_are_not_overwritten_and_unwritable_outputs_fail_before_training
     let before = std::fs::read(run.join("model.bpk")).unwrap();
     let (again, _) = train_tiny(dir.path(), "run", &["--epochs", "2", "--seed", "99"]);
     assert_bad_input(&again, "already holds a trained run");
-    assert_eq!(std::fs::read(run.join("model.bpk")).unwrap(), before, "the saved model is untouched");
+    assert_eq!(
+        std::fs::read(run.join("model.bpk")).unwrap(),
+        before,
+        "the saved model is untouched"
+    );
 
     let blocker = write(dir.path(), "a-file", "");
     let (out, _) = train_tiny(dir.path(), "a-file/run", &[]);
@@ -257,11 +389,20 @@ fn bad_runs_and_prediction_inputs_exit_2() {
     let (out, run) = train_tiny(dir.path(), "run", &["--epochs", "2"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let run_s = run.to_str().unwrap();
-    assert_bad_input(&kiln(&["eval", dir.path().to_str().unwrap()]), "not a run folder");
+    assert_bad_input(
+        &kiln(&["eval", dir.path().to_str().unwrap()]),
+        "not a run folder",
+    );
     let wide = write(dir.path(), "wide.csv", "1,2,3,4,5\n");
-    assert_bad_input(&kiln(&["predict", run_s, wide.to_str().unwrap()]), "line 1: 5 columns, expected 4");
+    assert_bad_input(
+        &kiln(&["predict", run_s, wide.to_str().unwrap()]),
+        "line 1: 5 columns, expected 4",
+    );
     let text = write(dir.path(), "text.csv", "1,2,3,4\n1,2,x,4\n");
-    assert_bad_input(&kiln(&["predict", run_s, text.to_str().unwrap()]), "line 2: 'x' is not a number");
+    assert_bad_input(
+        &kiln(&["predict", run_s, text.to_str().unwrap()]),
+        "line 2: 'x' is not a number",
+    );
 
     let corrupt = dir.path().join("corrupt");
     std::fs::create_dir(&corrupt).unwrap();
@@ -271,5 +412,8 @@ fn bad_runs_and_prediction_inputs_exit_2() {
     }
     let model = std::fs::read(corrupt.join("model.bpk")).unwrap();
     std::fs::write(corrupt.join("model.bpk"), &model[..model.len() / 2]).unwrap();
-    assert_bad_input(&kiln(&["eval", corrupt.to_str().unwrap()]), "cannot load model");
+    assert_bad_input(
+        &kiln(&["eval", corrupt.to_str().unwrap()]),
+        "cannot load model",
+    );
 }

@@ -17,19 +17,35 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             "recall": evaluation.recall(),
             "confusion": evaluation.confusion,
         });
-        println!("{}", serde_json::to_string_pretty(&json).expect("serialises"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json).expect("serialises")
+        );
         return Ok(());
     }
     let samples: usize = evaluation.confusion.iter().flatten().sum();
-    println!("{}: test accuracy {:.4}, loss {:.4} on {samples} samples", args.run_dir.display(), evaluation.accuracy, evaluation.loss);
+    println!(
+        "{}: test accuracy {:.4}, loss {:.4} on {samples} samples",
+        args.run_dir.display(),
+        evaluation.accuracy,
+        evaluation.loss
+    );
     println!("\nclass  precision  recall  support");
-    for (class, (p, r)) in evaluation.precision().iter().zip(evaluation.recall()).enumerate() {
+    for (class, (p, r)) in evaluation
+        .precision()
+        .iter()
+        .zip(evaluation.recall())
+        .enumerate()
+    {
         let support: usize = evaluation.confusion[class].iter().sum();
         println!("{class:>5}  {p:>9.4}  {r:>6.4}  {support:>7}");
     }
     println!("\nconfusion (rows: true class, columns: predicted)");
     for row in &evaluation.confusion {
-        println!("{}", row.iter().map(|c| format!("{c:>6}")).collect::<String>());
+        println!(
+            "{}",
+            row.iter().map(|c| format!("{c:>6}")).collect::<String>()
+        );
     }
     Ok(())
 }

@@ -9,14 +9,29 @@ use crate::cli::InspectArgs;
 /// Runs `kiln inspect`.
 pub fn run(args: &InspectArgs) -> Result<()> {
     let run = load_run(&args.run_dir, None)?;
-    let bytes = std::fs::metadata(args.run_dir.join(MODEL_FILE)).map(|m| m.len()).unwrap_or(0);
+    let bytes = std::fs::metadata(args.run_dir.join(MODEL_FILE))
+        .map(|m| m.len())
+        .unwrap_or(0);
     println!("run:        {}", args.run_dir.display());
-    println!("model:      {} ({} parameters, {MODEL_FILE} {:.1} KiB)", run.config.model.kind(), run.model.num_params(), bytes as f64 / 1024.0);
-    println!("input:      {:?} -> {} classes", run.preprocess.sample_shape, run.preprocess.classes);
+    println!(
+        "model:      {} ({} parameters, {MODEL_FILE} {:.1} KiB)",
+        run.config.model.kind(),
+        run.model.num_params(),
+        bytes as f64 / 1024.0
+    );
+    println!(
+        "input:      {:?} -> {} classes",
+        run.preprocess.sample_shape, run.preprocess.classes
+    );
     if let Ok(summary) = read_summary(&args.run_dir) {
         println!(
             "trained:    {} epochs, {} steps on {} ({}), {:.2}s; test accuracy {:.4}",
-            summary.epochs, summary.steps, summary.backend, summary.precision, summary.train_seconds, summary.test.accuracy
+            summary.epochs,
+            summary.steps,
+            summary.backend,
+            summary.precision,
+            summary.train_seconds,
+            summary.test.accuracy
         );
         println!("weights:    sha256 {}", summary.weights_sha256);
     }

@@ -7,7 +7,9 @@ use crate::shipped::SHIPPED_CONFIGS;
 /// Runs `kiln list`.
 pub fn run() {
     println!("models:");
-    println!("  mlp   multi-layer perceptron (kiln-fnn): hidden sizes, activation, dropout, batch norm");
+    println!(
+        "  mlp   multi-layer perceptron (kiln-fnn): hidden sizes, activation, dropout, batch norm"
+    );
     println!("\nshipped configs (kiln train NAME, or the file in configs/):");
     for (name, text) in SHIPPED_CONFIGS {
         match ExperimentConfig::parse(text, &[], name) {

@@ -23,7 +23,11 @@ pub fn load_config(args: &TrainArgs) -> Result<ExperimentConfig> {
     }
     match shipped_config(&args.config) {
         Some(text) => {
-            let mut config = ExperimentConfig::parse(text, &overrides, &format!("shipped config {}", args.config))?;
+            let mut config = ExperimentConfig::parse(
+                text,
+                &overrides,
+                &format!("shipped config {}", args.config),
+            )?;
             if config.name.is_empty() {
                 config.name = args.config.clone();
             }
@@ -49,9 +53,19 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let s = &outcome.summary;
     println!(
         "trained {} ({}, {} params) on {} in {:.2}s: {} epochs, {} steps, {:.0} samples/s",
-        s.name, s.model, s.params, s.backend, s.train_seconds, s.epochs, s.steps, s.train_samples_per_sec
+        s.name,
+        s.model,
+        s.params,
+        s.backend,
+        s.train_seconds,
+        s.epochs,
+        s.steps,
+        s.train_samples_per_sec
     );
-    println!("test accuracy {:.4}  test loss {:.4}", s.test.accuracy, s.test.loss);
+    println!(
+        "test accuracy {:.4}  test loss {:.4}",
+        s.test.accuracy, s.test.loss
+    );
     println!("run folder: {}", outcome.run_dir.display());
     Ok(())
 }
