@@ -81,9 +81,9 @@ impl ConvBlockConfig {
     ) -> Result<[usize; 3], String> {
         let [channels, height, width] = input;
         let block = format!(
-            "conv block {} of {} (network input {})",
+            "conv block {} ({}; network input {} as CxHxW)",
             index + 1,
-            if self.residual { "kind residual" } else { "kind plain" },
+            if self.residual { "residual" } else { "plain" },
             shape_text(network_input)
         );
         if self.out_channels == 0 {
@@ -93,7 +93,10 @@ impl ConvBlockConfig {
             return Err(format!("{block}: stride must be at least 1"));
         }
         if !(0.0..1.0).contains(&self.dropout) {
-            return Err(format!("{block}: dropout {} is not in [0, 1)", self.dropout));
+            return Err(format!(
+                "{block}: dropout {} is not in [0, 1)",
+                self.dropout
+            ));
         }
         let (kernel, padding) = if self.residual {
             (3, 1)
@@ -257,9 +260,11 @@ mod tests {
 
     #[test]
     fn check_refuses_a_kernel_larger_than_the_map() {
-        let config = CnnConfig::lenet(10)
-            .with_input_height(8)
-            .with_input_width(8);
+        let config = CnnConfig {
+            input_height: 8,
+            input_width: 8,
+            ..CnnConfig::lenet(10)
+        };
         // 8 -> conv 6 -> pool 3 -> conv 1 -> pool 2 on a 1x1 map
         let message = config.check().unwrap_err();
         assert!(message.contains("conv block 2"), "{message}");
@@ -267,9 +272,11 @@ mod tests {
         assert!(message.contains("64x1x1"), "{message}");
         assert!(message.contains("1x8x8"), "{message}");
 
-        let config = CnnConfig::lenet(10)
-            .with_input_height(6)
-            .with_input_width(6);
+        let config = CnnConfig {
+            input_height: 6,
+            input_width: 6,
+            ..CnnConfig::lenet(10)
+        };
         // 6 -> conv 4 -> pool 2 -> conv 3x3 on a 2x2 map
         let message = config.check().unwrap_err();
         assert!(message.contains("kernel 3x3"), "{message}");
@@ -282,7 +289,11 @@ mod tests {
     #[test]
     fn check_refuses_zero_sizes_and_bad_dropout() {
         assert!(CnnConfig::lenet(0).check().is_err());
-        assert!(CnnConfig::lenet(10).with_input_channels(0).check().is_err());
+        let no_channels = CnnConfig {
+            input_channels: 0,
+            ..CnnConfig::lenet(10)
+        };
+        assert!(no_channels.check().unwrap_err().contains("0x28x28"));
         assert!(CnnConfig::lenet(10).with_dropout(1.0).check().is_err());
         assert!(
             CnnConfig::lenet(10)

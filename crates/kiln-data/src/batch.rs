@@ -19,11 +19,31 @@ pub struct Batch {
 impl Samples {
     /// The batch of the samples at `indices`, built on `device`.
     pub fn batch(&self, indices: &[usize], device: &Device) -> Batch {
+        self.augmented_batch(indices, device, None)
+    }
+
+    /// Like [`Samples::batch`], with each image sample transformed by `augment` (seeded by
+    /// `rng`) as it is gathered. Needs `[channels, height, width]` samples.
+    pub fn augmented_batch(
+        &self,
+        indices: &[usize],
+        device: &Device,
+        augment: Option<(&Augment, &mut SeededRng)>,
+    ) -> Batch {
         let size = self.sample_size();
         let mut values = Vec::with_capacity(indices.len() * size);
         let mut labels = Vec::with_capacity(indices.len());
+        let (height, width) = match self.sample_shape[..] {
+            [_, h, w] => (h, w),
+            _ => (1, size),
+        };
+        let mut augment = augment.filter(|(a, _)| !a.is_identity() && self.sample_shape.len() == 3);
         for &i in indices {
+            let start = values.len();
             values.extend_from_slice(self.sample(i));
+            if let Some((transform, rng)) = augment.as_mut() {
+                transform.apply(&mut values[start..], height, width, rng);
+            }
             labels.push(self.labels[i] as i64);
         }
         Batch {

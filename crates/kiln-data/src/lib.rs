@@ -5,6 +5,7 @@
 //! Every loader returns a typed [`DataError`] that names the file and the problem.
 #![warn(missing_docs)]
 
+mod augment;
 mod batch;
 pub mod embedded;
 mod error;
@@ -14,6 +15,7 @@ mod samples;
 mod standardize;
 mod table;
 
+pub use augment::Augment;
 pub use batch::Batch;
 pub use error::DataError;
 pub use idx::load_mnist_dir;
