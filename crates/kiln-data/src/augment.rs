@@ -64,19 +64,31 @@ mod tests {
     #[test]
     fn identity_changes_nothing_and_shift_moves_mass() {
         let mut image = dot_image();
-        let none = Augment { max_shift: 0.0, max_rotation: 0.0 };
+        let none = Augment {
+            max_shift: 0.0,
+            max_rotation: 0.0,
+        };
         none.apply(&mut image, 7, 7, &mut SeededRng::new(1));
         assert_eq!(image, dot_image());
-        let shift = Augment { max_shift: 2.0, max_rotation: 0.0 };
+        let shift = Augment {
+            max_shift: 2.0,
+            max_rotation: 0.0,
+        };
         let mut moved = dot_image();
         shift.apply(&mut moved, 7, 7, &mut SeededRng::new(1));
         assert_ne!(moved, dot_image());
-        assert!((moved.iter().sum::<f32>() - 1.0).abs() < 1e-4, "bilinear shift keeps the mass inside");
+        assert!(
+            (moved.iter().sum::<f32>() - 1.0).abs() < 1e-4,
+            "bilinear shift keeps the mass inside"
+        );
     }
 
     #[test]
     fn same_seed_same_result() {
-        let aug = Augment { max_shift: 2.0, max_rotation: 15.0 };
+        let aug = Augment {
+            max_shift: 2.0,
+            max_rotation: 15.0,
+        };
         let (mut a, mut b) = (dot_image(), dot_image());
         aug.apply(&mut a, 7, 7, &mut SeededRng::new(9));
         aug.apply(&mut b, 7, 7, &mut SeededRng::new(9));

@@ -3,7 +3,7 @@
 
 use burn::prelude::*;
 
-use crate::{Samples, SeededRng};
+use crate::{Augment, Samples, SeededRng};
 
 /// A batch ready for a model: inputs `[batch, sample_size]` and the samples' class labels.
 #[derive(Debug, Clone)]

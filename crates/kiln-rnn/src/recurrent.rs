@@ -1,0 +1,394 @@
+//! One recurrent encoder for all cell kinds: Kiln's [`Elman`] or Burn's LSTM and GRU, stacked
+//! and optionally bidirectional, with a state that carries over between chunks.
+
+use burn::nn::{
+    BiGru, BiGruConfig, BiLstm, BiLstmConfig, Dropout, DropoutConfig, Gru, GruConfig, Lstm,
+    LstmConfig, LstmState,
+};
+use burn::prelude::*;
+
+use crate::elman::{Elman, ElmanActivation, ElmanConfig};
+use crate::state::RecurrentState;
+
+/// The recurrent cell of a [`Recurrent`] encoder.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum CellKind {
+    /// Kiln's Elman layer, `h_t = f(W_hh h_{t-1} + W_xh x_t + b_h)`.
+    Elman,
+    /// Burn's long short-term memory (state: hidden and cell).
+    Lstm,
+    /// Burn's gated recurrent unit (reset gate applied after the matmul, as in PyTorch).
+    Gru,
+}
+
+/// Configuration of a [`Recurrent`] encoder.
+#[derive(Config, Debug)]
+pub struct RecurrentConfig {
+    /// The recurrent cell.
+    pub cell: CellKind,
+    /// Number of input features per time step.
+    pub input_size: usize,
+    /// Width of the hidden state of every layer and direction.
+    pub hidden_size: usize,
+    /// Number of stacked layers.
+    #[config(default = 1)]
+    pub num_layers: usize,
+    /// Reads every level forwards and backwards and concatenates both outputs.
+    #[config(default = false)]
+    pub bidirectional: bool,
+    /// Non-linearity of the Elman cell (ignored by LSTM and GRU).
+    #[config(default = "ElmanActivation::Tanh")]
+    pub activation: ElmanActivation,
+    /// Dropout probability on the outputs of every layer but the last (0 disables it).
+    #[config(default = 0.0)]
+    pub dropout: f64,
+}
+
+/// One level of a [`Recurrent`] encoder (both directions when bidirectional).
+// A few of these live in a Vec, once per model: their inline size does not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Module, Debug)]
+pub enum RecurrentLayer {
+    /// A one-level Kiln [`Elman`] network (one or two directions).
+    Elman(Elman),
+    /// Burn's unidirectional LSTM.
+    Lstm(Lstm),
+    /// Burn's bidirectional LSTM.
+    BiLstm(BiLstm),
+    /// Burn's unidirectional GRU.
+    Gru(Gru),
+    /// Burn's bidirectional GRU.
+    BiGru(BiGru),
+}
+
+impl RecurrentLayer {
+    /// Runs the level over `x` `[batch, time, features]` from `hidden` (and `cell` for an LSTM),
+    /// each `[directions, batch, hidden]`; returns the outputs and the final hidden and cell.
+    fn forward(
+        &self,
+        x: Tensor<3>,
+        hidden: Option<Tensor<3>>,
+        cell: Option<Tensor<3>>,
+    ) -> (Tensor<3>, Tensor<3>, Option<Tensor<3>>) {
+        match self {
+            RecurrentLayer::Elman(elman) => {
+                let (output, hidden) = elman.forward(x, hidden);
+                (output, hidden, None)
+            }
+            RecurrentLayer::Lstm(lstm) => {
+                let state = lstm_state(hidden, cell).map(|s| s.squeeze_dim::<2>(0));
+                let (output, state) = lstm.forward(x, state);
+                let state = state.unsqueeze_dim::<3>(0);
+                (output, state.hidden, Some(state.cell))
+            }
+            RecurrentLayer::BiLstm(lstm) => {
+                let (output, state) = lstm.forward(x, lstm_state(hidden, cell));
+                (output, state.hidden, Some(state.cell))
+            }
+            RecurrentLayer::Gru(gru) => {
+                let time = x.dims()[1];
+                let output = gru.forward(x, hidden.map(|h| h.squeeze_dim::<2>(0)));
+                // Burn's Gru returns no state: the last step's output is the final hidden state.
+                let last = output.clone().narrow(1, time - 1, 1).swap_dims(0, 1);
+                (output, last, None)
+            }
+            RecurrentLayer::BiGru(gru) => {
+                let (output, hidden) = gru.forward(x, hidden);
+                (output, hidden, None)
+            }
+        }
+    }
+
+    /// Number of input features per time step this level reads.
+    pub fn input_size(&self) -> usize {
+        let weight = match self {
+            RecurrentLayer::Elman(elman) => return elman.layers[0].input_size(),
+            RecurrentLayer::Lstm(lstm) => &lstm.input_gate.input_transform.weight,
+            RecurrentLayer::BiLstm(lstm) => &lstm.forward.input_gate.input_transform.weight,
+            RecurrentLayer::Gru(gru) => &gru.update_gate.input_transform.weight,
+            RecurrentLayer::BiGru(gru) => &gru.forward.update_gate.input_transform.weight,
+        };
+        // Burn's gate controllers use the row layout, `[d_input, d_output]`.
+        weight.dims()[0]
+    }
+
+    /// The cell kind of this level.
+    pub fn cell_kind(&self) -> CellKind {
+        match self {
+            RecurrentLayer::Elman(_) => CellKind::Elman,
+            RecurrentLayer::Lstm(_) | RecurrentLayer::BiLstm(_) => CellKind::Lstm,
+            RecurrentLayer::Gru(_) | RecurrentLayer::BiGru(_) => CellKind::Gru,
+        }
+    }
+}
+
+/// Burn's LSTM state from Kiln's hidden and cell tensors; both or neither must be present.
+fn lstm_state(hidden: Option<Tensor<3>>, cell: Option<Tensor<3>>) -> Option<LstmState<3>> {
+    match (hidden, cell) {
+        (Some(hidden), Some(cell)) => Some(LstmState::new(cell, hidden)),
+        (None, None) => None,
+        _ => panic!("an LSTM state needs both the hidden and the cell state"),
+    }
+}
+
+/// A stacked, optionally bidirectional recurrent encoder over batch-first sequences that maps
+/// `[batch, time, input_size]` to `[batch, time, output_size()]`.
+#[derive(Module, Debug)]
+pub struct Recurrent {
+    /// The levels, first to last.
+    pub layers: Vec<RecurrentLayer>,
+    /// Dropout on the outputs of every level but the last.
+    pub dropout: Dropout,
+    /// Width of one direction's hidden state.
+    pub hidden_size: usize,
+    /// Whether each level also reads the sequence backwards.
+    pub bidirectional: bool,
+}
+
+impl RecurrentConfig {
+    /// Builds the encoder with freshly initialised weights on `device`.
+    ///
+    /// # Panics
+    /// If `num_layers` is 0.
+    pub fn init(&self, device: &Device) -> Recurrent {
+        assert!(
+            self.num_layers > 0,
+            "a recurrent encoder needs at least one layer"
+        );
+        let directions = if self.bidirectional { 2 } else { 1 };
+        let (hidden, bi) = (self.hidden_size, self.bidirectional);
+        let layers = (0..self.num_layers)
+            .map(|level| {
+                let width = if level == 0 {
+                    self.input_size
+                } else {
+                    hidden * directions
+                };
+                match self.cell {
+                    CellKind::Elman => RecurrentLayer::Elman(
+                        ElmanConfig::new(width, hidden)
+                            .with_activation(self.activation)
+                            .with_bidirectional(bi)
+                            .init(device),
+                    ),
+                    CellKind::Lstm if bi => {
+                        RecurrentLayer::BiLstm(BiLstmConfig::new(width, hidden, true).init(device))
+                    }
+                    CellKind::Lstm => {
+                        RecurrentLayer::Lstm(LstmConfig::new(width, hidden, true).init(device))
+                    }
+                    CellKind::Gru if bi => {
+                        RecurrentLayer::BiGru(BiGruConfig::new(width, hidden, true).init(device))
+                    }
+                    CellKind::Gru => {
+                        RecurrentLayer::Gru(GruConfig::new(width, hidden, true).init(device))
+                    }
+                }
+            })
+            .collect();
+        Recurrent {
+            layers,
+            dropout: DropoutConfig::new(self.dropout).init(),
+            hidden_size: self.hidden_size,
+            bidirectional: self.bidirectional,
+        }
+    }
+}
+
+impl Recurrent {
+    /// Runs the encoder over `x` `[batch, time, input_size]`, starting from `state` (zeros when
+    /// `None`).
+    ///
+    /// Returns the last level's outputs `[batch, time, output_size()]` (forward features, then
+    /// backward ones) and the final state of every layer, which continues the sequence when
+    /// passed to the next call. For a backward direction that state is the one after reading the
+    /// chunk's first step, so carrying it over is only meaningful for unidirectional encoders.
+    ///
+    /// # Panics
+    /// If the sequence has no time step, or `state` does not fit the encoder (number of layers,
+    /// or an LSTM state without its cell).
+    pub fn forward(
+        &self,
+        x: Tensor<3>,
+        state: Option<RecurrentState>,
+    ) -> (Tensor<3>, RecurrentState) {
+        assert!(
+            x.dims()[1] > 0,
+            "a recurrent encoder needs at least one time step"
+        );
+        let directions = self.num_directions();
+        if let Some(state) = &state {
+            assert_eq!(
+                state.num_states(),
+                self.layers.len() * directions,
+                "the state must hold num_layers * directions hidden states"
+            );
+        }
+        let levels = self.layers.len();
+        let mut input = x;
+        let mut hiddens = Vec::with_capacity(levels);
+        let mut cells = Vec::with_capacity(levels);
+        for (level, layer) in self.layers.iter().enumerate() {
+            let (h0, c0) = match &state {
+                Some(state) => {
+                    let (hidden, cell) = state.narrow(level * directions, directions);
+                    (Some(hidden), cell)
+                }
+                None => (None, None),
+            };
+            let (output, hidden, cell) = layer.forward(input, h0, c0);
+            hiddens.push(hidden);
+            cells.extend(cell);
+            input = if level + 1 < levels {
+                self.dropout.forward(output)
+            } else {
+                output
+            };
+        }
+        let cell = (!cells.is_empty()).then(|| Tensor::cat(cells, 0));
+        (input, RecurrentState::new(Tensor::cat(hiddens, 0), cell))
+    }
+
+    /// The cell kind of every level.
+    pub fn cell_kind(&self) -> CellKind {
+        self.layers[0].cell_kind()
+    }
+
+    /// Number of input features per time step.
+    pub fn input_size(&self) -> usize {
+        self.layers[0].input_size()
+    }
+
+    /// Number of stacked levels.
+    pub fn num_layers(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// 2 when bidirectional, else 1.
+    pub fn num_directions(&self) -> usize {
+        if self.bidirectional { 2 } else { 1 }
+    }
+
+    /// Features per step of the output: `hidden_size * num_directions()`.
+    pub fn output_size(&self) -> usize {
+        self.hidden_size * self.num_directions()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Distribution;
+
+    const KINDS: [CellKind; 3] = [CellKind::Elman, CellKind::Lstm, CellKind::Gru];
+
+    fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        t.into_data().try_into_vec_as::<f32>().unwrap()
+    }
+
+    fn assert_close<const D: usize>(actual: Tensor<D>, expected: Tensor<D>, what: &str) {
+        assert_eq!(actual.dims(), expected.dims(), "{what}: shape");
+        for (i, (a, e)) in values(actual).iter().zip(values(expected)).enumerate() {
+            assert!((a - e).abs() < 1e-5, "{what}, index {i}: {a} vs {e}");
+        }
+    }
+
+    #[test]
+    fn output_and_state_shapes_for_every_cell_kind() {
+        let device = Device::flex();
+        let x = Tensor::<3>::random([3, 5, 4], Distribution::Default, &device);
+        for cell in KINDS {
+            for layers in [1, 2] {
+                for bidirectional in [false, true] {
+                    let what = format!("{cell:?}, {layers} layers, bidirectional {bidirectional}");
+                    let encoder = RecurrentConfig::new(cell, 4, 6)
+                        .with_num_layers(layers)
+                        .with_bidirectional(bidirectional)
+                        .init(&device);
+                    let directions = if bidirectional { 2 } else { 1 };
+                    let (output, state) = encoder.forward(x.clone(), None);
+                    assert_eq!(output.dims(), [3, 5, 6 * directions], "{what}");
+                    assert_eq!(encoder.output_size(), 6 * directions, "{what}");
+                    assert_eq!(encoder.cell_kind(), cell, "{what}");
+                    assert_eq!(encoder.num_layers(), layers, "{what}");
+                    assert_eq!(encoder.input_size(), 4, "{what}");
+                    assert_eq!(state.hidden.dims(), [layers * directions, 3, 6], "{what}");
+                    match cell {
+                        CellKind::Lstm => assert_eq!(
+                            state.cell.as_ref().map(|c| c.dims()),
+                            Some([layers * directions, 3, 6]),
+                            "{what}"
+                        ),
+                        _ => assert!(state.cell.is_none(), "{what}"),
+                    }
+                    // The returned state is accepted back, also for bidirectional encoders.
+                    let (again, _) = encoder.forward(x.clone(), Some(state));
+                    assert_eq!(again.dims(), [3, 5, 6 * directions], "{what}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn carrying_the_state_over_two_chunks_equals_one_pass() {
+        let device = Device::flex();
+        let x = Tensor::<3>::random([2, 6, 3], Distribution::Default, &device);
+        for cell in KINDS {
+            for layers in [1, 2] {
+                let what = format!("{cell:?}, {layers} layers");
+                let encoder = RecurrentConfig::new(cell, 3, 5)
+                    .with_num_layers(layers)
+                    .init(&device);
+                let (whole, whole_state) = encoder.forward(x.clone(), None);
+                let (first, state) = encoder.forward(x.clone().narrow(1, 0, 3), None);
+                let (second, state) =
+                    encoder.forward(x.clone().narrow(1, 3, 3), Some(state.detach()));
+                assert_close(Tensor::cat(vec![first, second], 1), whole, &what);
+                assert_close(state.hidden, whole_state.hidden, &what);
+                match (state.cell, whole_state.cell) {
+                    (Some(a), Some(b)) => assert_close(a, b, &what),
+                    (None, None) => {}
+                    _ => panic!("{what}: cell state present in only one run"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn final_state_is_the_last_output_of_a_unidirectional_encoder() {
+        let device = Device::flex();
+        let x = Tensor::<3>::random([2, 4, 3], Distribution::Default, &device);
+        for cell in KINDS {
+            let encoder = RecurrentConfig::new(cell, 3, 5).init(&device);
+            let (output, state) = encoder.forward(x.clone(), None);
+            let last = output.narrow(1, 3, 1).swap_dims(0, 1);
+            assert_close(state.hidden, last, &format!("{cell:?}"));
+        }
+    }
+
+    #[test]
+    fn gradients_reach_the_weights_of_every_cell_kind() {
+        let device = Device::flex().autodiff();
+        for cell in KINDS {
+            let encoder = RecurrentConfig::new(cell, 3, 4)
+                .with_num_layers(2)
+                .with_bidirectional(true)
+                .with_dropout(0.2)
+                .init(&device);
+            let x = Tensor::<3>::random([2, 4, 3], Distribution::Default, &device);
+            let (output, _) = encoder.forward(x, None);
+            let grads = output.sum().backward();
+            // A recurrent weight of the first level's backward direction.
+            let weight = match &encoder.layers[0] {
+                RecurrentLayer::Elman(elman) => &elman.layers[1].w_hh,
+                RecurrentLayer::BiLstm(lstm) => &lstm.reverse.cell_gate.hidden_transform.weight,
+                RecurrentLayer::BiGru(gru) => &gru.reverse.new_gate.hidden_transform.weight,
+                other => panic!("{cell:?}: unexpected level {other:?}"),
+            };
+            let grad = weight
+                .grad(&grads)
+                .expect("a gradient for the recurrent weight");
+            assert_eq!(grad.dims(), [4, 4]);
+        }
+    }
+}
