@@ -19,7 +19,8 @@ impl Augment {
     }
 
     /// Transforms every channel of one `[channels, height, width]` image in place with a shift and
-    /// rotation drawn from `rng` (bilinear sampling, zeros outside the image).
+    /// rotation drawn from `rng` (bilinear sampling; outside the image, the value of the top-left
+    /// pixel, i.e. the background, also after standardisation).
     pub fn apply(&self, image: &mut [f32], height: usize, width: usize, rng: &mut SeededRng) {
         let mut draw = |limit: f32| (rng.unit_f32() * 2.0 - 1.0) * limit;
         let (dx, dy) = (draw(self.max_shift), draw(self.max_shift));
@@ -28,9 +29,10 @@ impl Augment {
         let (cx, cy) = ((width as f32 - 1.0) / 2.0, (height as f32 - 1.0) / 2.0);
         for channel in image.chunks_exact_mut(height * width) {
             let source = channel.to_vec();
+            let background = source[0];
             let sample = |x: f32, y: f32| -> f32 {
                 if x < 0.0 || y < 0.0 || x > (width - 1) as f32 || y > (height - 1) as f32 {
-                    return 0.0;
+                    return background;
                 }
                 let (x0, y0) = (x.floor() as usize, y.floor() as usize);
                 let (x1, y1) = ((x0 + 1).min(width - 1), (y0 + 1).min(height - 1));

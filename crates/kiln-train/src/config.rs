@@ -48,6 +48,10 @@ fn default_seed() -> u64 {
 pub enum ModelConfig {
     /// A multi-layer perceptron (kiln-fnn).
     Mlp(MlpSpec),
+    /// A convolutional network (kiln-cnn).
+    Cnn(CnnSpec),
+    /// A recurrent sequence classifier (kiln-rnn): Elman, LSTM or GRU.
+    Rnn(RnnSpec),
 }
 
 impl ModelConfig {
@@ -55,8 +59,139 @@ impl ModelConfig {
     pub fn kind(&self) -> &'static str {
         match self {
             ModelConfig::Mlp(_) => "mlp",
+            ModelConfig::Cnn(_) => "cnn",
+            ModelConfig::Rnn(_) => "rnn",
         }
     }
+}
+
+/// A convolutional network: a preset, or a stack of conv blocks given as data.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CnnSpec {
+    /// `lenet` (the reference model), `resnet` (small residual network) or `custom`.
+    #[serde(default)]
+    pub preset: CnnPreset,
+    /// Input shape `[channels, height, width]` the network is built for; checked against the data.
+    #[serde(default = "mnist_shape")]
+    pub input: Vec<usize>,
+    /// `custom`: the conv blocks, first to last.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocks: Vec<ConvBlockSpec>,
+    /// `custom`: hidden widths of the classifier head.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hidden: Vec<usize>,
+    /// `custom`: global average pooling instead of flattening.
+    #[serde(default)]
+    pub global_avg_pool: bool,
+    /// Dropout in the classifier head.
+    #[serde(default)]
+    pub dropout: f64,
+}
+
+fn mnist_shape() -> Vec<usize> {
+    vec![1, 28, 28]
+}
+
+/// The CNN presets.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum CnnPreset {
+    /// conv 32 k3, pool 2, conv 64 k3, pool 2, 1600 -> 128 -> classes.
+    #[default]
+    Lenet,
+    /// A small residual network with batch norm and global average pooling.
+    Resnet,
+    /// The blocks and head given in the config.
+    Custom,
+}
+
+/// One conv block of a custom CNN.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ConvBlockSpec {
+    /// Output channels.
+    pub channels: usize,
+    /// Square kernel size.
+    #[serde(default = "three")]
+    pub kernel: usize,
+    /// Zero padding on each side (0 = valid).
+    #[serde(default)]
+    pub padding: usize,
+    /// Convolution stride.
+    #[serde(default = "one")]
+    pub stride: usize,
+    /// Max-pool size after the block (0 = none).
+    #[serde(default)]
+    pub pool: usize,
+    /// Batch norm after the convolution.
+    #[serde(default)]
+    pub batch_norm: bool,
+    /// Dropout after the block.
+    #[serde(default)]
+    pub dropout: f64,
+    /// A residual block (two 3x3 convolutions with a skip connection).
+    #[serde(default)]
+    pub residual: bool,
+}
+
+fn three() -> usize {
+    3
+}
+fn one() -> usize {
+    1
+}
+
+/// A recurrent sequence classifier; images are read row by row (28 steps of 28 pixels).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RnnSpec {
+    /// `elman`, `lstm` or `gru`.
+    #[serde(default)]
+    pub cell: CellName,
+    /// Hidden units per layer and direction.
+    #[serde(default = "default_rnn_hidden")]
+    pub hidden: usize,
+    /// Stacked layers.
+    #[serde(default = "one")]
+    pub layers: usize,
+    /// Read the sequence both ways.
+    #[serde(default)]
+    pub bidirectional: bool,
+    /// Elman activation: `tanh` or `relu`.
+    #[serde(default)]
+    pub activation: RnnActivation,
+    /// Dropout between stacked layers.
+    #[serde(default)]
+    pub dropout: f64,
+}
+
+fn default_rnn_hidden() -> usize {
+    128
+}
+
+/// A recurrent cell.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum CellName {
+    /// Kiln's Elman RNN.
+    Elman,
+    /// burn-nn's LSTM.
+    #[default]
+    Lstm,
+    /// burn-nn's GRU.
+    Gru,
+}
+
+/// Activation of an Elman cell.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RnnActivation {
+    /// tanh (the classic Elman network).
+    #[default]
+    Tanh,
+    /// ReLU.
+    Relu,
 }
 
 /// Hyper-parameters of an MLP; input and output sizes come from the data.
@@ -116,6 +251,12 @@ pub struct DataConfig {
     /// Standardise features with the training split's statistics.
     #[serde(default = "yes")]
     pub standardize: bool,
+    /// Training images only: random shifts of up to this many pixels (seeded).
+    #[serde(default)]
+    pub augment_shift: f32,
+    /// Training images only: random rotations of up to this many degrees either way (seeded).
+    #[serde(default)]
+    pub augment_rotation: f32,
 }
 
 fn default_target() -> String {
@@ -450,16 +591,26 @@ impl ExperimentConfig {
             self.early_stopping.patience == 0 || self.data.valid_fraction > 0.0,
             "early_stopping needs a validation split: set data.valid_fraction > 0",
         )?;
+        check(
+            self.data.augment_shift >= 0.0 && self.data.augment_rotation >= 0.0,
+            "data.augment_shift and data.augment_rotation must be >= 0",
+        )?;
         match &self.model {
             ModelConfig::Mlp(mlp) => {
+                check((0.0..1.0).contains(&mlp.dropout), "model.dropout must be in [0, 1)")?;
+                check(mlp.hidden.iter().all(|&h| h > 0), "model.hidden sizes must be > 0")?;
+            }
+            ModelConfig::Cnn(cnn) => {
+                check((0.0..1.0).contains(&cnn.dropout), "model.dropout must be in [0, 1)")?;
+                check(cnn.input.len() == 3, "model.input must be [channels, height, width]")?;
                 check(
-                    (0.0..1.0).contains(&mlp.dropout),
-                    "model.dropout must be in [0, 1)",
+                    cnn.preset != CnnPreset::Custom || !cnn.blocks.is_empty(),
+                    "model.preset = \"custom\" needs [[model.blocks]]",
                 )?;
-                check(
-                    mlp.hidden.iter().all(|&h| h > 0),
-                    "model.hidden sizes must be > 0",
-                )?;
+            }
+            ModelConfig::Rnn(rnn) => {
+                check((0.0..1.0).contains(&rnn.dropout), "model.dropout must be in [0, 1)")?;
+                check(rnn.hidden > 0 && rnn.layers > 0, "model.hidden and model.layers must be > 0")?;
             }
         }
         if self.train.precision != "f32" {
@@ -546,8 +697,7 @@ mod tests {
         assert_eq!(c.data.path.as_deref(), Some(Path::new("/x/y.csv")));
         assert_eq!(c.optim.name, OptimName::Sgd);
         assert_eq!(c.seed, 7);
-        let ModelConfig::Mlp(mlp) = &c.model;
-        assert_eq!(mlp.hidden, vec![3, 4]);
+        assert!(matches!(&c.model, ModelConfig::Mlp(mlp) if mlp.hidden == vec![3, 4]));
     }
 
     #[test]

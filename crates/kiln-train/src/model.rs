@@ -3,9 +3,11 @@
 
 use burn::nn::activation::ActivationConfig;
 use burn::prelude::*;
+use kiln_cnn::{Cnn, CnnConfig, ConvBlockConfig};
 use kiln_fnn::{Mlp, MlpConfig};
+use kiln_rnn::{CellKind, ElmanActivation, RecurrentConfig, SequenceClassifier, SequenceClassifierConfig};
 
-use crate::config::{ActivationName, ModelConfig};
+use crate::config::{ActivationName, CellName, CnnPreset, CnnSpec, ModelConfig, RnnActivation, RnnSpec};
 use crate::data::Preprocess;
 use crate::{KilnError, Objective, Result};
 
@@ -24,17 +26,37 @@ impl TaskModel for Mlp {
     }
 }
 
+impl TaskModel for Cnn {
+    fn logits(&self, inputs: Tensor<2>) -> Tensor<2> {
+        self.forward_flat(inputs)
+    }
+}
+
+impl TaskModel for SequenceClassifier {
+    fn logits(&self, inputs: Tensor<2>) -> Tensor<2> {
+        let steps = inputs.dims()[1] / self.input_size();
+        self.forward_flat(inputs, steps)
+    }
+}
+
 /// Any model Kiln can build from a config file.
 #[derive(Module, Debug)]
+#[allow(clippy::large_enum_variant)] // one per run, never in bulk
 pub enum AnyModel {
     /// A multi-layer perceptron.
     Mlp(Mlp),
+    /// A convolutional network.
+    Cnn(Cnn),
+    /// A recurrent sequence classifier.
+    Rnn(SequenceClassifier),
 }
 
 impl TaskModel for AnyModel {
     fn logits(&self, inputs: Tensor<2>) -> Tensor<2> {
         match self {
-            AnyModel::Mlp(mlp) => mlp.logits(inputs),
+            AnyModel::Mlp(model) => model.logits(inputs),
+            AnyModel::Cnn(model) => model.logits(inputs),
+            AnyModel::Rnn(model) => model.logits(inputs),
         }
     }
 }
@@ -75,5 +97,78 @@ pub fn build_model(
                     .init(device),
             ))
         }
+        ModelConfig::Cnn(spec) => {
+            let config = cnn_config(spec, objective.outputs());
+            if spec.input != preprocess.sample_shape {
+                return Err(KilnError::Input(format!(
+                    "model.input is {:?} (channels, height, width) but the data's samples are {:?}",
+                    spec.input, preprocess.sample_shape
+                )));
+            }
+            config.check().map_err(|e| KilnError::Input(format!("model: {e}")))?;
+            Ok(AnyModel::Cnn(config.init(device)))
+        }
+        ModelConfig::Rnn(spec) => {
+            let (steps, per_step) = match preprocess.sample_shape[..] {
+                [channels, height, width] => (height, channels * width),
+                [steps, per_step] => (steps, per_step),
+                _ => {
+                    return Err(KilnError::Input(format!(
+                        "rnn models read sequences, but the data's samples have shape {:?}; use image or sequence data",
+                        preprocess.sample_shape
+                    )));
+                }
+            };
+            let _ = steps;
+            Ok(AnyModel::Rnn(rnn_config(spec, per_step, objective.outputs()).init(device)))
+        }
     }
+}
+
+/// Kiln-cnn's config for a `[model]` section of kind `cnn`.
+pub fn cnn_config(spec: &CnnSpec, classes: usize) -> CnnConfig {
+    let [channels, height, width] = [spec.input[0], spec.input[1], spec.input[2]];
+    let preset = match spec.preset {
+        CnnPreset::Lenet => CnnConfig::lenet(classes),
+        CnnPreset::Resnet => CnnConfig::resnet_small(classes),
+        CnnPreset::Custom => CnnConfig::new(channels, height, width, classes)
+            .with_hidden_sizes(spec.hidden.clone())
+            .with_global_avg_pool(spec.global_avg_pool)
+            .with_blocks(
+                spec.blocks
+                    .iter()
+                    .map(|b| {
+                        ConvBlockConfig::new(b.channels)
+                            .with_kernel_size(b.kernel)
+                            .with_padding(b.padding)
+                            .with_stride(b.stride)
+                            .with_pool(b.pool)
+                            .with_batch_norm(b.batch_norm)
+                            .with_dropout(b.dropout)
+                            .with_residual(b.residual)
+                    })
+                    .collect(),
+            ),
+    };
+    CnnConfig { input_channels: channels, input_height: height, input_width: width, ..preset }
+        .with_dropout(spec.dropout)
+}
+
+/// Kiln-rnn's config for a `[model]` section of kind `rnn` reading `per_step` values a step.
+pub fn rnn_config(spec: &RnnSpec, per_step: usize, classes: usize) -> SequenceClassifierConfig {
+    let cell = match spec.cell {
+        CellName::Elman => CellKind::Elman,
+        CellName::Lstm => CellKind::Lstm,
+        CellName::Gru => CellKind::Gru,
+    };
+    let activation = match spec.activation {
+        RnnActivation::Tanh => ElmanActivation::Tanh,
+        RnnActivation::Relu => ElmanActivation::Relu,
+    };
+    let encoder = RecurrentConfig::new(cell, per_step, spec.hidden)
+        .with_num_layers(spec.layers)
+        .with_bidirectional(spec.bidirectional)
+        .with_activation(activation)
+        .with_dropout(spec.dropout);
+    SequenceClassifierConfig::new(encoder, classes)
 }

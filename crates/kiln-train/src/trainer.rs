@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use burn::optim::GradientsParams;
 use burn::prelude::*;
+use kiln_data::{Augment, SeededRng};
 use serde::Serialize;
 
 use crate::config::{ExperimentConfig, OptimName};
@@ -97,6 +98,7 @@ pub fn fit<M: TaskModel>(
     let mut stopper = EarlyStopping::new(&config.early_stopping);
     let keep_best = config.early_stopping.patience > 0 && config.early_stopping.restore_best;
     let mut best_model = None;
+    let augment = Augment { max_shift: config.data.augment_shift, max_rotation: config.data.augment_rotation };
     let (mut history, mut steps, mut samples_seen, mut stopped_early) = (Vec::new(), 0, 0, false);
 
     progress.start(epochs, steps_per_epoch);
@@ -109,7 +111,8 @@ pub fn fit<M: TaskModel>(
             .batch_order(batch_size, Some(mix(config.seed, epoch as u64)))
         {
             device.seed(mix(config.seed ^ 0xD20F, steps as u64));
-            let batch = splits.train.batch(&indices, device);
+            let mut augment_rng = SeededRng::new(mix(config.seed ^ 0xA06, steps as u64));
+            let batch = splits.train.augmented_batch(&indices, device, Some((&augment, &mut augment_rng)));
             let logits = model.logits(batch.inputs);
             let loss = objective.loss(logits.clone(), batch.labels.clone());
             running.add(
