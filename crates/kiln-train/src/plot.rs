@@ -131,6 +131,31 @@ pub fn write_curves(path: &Path, history: &[EpochRecord]) -> Result<()> {
     write_png(path, WIDTH, HEIGHT, &canvas.pixels)
 }
 
+/// Draws a confusion matrix (`confusion[true][predicted]`) as a heat map: one square per cell,
+/// darker blue for a larger share of the true class's samples; rows are true classes from the top,
+/// columns predicted classes from the left.
+pub fn write_confusion(path: &Path, confusion: &[Vec<usize>]) -> Result<()> {
+    const CELL: usize = 32;
+    let n = confusion.len().max(1);
+    let size = n * CELL + 2;
+    let mut pixels = vec![255u8; size * size * 3];
+    for (row, counts) in confusion.iter().enumerate() {
+        let total = counts.iter().sum::<usize>().max(1) as f32;
+        for (col, &count) in counts.iter().enumerate() {
+            let share = count as f32 / total;
+            let shade = |full: u8| (255.0 - share * (255.0 - full as f32)) as u8;
+            let color = [shade(8), shade(48), shade(107)];
+            for y in row * CELL + 2..(row + 1) * CELL {
+                for x in col * CELL + 2..(col + 1) * CELL {
+                    let at = (y * size + x) * 3;
+                    pixels[at..at + 3].copy_from_slice(&color);
+                }
+            }
+        }
+    }
+    write_png(path, size, size, &pixels)
+}
+
 /// Encodes RGB pixels as a PNG file.
 pub fn write_png(path: &Path, width: usize, height: usize, rgb: &[u8]) -> Result<()> {
     let mut bytes = Vec::new();

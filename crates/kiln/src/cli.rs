@@ -19,9 +19,10 @@ pub struct Cli {
 pub enum Command {
     /// Train a model from a config file (or the name of a shipped config).
     Train(TrainArgs),
-    /// Evaluate a trained run on its test split: accuracy, per-class precision/recall, confusion.
+    /// Evaluate a trained run on its test split: accuracy, per-class precision/recall, confusion
+    /// matrix (also written as confusion.png in the run folder).
     Eval(EvalArgs),
-    /// Predict classes for the rows of a CSV file with a trained run.
+    /// Predict classes with a trained run: the rows of a CSV file, or PNG/JPEG digit images.
     Predict(PredictArgs),
     /// List the models and the shipped configs.
     List,
@@ -72,8 +73,10 @@ pub struct EvalArgs {
 pub struct PredictArgs {
     /// A run folder written by `kiln train`.
     pub run_dir: PathBuf,
-    /// A CSV file of feature rows (header optional; a target column is ignored).
-    pub input: PathBuf,
+    /// A CSV file of feature rows (header optional; a target column is ignored), or one or more
+    /// PNG/JPEG images for image models.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
     /// Backend to predict on (default: the one it trained on).
     #[arg(long)]
     pub backend: Option<String>,

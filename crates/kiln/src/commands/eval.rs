@@ -9,6 +9,8 @@ use crate::cli::EvalArgs;
 pub fn run(args: &EvalArgs) -> Result<()> {
     let run = load_run(&args.run_dir, parse_backend(args.backend.as_deref())?)?;
     let evaluation = run.evaluate_test()?;
+    let picture = args.run_dir.join("confusion.png");
+    kiln_train::plot::write_confusion(&picture, &evaluation.confusion)?;
     if args.json {
         let json = serde_json::json!({
             "accuracy": evaluation.accuracy,
@@ -40,7 +42,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         let support: usize = evaluation.confusion[class].iter().sum();
         println!("{class:>5}  {p:>9.4}  {r:>6.4}  {support:>7}");
     }
-    println!("\nconfusion (rows: true class, columns: predicted)");
+    println!("\nconfusion (rows: true class, columns: predicted; also {})", picture.display());
     for row in &evaluation.confusion {
         println!(
             "{}",

@@ -70,39 +70,86 @@ pub fn read_rows(
     Ok(values)
 }
 
+/// True when the path names a PNG or JPEG file.
+fn is_image(path: &Path) -> bool {
+    let ext = path.extension().map(|e| e.to_string_lossy().to_lowercase());
+    matches!(ext.as_deref(), Some("png" | "jpg" | "jpeg"))
+}
+
 /// Runs `kiln predict`.
 pub fn run(args: &PredictArgs) -> Result<()> {
     let run = load_run(&args.run_dir, parse_backend(args.backend.as_deref())?)?;
-    let rows = read_rows(
-        &args.input,
-        &run.preprocess.feature_names,
-        &run.config.data.target,
-        run.sample_size(),
-    )?;
-    let probabilities = run.predict(rows)?;
-    let best = |p: &[f32]| {
-        p.iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .map_or(0, |(i, _)| i)
+    if args.inputs.iter().any(|p| is_image(p)) {
+        return predict_images(&run, args);
+    }
+    let [input] = &args.inputs[..] else {
+        return Err(KilnError::Input("predict takes one CSV file (or several images)".into()));
     };
+    let rows = read_rows(input, &run.preprocess.feature_names, &run.config.data.target, run.sample_size())?;
+    let probabilities = run.predict(rows)?;
     if args.json {
         let rows: Vec<_> = probabilities
             .iter()
-            .map(|p| serde_json::json!({ "class": best(p), "probabilities": p }))
+            .map(|p| serde_json::json!({ "class": top_classes(p, 1)[0].0, "probabilities": p }))
             .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&rows).expect("serialises")
-        );
+        println!("{}", serde_json::to_string_pretty(&rows).expect("serialises"));
     } else {
-        let header: Vec<String> = (0..run.objective.classes())
-            .map(|c| format!("p{c}"))
-            .collect();
+        let header: Vec<String> = (0..run.objective.classes()).map(|c| format!("p{c}")).collect();
         println!("row,class,{}", header.join(","));
         for (i, p) in probabilities.iter().enumerate() {
             let cells: Vec<String> = p.iter().map(|v| format!("{v:.6}")).collect();
-            println!("{},{},{}", i + 1, best(p), cells.join(","));
+            println!("{},{},{}", i + 1, top_classes(p, 1)[0].0, cells.join(","));
+        }
+    }
+    Ok(())
+}
+
+/// The `k` most probable classes, most probable first.
+fn top_classes(probabilities: &[f32], k: usize) -> Vec<(usize, f32)> {
+    let mut ranked: Vec<(usize, f32)> = probabilities.iter().copied().enumerate().collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+    ranked.truncate(k);
+    ranked
+}
+
+fn predict_images(run: &kiln_train::TrainedRun, args: &PredictArgs) -> Result<()> {
+    let [channels, height, width] = run.preprocess.sample_shape[..] else {
+        return Err(KilnError::Input(format!(
+            "{}: this model takes samples of shape {:?}, not images; give it a CSV file",
+            args.run_dir.display(),
+            run.preprocess.sample_shape
+        )));
+    };
+    if channels != 1 {
+        return Err(KilnError::Input(format!("{}: only grayscale image models are supported", args.run_dir.display())));
+    }
+    let mut values = Vec::with_capacity(args.inputs.len() * height * width);
+    for path in &args.inputs {
+        if !is_image(path) {
+            return Err(KilnError::Input(format!("{}: not a .png, .jpg or .jpeg file", path.display())));
+        }
+        values.extend(kiln_data::load_digit_image(path, height, width)?);
+    }
+    let probabilities = run.predict(values)?;
+    let results: Vec<_> = args
+        .inputs
+        .iter()
+        .zip(&probabilities)
+        .map(|(path, p)| (path.display().to_string(), top_classes(p, 3)))
+        .collect();
+    if args.json {
+        let json: Vec<_> = results
+            .iter()
+            .map(|(file, top)| {
+                let top: Vec<_> = top.iter().map(|(c, p)| serde_json::json!({ "class": c, "probability": p })).collect();
+                serde_json::json!({ "file": file, "top": top })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&json).expect("serialises"));
+    } else {
+        for (file, top) in results {
+            let ranked: Vec<String> = top.iter().map(|(c, p)| format!("{c} ({p:.3})")).collect();
+            println!("{file}: {}", ranked.join(", "));
         }
     }
     Ok(())
