@@ -56,6 +56,10 @@ mod tests {
         let path = dir.path().join("x.png");
         std::fs::write(&path, b"not an image").unwrap();
         let err = load_digit_image(&path, 28, 28).unwrap_err();
-        assert!(err.to_string().contains("x.png: not a readable PNG or JPEG image"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("x.png: not a readable PNG or JPEG image"),
+            "{err}"
+        );
     }
 }

@@ -597,20 +597,38 @@ impl ExperimentConfig {
         )?;
         match &self.model {
             ModelConfig::Mlp(mlp) => {
-                check((0.0..1.0).contains(&mlp.dropout), "model.dropout must be in [0, 1)")?;
-                check(mlp.hidden.iter().all(|&h| h > 0), "model.hidden sizes must be > 0")?;
+                check(
+                    (0.0..1.0).contains(&mlp.dropout),
+                    "model.dropout must be in [0, 1)",
+                )?;
+                check(
+                    mlp.hidden.iter().all(|&h| h > 0),
+                    "model.hidden sizes must be > 0",
+                )?;
             }
             ModelConfig::Cnn(cnn) => {
-                check((0.0..1.0).contains(&cnn.dropout), "model.dropout must be in [0, 1)")?;
-                check(cnn.input.len() == 3, "model.input must be [channels, height, width]")?;
+                check(
+                    (0.0..1.0).contains(&cnn.dropout),
+                    "model.dropout must be in [0, 1)",
+                )?;
+                check(
+                    cnn.input.len() == 3,
+                    "model.input must be [channels, height, width]",
+                )?;
                 check(
                     cnn.preset != CnnPreset::Custom || !cnn.blocks.is_empty(),
                     "model.preset = \"custom\" needs [[model.blocks]]",
                 )?;
             }
             ModelConfig::Rnn(rnn) => {
-                check((0.0..1.0).contains(&rnn.dropout), "model.dropout must be in [0, 1)")?;
-                check(rnn.hidden > 0 && rnn.layers > 0, "model.hidden and model.layers must be > 0")?;
+                check(
+                    (0.0..1.0).contains(&rnn.dropout),
+                    "model.dropout must be in [0, 1)",
+                )?;
+                check(
+                    rnn.hidden > 0 && rnn.layers > 0,
+                    "model.hidden and model.layers must be > 0",
+                )?;
             }
         }
         if self.train.precision != "f32" {

@@ -5,9 +5,13 @@ use burn::nn::activation::ActivationConfig;
 use burn::prelude::*;
 use kiln_cnn::{Cnn, CnnConfig, ConvBlockConfig};
 use kiln_fnn::{Mlp, MlpConfig};
-use kiln_rnn::{CellKind, ElmanActivation, RecurrentConfig, SequenceClassifier, SequenceClassifierConfig};
+use kiln_rnn::{
+    CellKind, ElmanActivation, RecurrentConfig, SequenceClassifier, SequenceClassifierConfig,
+};
 
-use crate::config::{ActivationName, CellName, CnnPreset, CnnSpec, ModelConfig, RnnActivation, RnnSpec};
+use crate::config::{
+    ActivationName, CellName, CnnPreset, CnnSpec, ModelConfig, RnnActivation, RnnSpec,
+};
 use crate::data::Preprocess;
 use crate::{KilnError, Objective, Result};
 
@@ -105,7 +109,9 @@ pub fn build_model(
                     spec.input, preprocess.sample_shape
                 )));
             }
-            config.check().map_err(|e| KilnError::Input(format!("model: {e}")))?;
+            config
+                .check()
+                .map_err(|e| KilnError::Input(format!("model: {e}")))?;
             Ok(AnyModel::Cnn(config.init(device)))
         }
         ModelConfig::Rnn(spec) => {
@@ -120,7 +126,9 @@ pub fn build_model(
                 }
             };
             let _ = steps;
-            Ok(AnyModel::Rnn(rnn_config(spec, per_step, objective.outputs()).init(device)))
+            Ok(AnyModel::Rnn(
+                rnn_config(spec, per_step, objective.outputs()).init(device),
+            ))
         }
     }
 }
@@ -150,8 +158,13 @@ pub fn cnn_config(spec: &CnnSpec, classes: usize) -> CnnConfig {
                     .collect(),
             ),
     };
-    CnnConfig { input_channels: channels, input_height: height, input_width: width, ..preset }
-        .with_dropout(spec.dropout)
+    CnnConfig {
+        input_channels: channels,
+        input_height: height,
+        input_width: width,
+        ..preset
+    }
+    .with_dropout(spec.dropout)
 }
 
 /// Kiln-rnn's config for a `[model]` section of kind `rnn` reading `per_step` values a step.

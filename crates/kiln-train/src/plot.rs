@@ -132,7 +132,8 @@ pub fn write_curves(path: &Path, history: &[EpochRecord]) -> Result<()> {
 }
 
 /// Draws a confusion matrix (`confusion[true][predicted]`) as a heat map: one square per cell,
-/// darker blue for a larger share of the true class's samples; rows are true classes from the top,
+/// darker blue for a larger share of the true class's samples (square-root scale, so that rare
+/// confusions show); rows are true classes from the top,
 /// columns predicted classes from the left.
 pub fn write_confusion(path: &Path, confusion: &[Vec<usize>]) -> Result<()> {
     const CELL: usize = 32;
@@ -142,7 +143,7 @@ pub fn write_confusion(path: &Path, confusion: &[Vec<usize>]) -> Result<()> {
     for (row, counts) in confusion.iter().enumerate() {
         let total = counts.iter().sum::<usize>().max(1) as f32;
         for (col, &count) in counts.iter().enumerate() {
-            let share = count as f32 / total;
+            let share = (count as f32 / total).sqrt();
             let shade = |full: u8| (255.0 - share * (255.0 - full as f32)) as u8;
             let color = [shade(8), shade(48), shade(107)];
             for y in row * CELL + 2..(row + 1) * CELL {

@@ -98,7 +98,10 @@ pub fn fit<M: TaskModel>(
     let mut stopper = EarlyStopping::new(&config.early_stopping);
     let keep_best = config.early_stopping.patience > 0 && config.early_stopping.restore_best;
     let mut best_model = None;
-    let augment = Augment { max_shift: config.data.augment_shift, max_rotation: config.data.augment_rotation };
+    let augment = Augment {
+        max_shift: config.data.augment_shift,
+        max_rotation: config.data.augment_rotation,
+    };
     let (mut history, mut steps, mut samples_seen, mut stopped_early) = (Vec::new(), 0, 0, false);
 
     progress.start(epochs, steps_per_epoch);
@@ -112,7 +115,10 @@ pub fn fit<M: TaskModel>(
         {
             device.seed(mix(config.seed ^ 0xD20F, steps as u64));
             let mut augment_rng = SeededRng::new(mix(config.seed ^ 0xA06, steps as u64));
-            let batch = splits.train.augmented_batch(&indices, device, Some((&augment, &mut augment_rng)));
+            let batch =
+                splits
+                    .train
+                    .augmented_batch(&indices, device, Some((&augment, &mut augment_rng)));
             let logits = model.logits(batch.inputs);
             let loss = objective.loss(logits.clone(), batch.labels.clone());
             running.add(

@@ -142,3 +142,76 @@ fn seeded_training_is_bit_for_bit_repeatable() {
         weights_sha256(&run(&[&overrides[..], &["seed=2"]].concat()).0.model)
     );
 }
+
+#[test]
+fn a_tiny_cnn_overfits_a_handful_of_real_digits() {
+    let config = ExperimentConfig::parse(
+        r#"
+        seed = 3
+        [model]
+        kind = "cnn"
+        preset = "custom"
+        hidden = [32]
+        blocks = [{ channels = 8, kernel = 3, pool = 2 }, { channels = 16, kernel = 3, pool = 2 }]
+        [data]
+        dataset = "mnist-10k"
+        [train]
+        epochs = 40
+        batch_size = 0
+        [optim]
+        lr = 0.01
+        "#,
+        &[],
+        "tiny-cnn.toml",
+    )
+    .unwrap();
+    let mut splits = prepare(&config.data, config.seed).unwrap();
+    let handful: Vec<usize> = (0..16).collect();
+    splits.train = splits.train.select(&handful);
+    let objective = Objective::for_classes(10);
+    let device = Device::flex().autodiff();
+    let _rng = kiln_train::rng_guard();
+    device.seed(config.seed);
+    let model = build_model(&config.model, &splits.preprocess, objective, &device).unwrap();
+    let report = fit(model, &splits, &config, objective, &device, &mut Silent).unwrap();
+    let fitted = evaluate(
+        &report.model.valid(),
+        objective,
+        &splits.train,
+        &Device::flex(),
+    );
+    assert_eq!(
+        fitted.accuracy, 1.0,
+        "memorises 16 digits; loss {}",
+        fitted.loss
+    );
+    assert!(fitted.loss < 0.05, "loss {}", fitted.loss);
+}
+
+#[test]
+fn a_sequence_classifier_learns_from_rows_of_digits() {
+    for cell in ["lstm", "gru", "elman"] {
+        let config = ExperimentConfig::parse(
+            &format!(
+                "seed = 5\n[model]\nkind = \"rnn\"\ncell = \"{cell}\"\nhidden = 16\n[data]\ndataset = \"mnist-10k\"\n\
+                 [train]\nepochs = 10\nbatch_size = 0\n[optim]\nlr = 0.02\nclip_grad_norm = 1.0\n"
+            ),
+            &[],
+            "tiny-rnn.toml",
+        )
+        .unwrap();
+        let mut splits = prepare(&config.data, config.seed).unwrap();
+        splits.train = splits.train.select(&(0..64).collect::<Vec<_>>());
+        let objective = Objective::for_classes(10);
+        let device = Device::flex().autodiff();
+        let _rng = kiln_train::rng_guard();
+        device.seed(config.seed);
+        let model = build_model(&config.model, &splits.preprocess, objective, &device).unwrap();
+        let report = fit(model, &splits, &config, objective, &device, &mut Silent).unwrap();
+        let (first, last) = (
+            report.history[0].train_loss,
+            report.history.last().unwrap().train_loss,
+        );
+        assert!(last < 0.8 * first, "{cell}: loss {first} -> {last}");
+    }
+}

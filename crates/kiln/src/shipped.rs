@@ -9,10 +9,22 @@ pub const SHIPPED_CONFIGS: [(&str, &str); 8] = [
     ("fnn-iris", include_str!("../../../configs/fnn-iris.toml")),
     ("mlp-mnist", include_str!("../../../configs/mlp-mnist.toml")),
     ("cnn-mnist", include_str!("../../../configs/cnn-mnist.toml")),
-    ("resnet-mnist", include_str!("../../../configs/resnet-mnist.toml")),
-    ("lstm-seqmnist", include_str!("../../../configs/lstm-seqmnist.toml")),
-    ("gru-seqmnist", include_str!("../../../configs/gru-seqmnist.toml")),
-    ("rnn-seqmnist", include_str!("../../../configs/rnn-seqmnist.toml")),
+    (
+        "resnet-mnist",
+        include_str!("../../../configs/resnet-mnist.toml"),
+    ),
+    (
+        "lstm-seqmnist",
+        include_str!("../../../configs/lstm-seqmnist.toml"),
+    ),
+    (
+        "gru-seqmnist",
+        include_str!("../../../configs/gru-seqmnist.toml"),
+    ),
+    (
+        "rnn-seqmnist",
+        include_str!("../../../configs/rnn-seqmnist.toml"),
+    ),
 ];
 
 /// The text of a shipped config by name.

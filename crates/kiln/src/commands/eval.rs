@@ -42,7 +42,10 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         let support: usize = evaluation.confusion[class].iter().sum();
         println!("{class:>5}  {p:>9.4}  {r:>6.4}  {support:>7}");
     }
-    println!("\nconfusion (rows: true class, columns: predicted; also {})", picture.display());
+    println!(
+        "\nconfusion (rows: true class, columns: predicted; also {})",
+        picture.display()
+    );
     for row in &evaluation.confusion {
         println!(
             "{}",

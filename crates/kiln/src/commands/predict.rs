@@ -83,18 +83,30 @@ pub fn run(args: &PredictArgs) -> Result<()> {
         return predict_images(&run, args);
     }
     let [input] = &args.inputs[..] else {
-        return Err(KilnError::Input("predict takes one CSV file (or several images)".into()));
+        return Err(KilnError::Input(
+            "predict takes one CSV file (or several images)".into(),
+        ));
     };
-    let rows = read_rows(input, &run.preprocess.feature_names, &run.config.data.target, run.sample_size())?;
+    let rows = read_rows(
+        input,
+        &run.preprocess.feature_names,
+        &run.config.data.target,
+        run.sample_size(),
+    )?;
     let probabilities = run.predict(rows)?;
     if args.json {
         let rows: Vec<_> = probabilities
             .iter()
             .map(|p| serde_json::json!({ "class": top_classes(p, 1)[0].0, "probabilities": p }))
             .collect();
-        println!("{}", serde_json::to_string_pretty(&rows).expect("serialises"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).expect("serialises")
+        );
     } else {
-        let header: Vec<String> = (0..run.objective.classes()).map(|c| format!("p{c}")).collect();
+        let header: Vec<String> = (0..run.objective.classes())
+            .map(|c| format!("p{c}"))
+            .collect();
         println!("row,class,{}", header.join(","));
         for (i, p) in probabilities.iter().enumerate() {
             let cells: Vec<String> = p.iter().map(|v| format!("{v:.6}")).collect();
@@ -121,12 +133,18 @@ fn predict_images(run: &kiln_train::TrainedRun, args: &PredictArgs) -> Result<()
         )));
     };
     if channels != 1 {
-        return Err(KilnError::Input(format!("{}: only grayscale image models are supported", args.run_dir.display())));
+        return Err(KilnError::Input(format!(
+            "{}: only grayscale image models are supported",
+            args.run_dir.display()
+        )));
     }
     let mut values = Vec::with_capacity(args.inputs.len() * height * width);
     for path in &args.inputs {
         if !is_image(path) {
-            return Err(KilnError::Input(format!("{}: not a .png, .jpg or .jpeg file", path.display())));
+            return Err(KilnError::Input(format!(
+                "{}: not a .png, .jpg or .jpeg file",
+                path.display()
+            )));
         }
         values.extend(kiln_data::load_digit_image(path, height, width)?);
     }
@@ -141,11 +159,17 @@ fn predict_images(run: &kiln_train::TrainedRun, args: &PredictArgs) -> Result<()
         let json: Vec<_> = results
             .iter()
             .map(|(file, top)| {
-                let top: Vec<_> = top.iter().map(|(c, p)| serde_json::json!({ "class": c, "probability": p })).collect();
+                let top: Vec<_> = top
+                    .iter()
+                    .map(|(c, p)| serde_json::json!({ "class": c, "probability": p }))
+                    .collect();
                 serde_json::json!({ "file": file, "top": top })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&json).expect("serialises"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json).expect("serialises")
+        );
     } else {
         for (file, top) in results {
             let ranked: Vec<String> = top.iter().map(|(c, p)| format!("{c} ({p:.3})")).collect();

@@ -1,0 +1,150 @@
+//! The CNN end to end through the binary: a small CNN trains on the embedded digits, predicts
+//! PNG digits written by the test, and a config whose input does not fit the data exits 2.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+const SMALL_CNN: &str = r#"
+seed = 11
+[model]
+kind = "cnn"
+preset = "custom"
+input = [1, 28, 28]
+hidden = [32]
+blocks = [{ channels = 8, kernel = 3, pool = 2 }, { channels = 16, kernel = 3, pool = 2 }]
+[data]
+dataset = "mnist-10k"
+[train]
+epochs = 2
+batch_size = 64
+[optim]
+lr = 0.003
+"#;
+
+fn kiln(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+fn write_png(path: &Path, pixels: &[u8]) {
+    let file = std::fs::File::create(path).unwrap();
+    let mut encoder = png::Encoder::new(file, 28, 28);
+    encoder.set_color(png::ColorType::Grayscale);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder
+        .write_header()
+        .unwrap()
+        .write_image_data(pixels)
+        .unwrap();
+}
+
+#[test]
+fn a_small_cnn_trains_and_predicts_png_digits() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("cnn.toml");
+    std::fs::write(&config, SMALL_CNN).unwrap();
+    let run = dir.path().join("run");
+    let (code, _, stderr) = kiln(&[
+        "train",
+        config.to_str().unwrap(),
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    let accuracy = summary["test"]["accuracy"].as_f64().unwrap();
+    assert!(accuracy > 0.9, "two epochs of a small CNN: {accuracy}");
+
+    let (_, test) = kiln_data::embedded::mnist_10k();
+    let mut files = Vec::new();
+    for i in 0..10 {
+        let pixels: Vec<u8> = test
+            .sample(i)
+            .iter()
+            .map(|v| (v * 255.0).round() as u8)
+            .collect();
+        let path = dir.path().join(format!("digit{i}.png"));
+        write_png(&path, &pixels);
+        files.push(path.to_str().unwrap().to_string());
+    }
+    let mut args = vec!["predict", run.to_str().unwrap(), "--json"];
+    args.extend(files.iter().map(String::as_str));
+    let (code, stdout, stderr) = kiln(&args);
+    assert_eq!(code, 0, "{stderr}");
+    let predictions: Vec<Value> = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(predictions.len(), 10);
+    let correct = predictions
+        .iter()
+        .enumerate()
+        .filter(|(i, p)| p["top"][0]["class"] == test.labels[*i])
+        .count();
+    assert!(correct >= 8, "{correct}/10 PNG digits right: {stdout}");
+    let top = predictions[0]["top"].as_array().unwrap();
+    assert_eq!(top.len(), 3, "top-3 classes");
+    assert!(top[0]["probability"].as_f64().unwrap() >= top[1]["probability"].as_f64().unwrap());
+
+    let (code, stdout, _) = kiln(&["eval", run.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("precision") && run.join("confusion.png").is_file());
+
+    let (code, _, stderr) = kiln(&[
+        "predict",
+        run.to_str().unwrap(),
+        config.to_str().unwrap(),
+        &files[0],
+    ]);
+    assert_eq!(code, 2, "a non-image among images: {stderr}");
+}
+
+#[test]
+fn a_cnn_whose_input_does_not_fit_the_data_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("cnn.toml");
+    std::fs::write(&config, SMALL_CNN).unwrap();
+    let out = dir.path().join("never");
+    let (code, _, stderr) = kiln(&[
+        "train",
+        config.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--set",
+        "model.input=[1, 32, 32]",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("model.input is [1, 32, 32]") && stderr.contains("[1, 28, 28]"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = kiln(&[
+        "train",
+        "cnn-mnist",
+        "--out",
+        out.to_str().unwrap(),
+        "--set",
+        "data.dataset=iris",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("[4]"), "{stderr}");
+    let tiny = SMALL_CNN.replace("kernel = 3, pool = 2 }]", "kernel = 15, pool = 2 }]");
+    std::fs::write(&config, tiny).unwrap();
+    let (code, _, stderr) = kiln(&[
+        "train",
+        config.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("kernel 15x15 is larger"), "{stderr}");
+    assert!(!stderr.contains("panicked"));
+    assert!(!out.exists());
+}
