@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-/// Kiln: a model zoo on Burn. Train, evaluate, inspect and use MLP models (CNN and RNN families
-/// are on the way) from one TOML config per experiment.
+/// Kiln: a model zoo on Burn. Train, evaluate, inspect and use MLP, CNN and RNN models from one
+/// TOML config per experiment.
 #[derive(Debug, Parser)]
 #[command(name = "kiln", version, about, propagate_version = true)]
 pub struct Cli {
