@@ -25,14 +25,12 @@ fn main() -> Result<(), kiln_train::KilnError> {
 
     let run = load_run(&outcome.run_dir, None)?;
     let (_, test) = kiln_data::embedded::mnist_10k();
-    let digits: Vec<usize> = (0..8).collect();
-    let probabilities = run.predict(test.select(&digits).features)?;
-    for (i, p) in probabilities.iter().enumerate() {
-        let (class, confidence) = p
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .expect("10 classes");
+    let digits = (0..8).collect::<Vec<usize>>();
+    for (i, (class, confidence)) in run
+        .classify(test.select(&digits).features)?
+        .into_iter()
+        .enumerate()
+    {
         println!(
             "test digit {i}: label {}, predicted {class} ({confidence:.3})",
             test.labels[i]

@@ -229,4 +229,19 @@ impl TrainedRun {
             .map(<[f32]>::to_vec)
             .collect())
     }
+
+    /// The most probable class and its probability for each raw sample.
+    pub fn classify(&self, rows: Vec<f32>) -> Result<Vec<(usize, f32)>> {
+        Ok(self
+            .predict(rows)?
+            .iter()
+            .map(|p| {
+                p.iter()
+                    .copied()
+                    .enumerate()
+                    .max_by(|a, b| a.1.total_cmp(&b.1))
+                    .unwrap_or((0, 0.0))
+            })
+            .collect())
+    }
 }

@@ -2,11 +2,11 @@
 //! weights, early stopping stops and restores the best epoch, and seeds make it repeatable.
 
 use burn::prelude::*;
-use kiln_train::data::prepare;
+use kiln_train::data::{Splits, prepare};
 use kiln_train::metrics::evaluate;
 use kiln_train::regularize::l1_norm;
 use kiln_train::{
-    ExperimentConfig, FitReport, Objective, Silent, build_model, fit, weights_sha256,
+    AnyModel, ExperimentConfig, FitReport, Objective, Silent, build_model, fit, weights_sha256,
 };
 
 const IRIS: &str = r#"
@@ -24,16 +24,22 @@ batch_size = 16
 lr = 0.01
 "#;
 
-fn run(overrides: &[&str]) -> (FitReport<kiln_train::AnyModel>, f64) {
-    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
-    let config = ExperimentConfig::parse(IRIS, &overrides, "iris.toml").unwrap();
-    let splits = prepare(&config.data, config.seed).unwrap();
+/// Seeds, builds and trains the configured model on `splits` on flex.
+fn train_on(config: &ExperimentConfig, splits: &Splits) -> FitReport<AnyModel> {
     let objective = Objective::for_classes(splits.preprocess.classes);
     let device = Device::flex().autodiff();
     let _rng = kiln_train::rng_guard();
     device.seed(config.seed);
     let model = build_model(&config.model, &splits.preprocess, objective, &device).unwrap();
-    let report = fit(model, &splits, &config, objective, &device, &mut Silent).unwrap();
+    fit(model, splits, config, objective, &device, &mut Silent).unwrap()
+}
+
+fn run(overrides: &[&str]) -> (FitReport<AnyModel>, f64) {
+    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    let config = ExperimentConfig::parse(IRIS, &overrides, "iris.toml").unwrap();
+    let splits = prepare(&config.data, config.seed).unwrap();
+    let report = train_on(&config, &splits);
+    let objective = Objective::for_classes(splits.preprocess.classes);
     let test = evaluate(
         &report.model.valid(),
         objective,
@@ -88,9 +94,7 @@ fn full_batch_gd_takes_one_step_per_epoch() {
 
 #[test]
 fn l1_lowers_the_weight_norm() {
-    let norm = |report: &FitReport<kiln_train::AnyModel>| {
-        l1_norm(&report.model).unwrap().into_scalar::<f32>()
-    };
+    let norm = |report: &FitReport<AnyModel>| l1_norm(&report.model).unwrap().into_scalar::<f32>();
     let (plain, _) = run(&[]);
     let (sparse, accuracy) = run(&["regularization.l1=0.01"]);
     assert!(
@@ -168,12 +172,8 @@ fn a_tiny_cnn_overfits_a_handful_of_real_digits() {
     let mut splits = prepare(&config.data, config.seed).unwrap();
     let handful: Vec<usize> = (0..16).collect();
     splits.train = splits.train.select(&handful);
+    let report = train_on(&config, &splits);
     let objective = Objective::for_classes(10);
-    let device = Device::flex().autodiff();
-    let _rng = kiln_train::rng_guard();
-    device.seed(config.seed);
-    let model = build_model(&config.model, &splits.preprocess, objective, &device).unwrap();
-    let report = fit(model, &splits, &config, objective, &device, &mut Silent).unwrap();
     let fitted = evaluate(
         &report.model.valid(),
         objective,
@@ -202,12 +202,7 @@ fn a_sequence_classifier_learns_from_rows_of_digits() {
         .unwrap();
         let mut splits = prepare(&config.data, config.seed).unwrap();
         splits.train = splits.train.select(&(0..64).collect::<Vec<_>>());
-        let objective = Objective::for_classes(10);
-        let device = Device::flex().autodiff();
-        let _rng = kiln_train::rng_guard();
-        device.seed(config.seed);
-        let model = build_model(&config.model, &splits.preprocess, objective, &device).unwrap();
-        let report = fit(model, &splits, &config, objective, &device, &mut Silent).unwrap();
+        let report = train_on(&config, &splits);
         let (first, last) = (
             report.history[0].train_loss,
             report.history.last().unwrap().train_loss,
