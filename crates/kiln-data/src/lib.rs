@@ -15,6 +15,7 @@ mod rng;
 mod samples;
 mod standardize;
 mod table;
+mod text;
 
 pub use augment::Augment;
 pub use batch::Batch;
@@ -25,3 +26,4 @@ pub use rng::SeededRng;
 pub use samples::Samples;
 pub use standardize::Standardizer;
 pub use table::{load_csv, parse_csv};
+pub use text::{Corpus, StreamChunks};

@@ -52,6 +52,8 @@ pub enum ModelConfig {
     Cnn(CnnSpec),
     /// A recurrent sequence classifier (kiln-rnn): Elman, LSTM or GRU.
     Rnn(RnnSpec),
+    /// A character-level language model (kiln-rnn) trained on a text.
+    Charlm(CharLmSpec),
 }
 
 impl ModelConfig {
@@ -61,6 +63,7 @@ impl ModelConfig {
             ModelConfig::Mlp(_) => "mlp",
             ModelConfig::Cnn(_) => "cnn",
             ModelConfig::Rnn(_) => "rnn",
+            ModelConfig::Charlm(_) => "charlm",
         }
     }
 }
@@ -168,6 +171,34 @@ pub struct RnnSpec {
 
 fn default_rnn_hidden() -> usize {
     128
+}
+
+/// A character language model: embedding -> stacked recurrent layers -> vocabulary logits.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CharLmSpec {
+    /// `elman`, `lstm` or `gru`.
+    #[serde(default)]
+    pub cell: CellName,
+    /// Hidden units per layer.
+    #[serde(default = "default_lm_hidden")]
+    pub hidden: usize,
+    /// Stacked layers.
+    #[serde(default = "one")]
+    pub layers: usize,
+    /// Width of the character embedding.
+    #[serde(default = "default_embedding")]
+    pub embedding: usize,
+    /// Dropout between stacked layers.
+    #[serde(default)]
+    pub dropout: f64,
+}
+
+fn default_lm_hidden() -> usize {
+    256
+}
+fn default_embedding() -> usize {
+    64
 }
 
 /// A recurrent cell.
@@ -285,6 +316,9 @@ pub struct TrainConfig {
     /// Compute precision; only `f32` so far.
     #[serde(default = "default_precision")]
     pub precision: String,
+    /// Language models: characters per chunk of truncated back-propagation through time.
+    #[serde(default = "default_seq_len")]
+    pub seq_len: usize,
     /// Print a plain progress line every this many epochs when not on a terminal.
     #[serde(default = "default_log_every")]
     pub log_every: usize,
@@ -302,6 +336,9 @@ fn default_precision() -> String {
 fn default_log_every() -> usize {
     1
 }
+fn default_seq_len() -> usize {
+    100
+}
 
 impl Default for TrainConfig {
     fn default() -> Self {
@@ -310,6 +347,7 @@ impl Default for TrainConfig {
             batch_size: default_batch_size(),
             backend: None,
             precision: default_precision(),
+            seq_len: default_seq_len(),
             log_every: default_log_every(),
         }
     }
@@ -618,6 +656,21 @@ impl ExperimentConfig {
                 check(
                     cnn.preset != CnnPreset::Custom || !cnn.blocks.is_empty(),
                     "model.preset = \"custom\" needs [[model.blocks]]",
+                )?;
+            }
+            ModelConfig::Charlm(lm) => {
+                check(
+                    (0.0..1.0).contains(&lm.dropout),
+                    "model.dropout must be in [0, 1)",
+                )?;
+                check(
+                    lm.hidden > 0 && lm.layers > 0 && lm.embedding > 0,
+                    "model.hidden, model.layers and model.embedding must be > 0",
+                )?;
+                check(self.train.seq_len > 0, "train.seq_len must be at least 1")?;
+                check(
+                    self.data.valid_fraction > 0.0,
+                    "a language model needs data.valid_fraction > 0",
                 )?;
             }
             ModelConfig::Rnn(rnn) => {

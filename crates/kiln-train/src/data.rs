@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use kiln_data::{DataError, Samples, Standardizer, embedded, load_csv, load_mnist_dir};
+use kiln_data::{Corpus, DataError, Samples, Standardizer, embedded, load_csv, load_mnist_dir};
 use serde::{Deserialize, Serialize};
 
 use crate::Result;
@@ -34,6 +34,9 @@ pub struct Preprocess {
     pub mean: Vec<f32>,
     /// Standard deviation per feature (or one global), or empty when not standardised.
     pub std: Vec<f32>,
+    /// Language models: the characters of the vocabulary, in token order.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub vocab: String,
 }
 
 impl Preprocess {
@@ -103,11 +106,70 @@ pub fn prepare(config: &DataConfig, seed: u64) -> Result<Splits> {
         classes,
         mean: scaler.as_ref().map_or_else(Vec::new, |s| s.mean.clone()),
         std: scaler.as_ref().map_or_else(Vec::new, |s| s.std.clone()),
+        vocab: String::new(),
     };
     Ok(Splits {
         train,
         valid,
         test,
+        preprocess,
+    })
+}
+
+/// A text split by position for a language model: the first part trains, the rest validates.
+#[derive(Debug, Clone)]
+pub struct TextSplits {
+    /// The vocabulary and the whole text's tokens.
+    pub corpus: Corpus,
+    /// Training tokens (the first `1 - valid_fraction` of the text).
+    pub train: Vec<u32>,
+    /// Validation tokens (the last `valid_fraction`).
+    pub valid: Vec<u32>,
+    /// The vocabulary, for prediction and generation.
+    pub preprocess: Preprocess,
+}
+
+/// Loads the configured text (`shakespeare`, or a UTF-8 file at `data.path`) and splits it.
+pub fn prepare_text(config: &DataConfig) -> Result<TextSplits> {
+    let (text, origin) = match &config.path {
+        Some(path) => {
+            let bytes = std::fs::read(path).map_err(|source| match source.kind() {
+                std::io::ErrorKind::NotFound => DataError::Missing { path: path.clone() },
+                _ => DataError::Io {
+                    path: path.clone(),
+                    source,
+                },
+            })?;
+            let text = String::from_utf8(bytes).map_err(|_| DataError::Malformed {
+                path: path.clone(),
+                problem: "not UTF-8 text".into(),
+            })?;
+            (text, path.display().to_string())
+        }
+        None if config.dataset == "shakespeare" => {
+            (embedded::shakespeare(), "embedded:shakespeare".into())
+        }
+        None => {
+            return Err(crate::KilnError::Config(format!(
+                "data.dataset '{}' is not an embedded text (embedded: shakespeare); use data.path for your own text file",
+                config.dataset
+            )));
+        }
+    };
+    let corpus = Corpus::from_text(&text, &origin)?;
+    let (train, valid) = corpus.split_at_fraction(1.0 - config.valid_fraction);
+    let preprocess = Preprocess {
+        sample_shape: Vec::new(),
+        feature_names: Vec::new(),
+        classes: corpus.vocab.len(),
+        mean: Vec::new(),
+        std: Vec::new(),
+        vocab: corpus.vocab.iter().collect(),
+    };
+    Ok(TextSplits {
+        corpus,
+        train,
+        valid,
         preprocess,
     })
 }

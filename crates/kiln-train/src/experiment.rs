@@ -5,15 +5,19 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 
-use crate::data::{Preprocess, Splits, load_preprocess, prepare};
+use crate::config::ModelConfig;
+use crate::data::{Preprocess, Splits, load_preprocess, prepare, prepare_text};
+use crate::language_model::{evaluate_text, fit_language_model, sample_tokens};
 use crate::metrics::{Evaluation, evaluate};
 use crate::run_dir::{
     CONFIG_FILE, MODEL_FILE, PREPROCESS_FILE, RunDir, SplitMetrics, SplitSizes, Summary,
 };
+use crate::trainer::FitReport;
 use crate::{
     AnyModel, BackendKind, ExperimentConfig, KilnError, Objective, Progress, Result, build_model,
     fit, plot, weights_sha256,
 };
+use kiln_data::StreamChunks;
 
 /// How to run `train` beyond what the config says.
 #[derive(Debug, Clone, Default)]
@@ -56,33 +60,140 @@ pub fn train(
 ) -> Result<TrainOutcome> {
     let backend = choose_backend(options.backend, config)?;
     let device = backend.device()?;
+    match &config.model {
+        ModelConfig::Charlm(_) => train_text(config, options, backend, &device, progress),
+        _ => train_samples(config, options, backend, &device, progress),
+    }
+}
+
+/// What a finished training hands to the run folder.
+struct Trained<M> {
+    report: FitReport<M>,
+    test: SplitMetrics,
+    valid: Option<SplitMetrics>,
+    samples: SplitSizes,
+}
+
+fn train_samples(
+    config: &ExperimentConfig,
+    options: &TrainOptions,
+    backend: BackendKind,
+    device: &Device,
+    progress: &mut dyn Progress,
+) -> Result<TrainOutcome> {
     let splits = prepare(&config.data, config.seed)?;
     let objective = Objective::for_classes(splits.preprocess.classes);
     let autodiff = device.clone().autodiff();
     let _rng = crate::rng_guard();
     autodiff.seed(config.seed);
     let model = build_model(&config.model, &splits.preprocess, objective, &autodiff)?;
-    let run = RunDir::create(options.out.as_deref(), &config.name, options.overwrite)?;
+    let run = start_run(config, options, backend, &splits.preprocess)?;
+    let report = fit(model, &splits, config, objective, &autodiff, progress)?;
+    let inference = report.model.valid();
+    let metrics = |samples: &kiln_data::Samples| {
+        let e = evaluate(&inference, objective, samples, device);
+        SplitMetrics {
+            loss: e.loss,
+            accuracy: e.accuracy,
+            bits_per_char: None,
+        }
+    };
+    let trained = Trained {
+        test: metrics(&splits.test),
+        valid: splits.valid.as_ref().map(metrics),
+        samples: split_sizes(&splits),
+        report,
+    };
+    finish_run(&run, config, backend, trained)
+}
 
+fn train_text(
+    config: &ExperimentConfig,
+    options: &TrainOptions,
+    backend: BackendKind,
+    device: &Device,
+    progress: &mut dyn Progress,
+) -> Result<TrainOutcome> {
+    let text = prepare_text(&config.data)?;
+    let streams = config.train.batch_size.max(1);
+    let train_chunks = StreamChunks::new(text.train, streams, config.train.seq_len);
+    let valid_chunks = StreamChunks::new(text.valid, streams, config.train.seq_len);
+    if train_chunks.is_empty() || valid_chunks.is_empty() {
+        return Err(KilnError::Input(format!(
+            "the text is too short for train.batch_size {streams} x train.seq_len {} in both splits",
+            config.train.seq_len
+        )));
+    }
+    let objective = Objective::for_classes(text.preprocess.classes);
+    let autodiff = device.clone().autodiff();
+    let _rng = crate::rng_guard();
+    autodiff.seed(config.seed);
+    let AnyModel::Charlm(model) =
+        build_model(&config.model, &text.preprocess, objective, &autodiff)?
+    else {
+        unreachable!("a charlm config builds a language model")
+    };
+    let run = start_run(config, options, backend, &text.preprocess)?;
+    let report = fit_language_model(
+        model,
+        &train_chunks,
+        &valid_chunks,
+        config,
+        &autodiff,
+        progress,
+    )?;
+    let evaluation = evaluate_text(&report.model.valid(), &valid_chunks, device);
+    let metrics = SplitMetrics {
+        loss: evaluation.loss,
+        accuracy: evaluation.accuracy,
+        bits_per_char: Some(evaluation.bits_per_char),
+    };
+    let samples = SplitSizes {
+        train: train_chunks.len() * streams * config.train.seq_len,
+        valid: valid_chunks.len() * streams * config.train.seq_len,
+        test: valid_chunks.len() * streams * config.train.seq_len,
+    };
+    // Saved as `AnyModel` so that `load_run` reads it back like every other model.
+    let report = report.map_model(AnyModel::Charlm);
+    finish_run(
+        &run,
+        config,
+        backend,
+        Trained {
+            report,
+            test: metrics,
+            valid: Some(metrics),
+            samples,
+        },
+    )
+}
+
+/// Creates the run folder and writes the resolved config and the preprocessing.
+fn start_run(
+    config: &ExperimentConfig,
+    options: &TrainOptions,
+    backend: BackendKind,
+    preprocess: &Preprocess,
+) -> Result<RunDir> {
+    let run = RunDir::create(options.out.as_deref(), &config.name, options.overwrite)?;
     let mut resolved = config.clone();
     resolved.train.backend = Some(backend.name().into());
     run.write(CONFIG_FILE, resolved.to_toml().as_bytes())?;
-    run.write(
-        PREPROCESS_FILE,
-        serde_json::to_string_pretty(&splits.preprocess)
-            .expect("serialises")
-            .as_bytes(),
-    )?;
+    let preprocess = serde_json::to_string_pretty(preprocess).expect("serialises");
+    run.write(PREPROCESS_FILE, preprocess.as_bytes())?;
+    Ok(run)
+}
 
-    let report = fit(model, &splits, config, objective, &autodiff, progress)?;
+/// Saves the model, the metrics, the curves and `summary.json`.
+fn finish_run<M: Module>(
+    run: &RunDir,
+    config: &ExperimentConfig,
+    backend: BackendKind,
+    trained: Trained<M>,
+) -> Result<TrainOutcome> {
+    let report = &trained.report;
     let inference = report.model.valid();
-    let test = evaluate(&inference, objective, &splits.test, &device);
-    let valid = splits
-        .valid
-        .as_ref()
-        .map(|v| evaluate(&inference, objective, v, &device));
     let last = report.history.last().expect("at least one epoch");
-
     run.save_model(&report.model)?;
     run.write_metrics(&report.history)?;
     plot::write_curves(&run.path().join("curves.png"), &report.history)?;
@@ -100,19 +211,14 @@ pub fn train(
         train: SplitMetrics {
             loss: last.train_loss,
             accuracy: last.train_accuracy,
+            bits_per_char: None,
         },
-        valid: valid.map(|v| SplitMetrics {
-            loss: v.loss,
-            accuracy: v.accuracy,
-        }),
-        test: SplitMetrics {
-            loss: test.loss,
-            accuracy: test.accuracy,
-        },
+        valid: trained.valid,
+        test: trained.test,
         weights_sha256: weights_sha256(&inference),
         best_epoch: report.best_epoch,
         stopped_early: report.stopped_early,
-        samples: split_sizes(&splits),
+        samples: trained.samples,
         kiln_version: env!("CARGO_PKG_VERSION").into(),
     };
     run.write_summary(&summary)?;
@@ -187,8 +293,24 @@ pub fn load_run(dir: &Path, backend: Option<BackendKind>) -> Result<TrainedRun> 
 }
 
 impl TrainedRun {
-    /// Evaluates the model on the test split of the data it was trained on.
+    /// Evaluates the model on the test split of the data it was trained on (for a language
+    /// model: the validation text, in bits per character).
     pub fn evaluate_test(&self) -> Result<Evaluation> {
+        if let AnyModel::Charlm(model) = &self.model {
+            let text = prepare_text(&self.config.data)?;
+            let chunks = StreamChunks::new(
+                text.valid,
+                self.config.train.batch_size.max(1),
+                self.config.train.seq_len,
+            );
+            let e = evaluate_text(model, &chunks, &self.device);
+            return Ok(Evaluation {
+                loss: e.loss,
+                accuracy: e.accuracy,
+                confusion: Vec::new(),
+                bits_per_char: Some(e.bits_per_char),
+            });
+        }
         let splits = prepare(&self.config.data, self.config.seed)?;
         Ok(evaluate(
             &self.model,
@@ -243,5 +365,49 @@ impl TrainedRun {
                     .unwrap_or((0, 0.0))
             })
             .collect())
+    }
+
+    /// Language models: `length` characters sampled after `prompt` at `temperature`; the same
+    /// `seed` gives the same text.
+    pub fn generate(
+        &self,
+        prompt: &str,
+        length: usize,
+        temperature: f64,
+        seed: u64,
+    ) -> Result<String> {
+        let AnyModel::Charlm(model) = &self.model else {
+            return Err(KilnError::Input(format!(
+                "{}: generate needs a language model run (model kind charlm), this is {}",
+                self.dir.display(),
+                self.config.model.kind()
+            )));
+        };
+        if temperature <= 0.0 {
+            return Err(KilnError::Input("--temperature must be > 0".into()));
+        }
+        let vocab: Vec<char> = self.preprocess.vocab.chars().collect();
+        let corpus = kiln_data::Corpus {
+            vocab,
+            tokens: Vec::new(),
+        };
+        let prompt_tokens = corpus.encode(prompt).map_err(|c| {
+            KilnError::Input(format!(
+                "the prompt holds {c:?}, a character the model never saw"
+            ))
+        })?;
+        if prompt_tokens.is_empty() {
+            return Err(KilnError::Input("--prompt must not be empty".into()));
+        }
+        let _rng = crate::rng_guard();
+        let tokens = sample_tokens(
+            model,
+            &prompt_tokens,
+            length,
+            temperature,
+            seed,
+            &self.device,
+        );
+        Ok(format!("{prompt}{}", corpus.decode(&tokens)))
     }
 }

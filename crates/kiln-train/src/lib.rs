@@ -14,6 +14,7 @@ mod early_stopping;
 mod error;
 mod experiment;
 mod hash;
+pub mod language_model;
 pub mod metrics;
 mod model;
 mod objective;

@@ -56,8 +56,10 @@ pub struct Evaluation {
     pub loss: f64,
     /// Fraction of correct predictions.
     pub accuracy: f64,
-    /// `confusion[true][predicted]` counts.
+    /// `confusion[true][predicted]` counts (empty for language models).
     pub confusion: Vec<Vec<usize>>,
+    /// Language models: mean cross-entropy in bits per character.
+    pub bits_per_char: Option<f64>,
 }
 
 impl Evaluation {
@@ -117,6 +119,7 @@ pub fn evaluate<M: TaskModel>(
         loss: loss_sum / n,
         accuracy: correct as f64 / n,
         confusion,
+        bits_per_char: None,
     }
 }
 

@@ -6,11 +6,12 @@ use burn::prelude::*;
 use kiln_cnn::{Cnn, CnnConfig, ConvBlockConfig};
 use kiln_fnn::{Mlp, MlpConfig};
 use kiln_rnn::{
-    CellKind, ElmanActivation, RecurrentConfig, SequenceClassifier, SequenceClassifierConfig,
+    CellKind, CharLanguageModel, CharLanguageModelConfig, ElmanActivation, RecurrentConfig,
+    SequenceClassifier, SequenceClassifierConfig,
 };
 
 use crate::config::{
-    ActivationName, CellName, CnnPreset, CnnSpec, ModelConfig, RnnActivation, RnnSpec,
+    ActivationName, CellName, CharLmSpec, CnnPreset, CnnSpec, ModelConfig, RnnActivation, RnnSpec,
 };
 use crate::data::Preprocess;
 use crate::{KilnError, Objective, Result};
@@ -43,6 +44,19 @@ impl TaskModel for SequenceClassifier {
     }
 }
 
+/// A language model as a classifier: token ids (as floats) `[batch, time]` -> logits of the
+/// character that follows each sequence.
+impl TaskModel for CharLanguageModel {
+    fn logits(&self, inputs: Tensor<2>) -> Tensor<2> {
+        let [batch, steps] = inputs.dims();
+        let (logits, _) = self.forward(inputs.int(), None);
+        let vocab = logits.dims()[2];
+        logits
+            .slice([0..batch, steps - 1..steps])
+            .reshape([batch, vocab])
+    }
+}
+
 /// Any model Kiln can build from a config file.
 #[derive(Module, Debug)]
 #[allow(clippy::large_enum_variant)] // one per run, never in bulk
@@ -53,6 +67,8 @@ pub enum AnyModel {
     Cnn(Cnn),
     /// A recurrent sequence classifier.
     Rnn(SequenceClassifier),
+    /// A character language model.
+    Charlm(CharLanguageModel),
 }
 
 impl TaskModel for AnyModel {
@@ -61,6 +77,7 @@ impl TaskModel for AnyModel {
             AnyModel::Mlp(model) => model.logits(inputs),
             AnyModel::Cnn(model) => model.logits(inputs),
             AnyModel::Rnn(model) => model.logits(inputs),
+            AnyModel::Charlm(model) => model.logits(inputs),
         }
     }
 }
@@ -113,6 +130,13 @@ pub fn build_model(
                 .check()
                 .map_err(|e| KilnError::Input(format!("model: {e}")))?;
             Ok(AnyModel::Cnn(config.init(device)))
+        }
+        ModelConfig::Charlm(spec) => {
+            let vocab = preprocess.vocab.chars().count();
+            if vocab < 2 {
+                return Err(KilnError::Input("a language model needs text data (data.dataset = \"shakespeare\" or a text file)".into()));
+            }
+            Ok(AnyModel::Charlm(charlm_config(spec, vocab).init(device)))
         }
         ModelConfig::Rnn(spec) => {
             let (steps, per_step) = match preprocess.sample_shape[..] {
@@ -184,4 +208,17 @@ pub fn rnn_config(spec: &RnnSpec, per_step: usize, classes: usize) -> SequenceCl
         .with_activation(activation)
         .with_dropout(spec.dropout);
     SequenceClassifierConfig::new(encoder, classes)
+}
+
+/// Kiln-rnn's config for a `[model]` section of kind `charlm` over `vocab` characters.
+pub fn charlm_config(spec: &CharLmSpec, vocab: usize) -> CharLanguageModelConfig {
+    let cell = match spec.cell {
+        CellName::Elman => CellKind::Elman,
+        CellName::Lstm => CellKind::Lstm,
+        CellName::Gru => CellKind::Gru,
+    };
+    let encoder = RecurrentConfig::new(cell, spec.embedding, spec.hidden)
+        .with_num_layers(spec.layers)
+        .with_dropout(spec.dropout);
+    CharLanguageModelConfig::new(vocab, encoder)
 }

@@ -27,6 +27,9 @@ pub struct SplitMetrics {
     pub loss: f64,
     /// Fraction correct.
     pub accuracy: f64,
+    /// Language models: mean cross-entropy in bits per character.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bits_per_char: Option<f64>,
 }
 
 /// Number of samples in each split.

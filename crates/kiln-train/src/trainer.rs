@@ -65,6 +65,21 @@ pub struct FitReport<M> {
     pub stopped_early: bool,
 }
 
+impl<M> FitReport<M> {
+    /// The same report with the model transformed (e.g. wrapped into [`crate::AnyModel`]).
+    pub fn map_model<N>(self, f: impl FnOnce(M) -> N) -> FitReport<N> {
+        FitReport {
+            model: f(self.model),
+            history: self.history,
+            steps: self.steps,
+            samples_seen: self.samples_seen,
+            train_seconds: self.train_seconds,
+            best_epoch: self.best_epoch,
+            stopped_early: self.stopped_early,
+        }
+    }
+}
+
 /// Trains `model` (built on the autodiff `device`) on `splits` as `config` says.
 ///
 /// Deterministic: the device is reseeded before every step from the config's seed and the step
@@ -182,7 +197,7 @@ pub fn fit<M: TaskModel>(
 }
 
 /// Mixes a seed with a counter (SplitMix64 finaliser) so that nearby counters give unrelated seeds.
-fn mix(seed: u64, counter: u64) -> u64 {
+pub(crate) fn mix(seed: u64, counter: u64) -> u64 {
     let mut z = seed ^ counter.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);

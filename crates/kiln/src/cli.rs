@@ -24,6 +24,8 @@ pub enum Command {
     Eval(EvalArgs),
     /// Predict classes with a trained run: the rows of a CSV file, or PNG/JPEG digit images.
     Predict(PredictArgs),
+    /// Sample text from a trained character language model.
+    Generate(GenerateArgs),
     /// List the models and the shipped configs.
     List,
     /// Show a trained run's model, parameter count, file size and config.
@@ -83,6 +85,28 @@ pub struct PredictArgs {
     /// Print JSON instead of CSV.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Arguments of `kiln generate`.
+#[derive(Debug, clap::Args)]
+pub struct GenerateArgs {
+    /// A run folder of a language model (`model.kind = "charlm"`).
+    pub run_dir: PathBuf,
+    /// Text to start from.
+    #[arg(long, default_value = "\n")]
+    pub prompt: String,
+    /// Number of characters to generate.
+    #[arg(long, default_value_t = 400)]
+    pub len: usize,
+    /// Sampling temperature: lower is more conservative.
+    #[arg(long, default_value_t = 0.8)]
+    pub temperature: f64,
+    /// Seed of the sampling: the same seed gives the same text.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Backend (default: the one it trained on).
+    #[arg(long)]
+    pub backend: Option<String>,
 }
 
 /// Arguments of `kiln inspect`.

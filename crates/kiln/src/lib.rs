@@ -14,6 +14,7 @@ pub fn run(cli: &Cli) -> kiln_train::Result<()> {
         Command::Train(args) => commands::train::run(args),
         Command::Eval(args) => commands::eval::run(args),
         Command::Predict(args) => commands::predict::run(args),
+        Command::Generate(args) => commands::generate::run(args),
         Command::List => {
             commands::list::run();
             Ok(())

@@ -1,31 +1,24 @@
 //! The configs shipped in `configs/`, compiled in so that `kiln train NAME` works anywhere.
 
-/// (name, TOML text) of every shipped config.
-pub const SHIPPED_CONFIGS: [(&str, &str); 8] = [
-    (
-        "fnn-breast-cancer",
-        include_str!("../../../configs/fnn-breast-cancer.toml"),
-    ),
-    ("fnn-iris", include_str!("../../../configs/fnn-iris.toml")),
-    ("mlp-mnist", include_str!("../../../configs/mlp-mnist.toml")),
-    ("cnn-mnist", include_str!("../../../configs/cnn-mnist.toml")),
-    (
-        "resnet-mnist",
-        include_str!("../../../configs/resnet-mnist.toml"),
-    ),
-    (
-        "lstm-seqmnist",
-        include_str!("../../../configs/lstm-seqmnist.toml"),
-    ),
-    (
-        "gru-seqmnist",
-        include_str!("../../../configs/gru-seqmnist.toml"),
-    ),
-    (
-        "rnn-seqmnist",
-        include_str!("../../../configs/rnn-seqmnist.toml"),
-    ),
-];
+macro_rules! shipped {
+    ($($name:literal),* $(,)?) => {
+        /// (name, TOML text) of every shipped config.
+        pub const SHIPPED_CONFIGS: &[(&str, &str)] =
+            &[$(($name, include_str!(concat!("../../../configs/", $name, ".toml")))),*];
+    };
+}
+
+shipped!(
+    "fnn-breast-cancer",
+    "fnn-iris",
+    "mlp-mnist",
+    "cnn-mnist",
+    "resnet-mnist",
+    "lstm-seqmnist",
+    "gru-seqmnist",
+    "rnn-seqmnist",
+    "char-shakespeare",
+);
 
 /// The text of a shipped config by name.
 pub fn shipped_config(name: &str) -> Option<&'static str> {

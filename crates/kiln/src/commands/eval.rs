@@ -9,6 +9,22 @@ use crate::cli::EvalArgs;
 pub fn run(args: &EvalArgs) -> Result<()> {
     let run = load_run(&args.run_dir, parse_backend(args.backend.as_deref())?)?;
     let evaluation = run.evaluate_test()?;
+    if let Some(bits) = evaluation.bits_per_char {
+        let json = serde_json::json!({ "loss": evaluation.loss, "accuracy": evaluation.accuracy, "bits_per_char": bits });
+        match args.json {
+            true => println!(
+                "{}",
+                serde_json::to_string_pretty(&json).expect("serialises")
+            ),
+            false => println!(
+                "{}: validation text {bits:.4} bits per character, loss {:.4}, next-character accuracy {:.4}",
+                args.run_dir.display(),
+                evaluation.loss,
+                evaluation.accuracy
+            ),
+        }
+        return Ok(());
+    }
     let picture = args.run_dir.join("confusion.png");
     kiln_train::plot::write_confusion(&picture, &evaluation.confusion)?;
     if args.json {

@@ -11,7 +11,7 @@ pub fn run() {
         "  mlp   multi-layer perceptron (kiln-fnn): hidden sizes, activation, dropout, batch norm"
     );
     println!("\nshipped configs (kiln train NAME, or the file in configs/):");
-    for (name, text) in SHIPPED_CONFIGS {
+    for (name, text) in SHIPPED_CONFIGS.iter().copied() {
         match ExperimentConfig::parse(text, &[], name) {
             Ok(c) => println!(
                 "  {name:<20} {} on {}, {} epochs, {} lr {}",

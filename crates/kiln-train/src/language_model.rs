@@ -1,0 +1,217 @@
+//! Character language models in the shared loop's terms: truncated back-propagation through
+//! time over parallel text streams with the hidden state carried between chunks, evaluation in
+//! bits per character, and seeded sampling.
+
+use std::time::Instant;
+
+use burn::optim::GradientsParams;
+use burn::prelude::*;
+use burn::tensor::activation::softmax;
+use kiln_data::{SeededRng, StreamChunks};
+use kiln_rnn::{CharLanguageModel, RecurrentState};
+
+use crate::config::ExperimentConfig;
+use crate::early_stopping::{EarlyStopping, Verdict};
+use crate::optim::{build_optimizer, build_scheduler};
+use crate::trainer::mix;
+use crate::{EpochRecord, FitReport, Objective, Progress, Result, clip, metrics::RunningMetrics};
+
+/// Loss (nats per character), next-character accuracy and bits per character of a text.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TextEvaluation {
+    /// Mean cross-entropy in nats per character.
+    pub loss: f64,
+    /// Fraction of next characters predicted exactly.
+    pub accuracy: f64,
+    /// Mean cross-entropy in bits per character (`loss / ln 2`).
+    pub bits_per_char: f64,
+}
+
+/// Mean loss of one chunk and its flattened logits and targets.
+fn chunk_loss(
+    model: &CharLanguageModel,
+    inputs: Tensor<2, Int>,
+    targets: Tensor<2, Int>,
+    state: Option<RecurrentState>,
+) -> (Tensor<1>, Tensor<2>, Tensor<1, Int>, RecurrentState) {
+    let [batch, steps] = targets.dims();
+    let (logits, state) = model.forward(inputs, state);
+    let vocab = logits.dims()[2];
+    let logits = logits.reshape([batch * steps, vocab]);
+    let targets = targets.reshape([batch * steps]);
+    let loss = Objective::Multiclass { classes: vocab }.loss(logits.clone(), targets.clone());
+    (loss, logits, targets, state)
+}
+
+/// Evaluates `model` (an inference copy) on `chunks`, carrying the state through each stream.
+pub fn evaluate_text(
+    model: &CharLanguageModel,
+    chunks: &StreamChunks,
+    device: &Device,
+) -> TextEvaluation {
+    let mut running = RunningMetrics::default();
+    let mut state = None;
+    let objective = Objective::Multiclass {
+        classes: model.vocab_size(),
+    };
+    for index in 0..chunks.len() {
+        let (inputs, targets) = chunks.chunk(index, device);
+        let (loss, logits, targets, next) = chunk_loss(model, inputs, targets, state);
+        running.add(objective, loss, logits, targets);
+        state = Some(next);
+    }
+    let (loss, accuracy) = running.finish();
+    TextEvaluation {
+        loss,
+        accuracy,
+        bits_per_char: loss / std::f64::consts::LN_2,
+    }
+}
+
+/// Trains a character language model with truncated back-propagation through time: each epoch
+/// walks the training streams chunk by chunk, carrying the (detached) hidden state forward.
+pub fn fit_language_model(
+    mut model: CharLanguageModel,
+    train: &StreamChunks,
+    valid: &StreamChunks,
+    config: &ExperimentConfig,
+    device: &Device,
+    progress: &mut dyn Progress,
+) -> Result<FitReport<CharLanguageModel>> {
+    let steps_per_epoch = train.len();
+    let epochs = config.train.epochs;
+    let mut optimizer = build_optimizer(&config.optim, &config.regularization);
+    let mut scheduler = build_scheduler(
+        &config.schedule,
+        config.optim.lr,
+        steps_per_epoch,
+        epochs * steps_per_epoch,
+    )?;
+    let eval_device = device.clone().inner();
+    let objective = Objective::Multiclass {
+        classes: model.vocab_size(),
+    };
+    let mut stopper = EarlyStopping::new(&config.early_stopping);
+    let keep_best = config.early_stopping.patience > 0 && config.early_stopping.restore_best;
+    let (mut best_model, mut history, mut steps, mut stopped_early) = (None, Vec::new(), 0, false);
+
+    progress.start(epochs, steps_per_epoch);
+    let start = Instant::now();
+    for epoch in 1..=epochs {
+        let mut running = RunningMetrics::default();
+        let mut state: Option<RecurrentState> = None;
+        let mut lr = config.optim.lr;
+        for index in 0..steps_per_epoch {
+            device.seed(mix(config.seed ^ 0xD20F, steps as u64));
+            let (inputs, targets) = train.chunk(index, device);
+            let (loss, logits, targets, next) = chunk_loss(&model, inputs, targets, state);
+            running.add(objective, loss.clone().detach(), logits.detach(), targets);
+            let mut grads = GradientsParams::from_grads(loss.backward(), &model);
+            if let Some(max_norm) = config.optim.clip_grad_norm {
+                grads = clip::clip_grad_norm(&model, grads, max_norm).0;
+            }
+            let rate = scheduler.step();
+            lr = rate.base();
+            model = optimizer.step(rate, model, grads);
+            state = Some(next.detach());
+            steps += 1;
+            progress.step();
+        }
+        let (train_loss, train_accuracy) = running.finish();
+        let evaluation = evaluate_text(&model.valid(), valid, &eval_device);
+        let record = EpochRecord {
+            epoch,
+            train_loss,
+            train_accuracy,
+            valid_loss: Some(evaluation.loss),
+            valid_accuracy: Some(evaluation.accuracy),
+            lr,
+            seconds: start.elapsed().as_secs_f64(),
+        };
+        progress.epoch(&record);
+        history.push(record);
+        match stopper.observe(epoch, evaluation.loss, evaluation.accuracy) {
+            Verdict::Improved if keep_best => best_model = Some(model.clone()),
+            Verdict::Stop if config.early_stopping.patience > 0 => {
+                stopped_early = epoch < epochs;
+                break;
+            }
+            _ => {}
+        }
+    }
+    progress.finish();
+    Ok(FitReport {
+        model: best_model.unwrap_or(model),
+        history,
+        steps,
+        samples_seen: steps * train.streams(),
+        train_seconds: start.elapsed().as_secs_f64(),
+        best_epoch: stopper.best_epoch(),
+        stopped_early,
+    })
+}
+
+/// Samples `length` tokens after `prompt` (token ids): softmax of the logits divided by
+/// `temperature`, drawn with a generator seeded by `seed`, so the same seed gives the same text.
+pub fn sample_tokens(
+    model: &CharLanguageModel,
+    prompt: &[u32],
+    length: usize,
+    temperature: f64,
+    seed: u64,
+    device: &Device,
+) -> Vec<u32> {
+    let mut rng = SeededRng::new(seed);
+    let to_tensor = |tokens: &[u32]| {
+        let ids: Vec<i64> = tokens.iter().map(|&t| t as i64).collect();
+        Tensor::<2, Int>::from_data(TensorData::new(ids, [1, tokens.len()]), device)
+    };
+    let (mut logits, mut state) = model.forward(to_tensor(prompt), None);
+    let mut generated = Vec::with_capacity(length);
+    for _ in 0..length {
+        let steps = logits.dims()[1];
+        let last = logits
+            .clone()
+            .slice([0..1, steps - 1..steps])
+            .flatten::<1>(0, 2);
+        let probabilities: Vec<f32> = softmax(last.div_scalar(temperature.max(1e-6)), 0)
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec()
+            .unwrap_or_default();
+        let token = draw(&probabilities, rng.unit_f32());
+        generated.push(token);
+        let (next_logits, next_state) = model.forward(to_tensor(&[token]), Some(state));
+        logits = next_logits;
+        state = next_state;
+    }
+    generated
+}
+
+/// The index where the running sum of `probabilities` passes `u` (inverse-CDF sampling).
+fn draw(probabilities: &[f32], u: f32) -> u32 {
+    let total: f32 = probabilities.iter().sum();
+    let mut acc = 0.0;
+    for (i, p) in probabilities.iter().enumerate() {
+        acc += p / total;
+        if u < acc {
+            return i as u32;
+        }
+    }
+    probabilities.len().saturating_sub(1) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn draw_follows_the_cumulative_distribution() {
+        let p = [0.1, 0.0, 0.6, 0.3];
+        assert_eq!(draw(&p, 0.05), 0);
+        assert_eq!(draw(&p, 0.2), 2);
+        assert_eq!(draw(&p, 0.69), 2);
+        assert_eq!(draw(&p, 0.71), 3);
+        assert_eq!(draw(&p, 0.9999), 3);
+    }
+}
