@@ -36,6 +36,38 @@ pub struct ExperimentConfig {
     /// Early stopping on a validation metric.
     #[serde(default)]
     pub early_stopping: EarlyStoppingConfig,
+    /// When to write checkpoints and how many to keep.
+    #[serde(default)]
+    pub checkpoint: CheckpointConfig,
+}
+
+/// Checkpoints of the whole training state under `RUN_DIR/checkpoints/`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointConfig {
+    /// Every this many optimizer steps (0 = not by steps).
+    #[serde(default)]
+    pub every_steps: usize,
+    /// Every this many epochs (0 = not by epochs).
+    #[serde(default = "one")]
+    pub every_epochs: usize,
+    /// How many of the newest checkpoints to keep (the best by validation is kept besides).
+    #[serde(default = "two")]
+    pub keep_last: usize,
+}
+
+fn two() -> usize {
+    2
+}
+
+impl Default for CheckpointConfig {
+    fn default() -> Self {
+        Self {
+            every_steps: 0,
+            every_epochs: 1,
+            keep_last: 2,
+        }
+    }
 }
 
 fn default_seed() -> u64 {
@@ -577,6 +609,22 @@ impl ExperimentConfig {
         Ok(config)
     }
 
+    /// A hash of everything that must not change on resume: the whole config except the number
+    /// of epochs, logging and checkpoint timing.
+    pub fn resume_hash(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut fixed = self.clone();
+        fixed.train.epochs = 0;
+        fixed.train.log_every = 1;
+        fixed.train.backend = None;
+        fixed.checkpoint = CheckpointConfig::default();
+        fixed.name = String::new();
+        Sha256::digest(fixed.to_toml().as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     /// The resolved config as TOML, as written into the run folder.
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).expect("configs always serialise")
@@ -620,6 +668,10 @@ impl ExperimentConfig {
         check(
             self.schedule.step_epochs > 0,
             "schedule.step_epochs must be at least 1",
+        )?;
+        check(
+            self.checkpoint.keep_last > 0,
+            "checkpoint.keep_last must be at least 1",
         )?;
         check(
             self.schedule.min_lr >= 0.0 && self.schedule.min_lr <= self.optim.lr,

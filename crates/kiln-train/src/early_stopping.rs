@@ -1,5 +1,6 @@
 //! Early stopping with patience on a validation metric, and the best epoch for model selection.
 
+use crate::checkpoint::StopperState;
 use crate::config::{EarlyStoppingConfig, Monitor};
 
 /// What the stopper concluded after an epoch.
@@ -69,6 +70,25 @@ impl EarlyStopping {
     /// The best value of the monitored metric so far.
     pub fn best_value(&self) -> Option<f64> {
         self.best
+    }
+
+    /// The state to checkpoint.
+    pub fn state(&self) -> StopperState {
+        StopperState {
+            best: self.best,
+            best_epoch: self.best_epoch,
+            waited: self.waited,
+        }
+    }
+
+    /// A stopper continuing from a checkpointed state.
+    pub fn restore(config: &EarlyStoppingConfig, state: StopperState) -> Self {
+        Self {
+            config: config.clone(),
+            best: state.best,
+            best_epoch: state.best_epoch,
+            waited: state.waited,
+        }
     }
 }
 

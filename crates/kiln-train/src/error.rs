@@ -24,6 +24,9 @@ pub enum KilnError {
         /// The underlying I/O error.
         source: std::io::Error,
     },
+    /// Training was stopped by SIGINT or SIGTERM after writing a checkpoint.
+    #[error("interrupted: training state saved in {0}; continue with --resume")]
+    Interrupted(PathBuf),
     /// Something failed inside Kiln or Burn.
     #[error("internal error: {0}")]
     Internal(String),
@@ -34,6 +37,7 @@ impl KilnError {
     pub fn exit_code(&self) -> i32 {
         match self {
             KilnError::Internal(_) => 1,
+            KilnError::Interrupted(_) => 130,
             _ => 2,
         }
     }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 
+use crate::checkpoint::{self, CheckpointPolicy, Checkpointer, VerifiedCheckpoint};
 use crate::config::ModelConfig;
 use crate::data::{Preprocess, Splits, load_preprocess, prepare, prepare_text};
 use crate::language_model::{evaluate_text, fit_language_model, sample_tokens};
@@ -12,10 +13,10 @@ use crate::metrics::{Evaluation, evaluate};
 use crate::run_dir::{
     CONFIG_FILE, MODEL_FILE, PREPROCESS_FILE, RunDir, SplitMetrics, SplitSizes, Summary,
 };
-use crate::trainer::FitReport;
+use crate::trainer::{FitControl, FitReport, fit_with};
 use crate::{
     AnyModel, BackendKind, ExperimentConfig, KilnError, Objective, Progress, Result, build_model,
-    fit, plot, weights_sha256,
+    plot, weights_sha256,
 };
 use kiln_data::StreamChunks;
 
@@ -28,6 +29,8 @@ pub struct TrainOptions {
     pub overwrite: bool,
     /// Backend (default: the config's, else the build's default).
     pub backend: Option<BackendKind>,
+    /// Continue the run in `out` from its newest valid checkpoint.
+    pub resume: bool,
 }
 
 /// The result of a training run.
@@ -88,7 +91,15 @@ fn train_samples(
     autodiff.seed(config.seed);
     let model = build_model(&config.model, &splits.preprocess, objective, &autodiff)?;
     let run = start_run(config, options, backend, &splits.preprocess)?;
-    let report = fit(model, &splits, config, objective, &autodiff, progress)?;
+    let resume = find_resume_point(config, options, &run)?;
+    let checkpointer = checkpointer(config, &run);
+    let control = FitControl {
+        checkpointer: checkpointer.as_ref(),
+        resume: resume.as_ref(),
+    };
+    let report = fit_with(
+        model, &splits, config, objective, &autodiff, progress, control,
+    )?;
     let inference = report.model.valid();
     let metrics = |samples: &kiln_data::Samples| {
         let e = evaluate(&inference, objective, samples, device);
@@ -168,14 +179,62 @@ fn train_text(
     )
 }
 
-/// Creates the run folder and writes the resolved config and the preprocessing.
+/// The checkpointer of a run, unless the config turns checkpoints off.
+fn checkpointer(config: &ExperimentConfig, run: &RunDir) -> Option<Checkpointer> {
+    let c = &config.checkpoint;
+    (c.every_steps > 0 || c.every_epochs > 0).then(|| {
+        let policy = CheckpointPolicy {
+            every_steps: c.every_steps,
+            every_epochs: c.every_epochs,
+            keep_last: c.keep_last,
+        };
+        Checkpointer::new(run.path(), policy, config.resume_hash())
+    })
+}
+
+/// With `--resume`: the newest valid checkpoint of the run, checked against the config.
+fn find_resume_point(
+    config: &ExperimentConfig,
+    options: &TrainOptions,
+    run: &RunDir,
+) -> Result<Option<VerifiedCheckpoint>> {
+    if !options.resume {
+        return Ok(None);
+    }
+    let Some(checkpoint) = checkpoint::newest_valid(run.path())? else {
+        return Err(KilnError::Input(format!(
+            "{}: no checkpoint to resume from",
+            run.path().display()
+        )));
+    };
+    if checkpoint.state.config_hash != config.resume_hash() {
+        return Err(KilnError::Input(format!(
+            "{}: the config differs from the one this checkpoint was trained with (only train.epochs may change on resume)",
+            checkpoint.dir.display()
+        )));
+    }
+    eprintln!(
+        "resuming from {} (epoch {}, step {})",
+        checkpoint.dir.display(),
+        checkpoint.state.epoch,
+        checkpoint.state.step
+    );
+    Ok(Some(checkpoint))
+}
+
+/// Creates the run folder (or opens it to resume) and writes the resolved config and the
+/// preprocessing.
 fn start_run(
     config: &ExperimentConfig,
     options: &TrainOptions,
     backend: BackendKind,
     preprocess: &Preprocess,
 ) -> Result<RunDir> {
-    let run = RunDir::create(options.out.as_deref(), &config.name, options.overwrite)?;
+    let run = match (&options.out, options.resume) {
+        (Some(out), true) => RunDir::existing(out)?,
+        (None, true) => return Err(KilnError::Input("--resume needs --out RUN_DIR".into())),
+        (_, false) => RunDir::create(options.out.as_deref(), &config.name, options.overwrite)?,
+    };
     let mut resolved = config.clone();
     resolved.train.backend = Some(backend.name().into());
     run.write(CONFIG_FILE, resolved.to_toml().as_bytes())?;
@@ -256,7 +315,21 @@ pub struct TrainedRun {
 /// Reads a run folder (config, preprocessing, model) onto `backend` (default: the one it
 /// trained on when compiled in, else the build's default).
 pub fn load_run(dir: &Path, backend: Option<BackendKind>) -> Result<TrainedRun> {
-    if !dir.join(MODEL_FILE).is_file() {
+    if checkpoint::is_checkpoint(dir) {
+        let verified = checkpoint::open(dir)?;
+        let run_dir = dir.parent().and_then(Path::parent).unwrap_or(dir);
+        return load_model_from(run_dir, &verified.dir.join(MODEL_FILE), backend);
+    }
+    load_model_from(dir, &dir.join(MODEL_FILE), backend)
+}
+
+/// Reads the config and preprocessing of `dir` and the weights in `model_file`.
+fn load_model_from(
+    dir: &Path,
+    model_file: &Path,
+    backend: Option<BackendKind>,
+) -> Result<TrainedRun> {
+    if !model_file.is_file() {
         return Err(KilnError::Input(format!(
             "{}: not a run folder (no {MODEL_FILE})",
             dir.display()
@@ -275,11 +348,11 @@ pub fn load_run(dir: &Path, backend: Option<BackendKind>) -> Result<TrainedRun> 
     let device = backend.device()?;
     let objective = Objective::for_classes(preprocess.classes);
     let model = build_model(&config.model, &preprocess, objective, &device)?
-        .try_load_file(dir.join(MODEL_FILE))
+        .try_load_file(model_file)
         .map_err(|e| {
             KilnError::Input(format!(
                 "{}: cannot load model: {e:?}",
-                dir.join(MODEL_FILE).display()
+                model_file.display()
             ))
         })?;
     Ok(TrainedRun {

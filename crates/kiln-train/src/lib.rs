@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 mod backend;
+pub mod checkpoint;
 pub mod clip;
 pub mod config;
 pub mod data;
@@ -14,6 +15,7 @@ mod early_stopping;
 mod error;
 mod experiment;
 mod hash;
+pub mod interrupt;
 pub mod language_model;
 pub mod metrics;
 mod model;
@@ -36,4 +38,4 @@ pub use model::{AnyModel, TaskModel, activation, build_model};
 pub use objective::Objective;
 pub use progress::{ConsoleProgress, Progress, Silent};
 pub use seeding::rng_guard;
-pub use trainer::{EpochRecord, FitReport, fit};
+pub use trainer::{EpochRecord, FitControl, FitReport, fit, fit_with};

@@ -5,6 +5,7 @@ use burn::prelude::*;
 use kiln_data::Samples;
 use serde::Serialize;
 
+use crate::checkpoint::RunningSums;
 use crate::{Objective, TaskModel};
 
 /// Sums of loss and correct predictions over an epoch, kept as device tensors.
@@ -13,6 +14,7 @@ pub struct RunningMetrics {
     loss_sum: Option<Tensor<1>>,
     correct: Option<Tensor<1, Int>>,
     samples: usize,
+    carried: RunningSums,
 }
 
 impl RunningMetrics {
@@ -38,14 +40,39 @@ impl RunningMetrics {
         self.samples += n;
     }
 
+    /// Starts from sums carried over from a checkpoint.
+    pub fn resumed(carried: RunningSums) -> Self {
+        Self {
+            carried,
+            ..Self::default()
+        }
+    }
+
+    /// The sums so far, for a checkpoint (reads the device).
+    pub fn sums(&self) -> RunningSums {
+        RunningSums {
+            loss_sum: self.carried.loss_sum
+                + self
+                    .loss_sum
+                    .clone()
+                    .map_or(0.0, |t| t.into_scalar::<f64>()),
+            correct: self.carried.correct
+                + self
+                    .correct
+                    .clone()
+                    .map_or(0.0, |t| t.into_scalar::<i64>() as f64),
+            samples: self.carried.samples + self.samples,
+        }
+    }
+
     /// Mean loss and accuracy (reads the device once).
     pub fn finish(self) -> (f64, f64) {
-        let n = self.samples.max(1) as f64;
-        let loss = self
-            .loss_sum
-            .map_or(f64::NAN, |t| t.into_scalar::<f64>() / n);
-        let correct = self.correct.map_or(0.0, |t| t.into_scalar::<i64>() as f64);
-        (loss, correct / n)
+        let sums = self.sums();
+        if sums.samples == 0 {
+            return (f64::NAN, 0.0);
+        }
+        let n = sums.samples as f64;
+        (sums.loss_sum / n, sums.correct / n)
     }
 }
 

@@ -117,6 +117,27 @@ impl RunDir {
         Ok(Self { path })
     }
 
+    /// An existing run folder to continue (`--resume`).
+    pub fn existing(path: &Path) -> Result<Self> {
+        if !path.is_dir() {
+            return Err(KilnError::Input(format!(
+                "{}: no such run folder to resume",
+                path.display()
+            )));
+        }
+        let probe = path.join(".kiln-write-check");
+        fs::write(&probe, b"ok").map_err(|e| {
+            KilnError::Input(format!(
+                "{}: output folder is not writable: {e}",
+                path.display()
+            ))
+        })?;
+        let _ = fs::remove_file(probe);
+        Ok(Self {
+            path: path.to_path_buf(),
+        })
+    }
+
     /// The folder.
     pub fn path(&self) -> &Path {
         &self.path

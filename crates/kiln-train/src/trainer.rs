@@ -7,14 +7,17 @@ use burn::prelude::*;
 use kiln_data::{Augment, SeededRng};
 use serde::Serialize;
 
+use crate::checkpoint::{Checkpointer, RunningSums, Snapshot, TrainState, VerifiedCheckpoint};
 use crate::config::{ExperimentConfig, OptimName};
 use crate::data::Splits;
 use crate::early_stopping::{EarlyStopping, Verdict};
 use crate::optim::{build_optimizer, build_scheduler};
-use crate::{Objective, Progress, Result, TaskModel, clip, metrics, regularize};
+use crate::{
+    KilnError, Objective, Progress, Result, TaskModel, clip, interrupt, metrics, regularize,
+};
 
 /// One epoch's metrics, as written to `metrics.csv`.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct EpochRecord {
     /// 1-based epoch number.
     pub epoch: usize,
@@ -80,6 +83,15 @@ impl<M> FitReport<M> {
     }
 }
 
+/// Checkpointing and resuming for [`fit_with`].
+#[derive(Default, Clone, Copy)]
+pub struct FitControl<'a> {
+    /// Writes checkpoints as its policy says, and on SIGINT/SIGTERM.
+    pub checkpointer: Option<&'a Checkpointer>,
+    /// Continues from this checkpoint (model, optimizer, scheduler, position, metrics, stopper).
+    pub resume: Option<&'a VerifiedCheckpoint>,
+}
+
 /// Trains `model` (built on the autodiff `device`) on `splits` as `config` says.
 ///
 /// Deterministic: the device is reseeded before every step from the config's seed and the step
@@ -87,12 +99,34 @@ impl<M> FitReport<M> {
 /// gives the same weights bit for bit on the CPU backends. Hold [`crate::rng_guard`] from
 /// seeding the device and building the model until this returns when other threads may train.
 pub fn fit<M: TaskModel>(
+    model: M,
+    splits: &Splits,
+    config: &ExperimentConfig,
+    objective: Objective,
+    device: &Device,
+    progress: &mut dyn Progress,
+) -> Result<FitReport<M>> {
+    fit_with(
+        model,
+        splits,
+        config,
+        objective,
+        device,
+        progress,
+        FitControl::default(),
+    )
+}
+
+/// [`fit`] with checkpoints and resume: a run resumed from any checkpoint ends with the same
+/// weights, bit for bit, as a run that never stopped.
+pub fn fit_with<M: TaskModel>(
     mut model: M,
     splits: &Splits,
     config: &ExperimentConfig,
     objective: Objective,
     device: &Device,
     progress: &mut dyn Progress,
+    control: FitControl<'_>,
 ) -> Result<FitReport<M>> {
     let batch_size = if config.optim.name == OptimName::Gd {
         0
@@ -110,30 +144,51 @@ pub fn fit<M: TaskModel>(
     )?;
     let eval_device = device.clone().inner();
     let l1 = config.regularization.l1;
-    let mut stopper = EarlyStopping::new(&config.early_stopping);
     let keep_best = config.early_stopping.patience > 0 && config.early_stopping.restore_best;
-    let mut best_model = None;
     let augment = Augment {
         max_shift: config.data.augment_shift,
         max_rotation: config.data.augment_rotation,
     };
-    let (mut history, mut steps, mut samples_seen, mut stopped_early) = (Vec::new(), 0, 0, false);
+
+    let mut stopper = EarlyStopping::new(&config.early_stopping);
+    let mut best_model = None;
+    let (mut first_epoch, mut skip, mut steps, mut samples_seen) = (1, 0, 0, 0);
+    let (mut history, mut carried, mut seconds_before) = (Vec::new(), RunningSums::default(), 0.0);
+    if let Some(checkpoint) = control.resume {
+        let state = &checkpoint.state;
+        best_model = checkpoint.load_best(model.clone())?;
+        model = checkpoint.load_model(model)?;
+        optimizer = checkpoint.load_optimizer(optimizer)?;
+        scheduler = checkpoint.load_scheduler(scheduler)?;
+        stopper = EarlyStopping::restore(&config.early_stopping, state.early_stopping);
+        (first_epoch, skip, steps, samples_seen) =
+            (state.epoch, state.position, state.step, state.samples_seen);
+        (history, carried, seconds_before) =
+            (state.history.clone(), state.running, state.train_seconds);
+    }
+    let mut stopped_early = false;
 
     progress.start(epochs, steps_per_epoch);
     let start = Instant::now();
-    for epoch in 1..=epochs {
-        let mut running = metrics::RunningMetrics::default();
+    let elapsed = || seconds_before + start.elapsed().as_secs_f64();
+    for epoch in first_epoch..=epochs {
+        let mut running = metrics::RunningMetrics::resumed(if epoch == first_epoch {
+            carried
+        } else {
+            Default::default()
+        });
         let mut lr = config.optim.lr;
-        for indices in splits
+        let order = splits
             .train
-            .batch_order(batch_size, Some(mix(config.seed, epoch as u64)))
-        {
+            .batch_order(batch_size, Some(mix(config.seed, epoch as u64)));
+        let skip_now = if epoch == first_epoch { skip } else { 0 };
+        for (index, indices) in order.iter().enumerate().skip(skip_now) {
             device.seed(mix(config.seed ^ 0xD20F, steps as u64));
             let mut augment_rng = SeededRng::new(mix(config.seed ^ 0xA06, steps as u64));
             let batch =
                 splits
                     .train
-                    .augmented_batch(&indices, device, Some((&augment, &mut augment_rng)));
+                    .augmented_batch(indices, device, Some((&augment, &mut augment_rng)));
             let logits = model.logits(batch.inputs);
             let loss = objective.loss(logits.clone(), batch.labels.clone());
             running.add(
@@ -156,6 +211,40 @@ pub fn fit<M: TaskModel>(
             steps += 1;
             samples_seen += indices.len();
             progress.step();
+
+            let Some(checkpointer) = control.checkpointer else {
+                continue;
+            };
+            let every = checkpointer.policy().every_steps;
+            let due = every > 0 && steps % every == 0 && index + 1 < order.len();
+            if due || interrupt::requested() {
+                let state = TrainState {
+                    epoch,
+                    position: index + 1,
+                    step: steps,
+                    seed: config.seed,
+                    samples_seen,
+                    train_seconds: elapsed(),
+                    running: running.sums(),
+                    history: history.clone(),
+                    early_stopping: stopper.state(),
+                    config_hash: String::new(),
+                    kiln_version: String::new(),
+                    files: Default::default(),
+                    state_sha256: String::new(),
+                };
+                let snapshot = Snapshot {
+                    model: &model,
+                    best: best_model.as_ref(),
+                    optimizer: &optimizer,
+                    scheduler: &scheduler,
+                };
+                let saved = checkpointer.save(snapshot, state, false)?;
+                if interrupt::requested() {
+                    progress.finish();
+                    return Err(KilnError::Interrupted(saved));
+                }
+            }
         }
         let (train_loss, train_accuracy) = running.finish();
         let valid = splits
@@ -169,19 +258,54 @@ pub fn fit<M: TaskModel>(
             valid_loss: valid.as_ref().map(|v| v.loss),
             valid_accuracy: valid.as_ref().map(|v| v.accuracy),
             lr,
-            seconds: start.elapsed().as_secs_f64(),
+            seconds: elapsed(),
         };
         progress.epoch(&record);
         history.push(record);
-        if let Some(valid) = valid {
-            match stopper.observe(epoch, valid.loss, valid.accuracy) {
-                Verdict::Improved if keep_best => best_model = Some(model.clone()),
-                Verdict::Stop if config.early_stopping.patience > 0 => {
-                    stopped_early = epoch < epochs;
-                    break;
+        let verdict = valid.map(|v| stopper.observe(epoch, v.loss, v.accuracy));
+        if verdict == Some(Verdict::Improved) && keep_best {
+            best_model = Some(model.clone());
+        }
+        let stop = verdict == Some(Verdict::Stop) && config.early_stopping.patience > 0;
+        if let Some(checkpointer) = control.checkpointer {
+            let every = checkpointer.policy().every_epochs;
+            if (every > 0 && epoch % every == 0)
+                || stop
+                || epoch == epochs
+                || interrupt::requested()
+            {
+                let state = TrainState {
+                    epoch: epoch + 1,
+                    position: 0,
+                    step: steps,
+                    seed: config.seed,
+                    samples_seen,
+                    train_seconds: elapsed(),
+                    running: RunningSums::default(),
+                    history: history.clone(),
+                    early_stopping: stopper.state(),
+                    config_hash: String::new(),
+                    kiln_version: String::new(),
+                    files: Default::default(),
+                    state_sha256: String::new(),
+                };
+                let snapshot = Snapshot {
+                    model: &model,
+                    best: best_model.as_ref(),
+                    optimizer: &optimizer,
+                    scheduler: &scheduler,
+                };
+                let saved =
+                    checkpointer.save(snapshot, state, verdict == Some(Verdict::Improved))?;
+                if interrupt::requested() {
+                    progress.finish();
+                    return Err(KilnError::Interrupted(saved));
                 }
-                _ => {}
             }
+        }
+        if stop {
+            stopped_early = epoch < epochs;
+            break;
         }
     }
     progress.finish();
@@ -190,7 +314,7 @@ pub fn fit<M: TaskModel>(
         history,
         steps,
         samples_seen,
-        train_seconds: start.elapsed().as_secs_f64(),
+        train_seconds: elapsed(),
         best_epoch: stopper.best_epoch(),
         stopped_early,
     })

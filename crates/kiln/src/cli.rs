@@ -41,8 +41,11 @@ pub struct TrainArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Replace a trained run already in --out.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     pub overwrite: bool,
+    /// Continue the run in --out from its newest valid checkpoint (bit-exact).
+    #[arg(long, requires = "out")]
+    pub resume: bool,
     /// Backend: flex, ndarray or wgpu (those compiled in).
     #[arg(long)]
     pub backend: Option<String>,
@@ -60,7 +63,7 @@ pub struct TrainArgs {
 /// Arguments of `kiln eval`.
 #[derive(Debug, clap::Args)]
 pub struct EvalArgs {
-    /// A run folder written by `kiln train`.
+    /// A run folder written by `kiln train`, or one of its checkpoint folders.
     pub run_dir: PathBuf,
     /// Backend to evaluate on (default: the one it trained on).
     #[arg(long)]
@@ -73,7 +76,7 @@ pub struct EvalArgs {
 /// Arguments of `kiln predict`.
 #[derive(Debug, clap::Args)]
 pub struct PredictArgs {
-    /// A run folder written by `kiln train`.
+    /// A run folder written by `kiln train`, or one of its checkpoint folders.
     pub run_dir: PathBuf,
     /// A CSV file of feature rows (header optional; a target column is ignored), or one or more
     /// PNG/JPEG images for image models.

@@ -47,7 +47,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         out: args.out.clone(),
         overwrite: args.overwrite,
         backend: parse_backend(args.backend.as_deref())?,
+        resume: args.resume,
     };
+    kiln_train::interrupt::install();
     let mut progress = ConsoleProgress::new(config.train.log_every);
     let outcome = train(&config, &options, &mut progress)?;
     let s = &outcome.summary;

@@ -1,0 +1,413 @@
+//! Checkpoints that lose nothing: the whole state of training (model, optimizer, scheduler,
+//! position, random state, metrics so far, early stopping, best model) in one folder per
+//! checkpoint under `RUN_DIR/checkpoints/`, written into a temporary folder, fsync'd and renamed
+//! into place, with a `latest` pointer updated the same way. Every file's sha256 and size are
+//! recorded in `state.json` and checked on resume; a damaged checkpoint is skipped for the
+//! previous one.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use burn::lr_scheduler::LrSchedulerRecord;
+use burn::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
+use burn::optim::ModuleOptimizer;
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::run_dir::write_atomic;
+use crate::{EpochRecord, KilnError, Result};
+
+/// Folder of the checkpoints inside a run folder.
+pub const CHECKPOINTS_DIR: &str = "checkpoints";
+/// The manifest of a checkpoint.
+pub const STATE_FILE: &str = "state.json";
+const MODEL: &str = "model.bpk";
+const BEST_MODEL: &str = "best-model.bpk";
+const OPTIMIZER: &str = "optimizer.bpk";
+const SCHEDULER: &str = "scheduler.bpk";
+
+/// Running sums of the epoch in progress, so that its metrics survive a resume.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+pub struct RunningSums {
+    /// Sum of batch loss times batch size.
+    pub loss_sum: f64,
+    /// Correct predictions.
+    pub correct: f64,
+    /// Samples seen in the epoch.
+    pub samples: usize,
+}
+
+/// Early-stopping state.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+pub struct StopperState {
+    /// Best value of the monitored metric.
+    pub best: Option<f64>,
+    /// Epoch of the best value.
+    pub best_epoch: Option<usize>,
+    /// Epochs since the best.
+    pub waited: usize,
+}
+
+/// Size and sha256 of one file of a checkpoint.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FileDigest {
+    /// Hex sha256 of the file.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// `state.json`: where training stands and what the checkpoint's files must be.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TrainState {
+    /// The epoch in progress (1-based).
+    pub epoch: usize,
+    /// Batches of that epoch already trained.
+    pub position: usize,
+    /// Optimizer steps taken so far.
+    pub step: usize,
+    /// The base seed; every random draw derives from it, the epoch and the step.
+    pub seed: u64,
+    /// Training samples processed so far.
+    pub samples_seen: usize,
+    /// Seconds of training so far.
+    pub train_seconds: f64,
+    /// Sums of the epoch in progress.
+    pub running: RunningSums,
+    /// Metrics of the finished epochs.
+    pub history: Vec<EpochRecord>,
+    /// Early stopping.
+    pub early_stopping: StopperState,
+    /// Hash of the config (everything but the number of epochs and logging).
+    pub config_hash: String,
+    /// Kiln version that wrote it.
+    pub kiln_version: String,
+    /// Every other file of the checkpoint with its sha256 and size.
+    pub files: BTreeMap<String, FileDigest>,
+    /// sha256 of this state itself (serialised with this field empty), so that a damaged
+    /// `state.json` is detected too.
+    #[serde(default)]
+    pub state_sha256: String,
+}
+
+impl TrainState {
+    fn self_hash(&self) -> String {
+        let mut blank = self.clone();
+        blank.state_sha256 = String::new();
+        let text = serde_json::to_string_pretty(&blank).expect("serialises");
+        Sha256::digest(text.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
+/// When to write checkpoints and how many to keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckpointPolicy {
+    /// Every this many optimizer steps (0 = not by steps).
+    pub every_steps: usize,
+    /// Every this many epochs (0 = not by epochs).
+    pub every_epochs: usize,
+    /// How many of the newest checkpoints to keep (the best one is kept besides).
+    pub keep_last: usize,
+}
+
+/// Writes checkpoints of one run.
+#[derive(Debug, Clone)]
+pub struct Checkpointer {
+    root: PathBuf,
+    policy: CheckpointPolicy,
+    config_hash: String,
+}
+
+/// What a checkpoint holds besides its state.
+pub struct Snapshot<'a, M> {
+    /// The model being trained.
+    pub model: &'a M,
+    /// The best model so far, when early stopping keeps one.
+    pub best: Option<&'a M>,
+    /// The optimizer.
+    pub optimizer: &'a ModuleOptimizer,
+    /// The learning-rate scheduler.
+    pub scheduler: &'a ModuleLrScheduler,
+}
+
+impl Checkpointer {
+    /// Checkpoints of the run in `run_dir`.
+    pub fn new(run_dir: &Path, policy: CheckpointPolicy, config_hash: String) -> Self {
+        Self {
+            root: run_dir.join(CHECKPOINTS_DIR),
+            policy,
+            config_hash,
+        }
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> CheckpointPolicy {
+        self.policy
+    }
+
+    /// The config hash written into every checkpoint.
+    pub fn config_hash(&self) -> &str {
+        &self.config_hash
+    }
+
+    /// Writes a checkpoint atomically and prunes old ones; `is_best` marks it as the best so far.
+    pub fn save<M: Module>(
+        &self,
+        snapshot: Snapshot<'_, M>,
+        mut state: TrainState,
+        is_best: bool,
+    ) -> Result<PathBuf> {
+        let name = format!("step-{:010}", state.step);
+        let target = self.root.join(&name);
+        let tmp = self
+            .root
+            .join(format!(".tmp-{name}-{}", std::process::id()));
+        let failed = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| KilnError::Write { path, source }
+        };
+        fs::create_dir_all(&self.root).map_err(failed(&self.root))?;
+        if tmp.exists() {
+            fs::remove_dir_all(&tmp).map_err(failed(&tmp))?;
+        }
+        fs::create_dir(&tmp).map_err(failed(&tmp))?;
+        let record = save_failed(&tmp);
+        let _ = snapshot.model.valid(); // brings batch-norm statistics up to date
+        snapshot
+            .model
+            .clone()
+            .save_file(tmp.join("model"))
+            .map_err(&record)?;
+        if let Some(best) = snapshot.best {
+            let _ = best.valid();
+            best.clone()
+                .save_file(tmp.join("best-model"))
+                .map_err(&record)?;
+        }
+        snapshot
+            .optimizer
+            .save(tmp.join(OPTIMIZER))
+            .map_err(&record)?;
+        snapshot
+            .scheduler
+            .to_record()
+            .save(tmp.join(SCHEDULER))
+            .map_err(&record)?;
+        state.config_hash = self.config_hash.clone();
+        state.kiln_version = env!("CARGO_PKG_VERSION").into();
+        state.files = BTreeMap::new();
+        for file in [MODEL, BEST_MODEL, OPTIMIZER, SCHEDULER] {
+            let path = tmp.join(file);
+            if path.exists() {
+                fsync(&path)?;
+                state
+                    .files
+                    .insert(file.into(), digest(&path).map_err(failed(&path))?);
+            }
+        }
+        state.state_sha256 = state.self_hash();
+        write_atomic(
+            &tmp.join(STATE_FILE),
+            serde_json::to_string_pretty(&state)
+                .expect("serialises")
+                .as_bytes(),
+        )?;
+        fsync(&tmp)?;
+        if target.exists() {
+            fs::remove_dir_all(&target).map_err(failed(&target))?;
+        }
+        fs::rename(&tmp, &target).map_err(failed(&target))?;
+        fsync(&self.root)?;
+        write_atomic(&self.root.join("latest"), name.as_bytes())?;
+        if is_best {
+            write_atomic(&self.root.join("best"), name.as_bytes())?;
+        }
+        self.prune()?;
+        Ok(target)
+    }
+
+    /// Removes all but the newest `keep_last` checkpoints and the best one.
+    fn prune(&self) -> Result<()> {
+        let best = fs::read_to_string(self.root.join("best")).unwrap_or_default();
+        let mut names = checkpoint_names(&self.root);
+        let keep = self.policy.keep_last.max(1);
+        if names.len() <= keep {
+            return Ok(());
+        }
+        names.truncate(names.len() - keep);
+        for name in names.into_iter().filter(|n| *n != best.trim()) {
+            let path = self.root.join(name);
+            fs::remove_dir_all(&path).map_err(|source| KilnError::Write { path, source })?;
+        }
+        Ok(())
+    }
+}
+
+/// The names of the checkpoint folders under `root`, oldest first.
+fn checkpoint_names(root: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(root)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|n| n.starts_with("step-"))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// A checkpoint folder that passed verification.
+#[derive(Debug, Clone)]
+pub struct VerifiedCheckpoint {
+    /// The folder.
+    pub dir: PathBuf,
+    /// Its state.
+    pub state: TrainState,
+}
+
+impl VerifiedCheckpoint {
+    /// Loads the model into `model` (built with the same config).
+    pub fn load_model<M: Module>(&self, model: M) -> Result<M> {
+        load_module(model, &self.dir.join(MODEL))
+    }
+
+    /// Loads the best model into `model`, when the checkpoint has one.
+    pub fn load_best<M: Module>(&self, model: M) -> Result<Option<M>> {
+        let path = self.dir.join(BEST_MODEL);
+        if !path.exists() {
+            return Ok(None);
+        }
+        load_module(model, &path).map(Some)
+    }
+
+    /// Restores the optimizer state.
+    pub fn load_optimizer(&self, optimizer: ModuleOptimizer) -> Result<ModuleOptimizer> {
+        let path = self.dir.join(OPTIMIZER);
+        optimizer
+            .load(&path)
+            .map_err(|e| KilnError::Input(format!("{}: cannot load: {e:?}", path.display())))
+    }
+
+    /// Restores the scheduler state.
+    pub fn load_scheduler(&self, scheduler: ModuleLrScheduler) -> Result<ModuleLrScheduler> {
+        let path = self.dir.join(SCHEDULER);
+        let record = LrSchedulerRecord::load(&path)
+            .map_err(|e| KilnError::Input(format!("{}: cannot load: {e:?}", path.display())))?;
+        Ok(scheduler.load_record(record))
+    }
+}
+
+fn save_failed<E: std::fmt::Debug>(dir: &Path) -> impl Fn(E) -> KilnError + '_ {
+    move |e| KilnError::Internal(format!("{}: cannot save: {e:?}", dir.display()))
+}
+
+fn load_module<M: Module>(model: M, path: &Path) -> Result<M> {
+    model
+        .try_load_file(path)
+        .map_err(|e| KilnError::Input(format!("{}: cannot load: {e:?}", path.display())))
+}
+
+/// Checks one checkpoint folder: its `state.json` parses and every file it lists has the recorded
+/// size and sha256.
+pub fn verify(dir: &Path) -> std::result::Result<TrainState, String> {
+    let text =
+        fs::read_to_string(dir.join(STATE_FILE)).map_err(|e| format!("{STATE_FILE}: {e}"))?;
+    let state: TrainState =
+        serde_json::from_str(&text).map_err(|e| format!("{STATE_FILE}: {e}"))?;
+    if state.state_sha256 != state.self_hash() {
+        return Err(format!("{STATE_FILE}: checksum mismatch (corrupt)"));
+    }
+    if !state.files.contains_key(MODEL) || !state.files.contains_key(OPTIMIZER) {
+        return Err(format!("{STATE_FILE} lists no model or optimizer"));
+    }
+    for (file, expected) in &state.files {
+        let actual = digest(&dir.join(file)).map_err(|e| format!("{file}: {e}"))?;
+        if actual.size != expected.size {
+            return Err(format!(
+                "{file}: {} bytes, expected {} (truncated?)",
+                actual.size, expected.size
+            ));
+        }
+        if actual.sha256 != expected.sha256 {
+            return Err(format!("{file}: checksum mismatch (corrupt)"));
+        }
+    }
+    Ok(state)
+}
+
+/// The newest checkpoint of a run that passes verification; damaged ones are named in a warning
+/// and skipped. `Ok(None)` when the run has no checkpoint at all; an error naming the folder when
+/// none is valid.
+pub fn newest_valid(run_dir: &Path) -> Result<Option<VerifiedCheckpoint>> {
+    let root = run_dir.join(CHECKPOINTS_DIR);
+    let names = checkpoint_names(&root);
+    if names.is_empty() {
+        return Ok(None);
+    }
+    for name in names.iter().rev() {
+        let dir = root.join(name);
+        match verify(&dir) {
+            Ok(state) => return Ok(Some(VerifiedCheckpoint { dir, state })),
+            Err(reason) => eprintln!("warning: skipping checkpoint {}: {reason}", dir.display()),
+        }
+    }
+    Err(KilnError::Input(format!(
+        "{}: no valid checkpoint ({} damaged)",
+        root.display(),
+        names.len()
+    )))
+}
+
+/// Reads a checkpoint folder given directly (for `kiln eval` / `kiln predict`).
+pub fn open(dir: &Path) -> Result<VerifiedCheckpoint> {
+    let state =
+        verify(dir).map_err(|reason| KilnError::Input(format!("{}: {reason}", dir.display())))?;
+    Ok(VerifiedCheckpoint {
+        dir: dir.to_path_buf(),
+        state,
+    })
+}
+
+/// True when `dir` looks like one checkpoint folder.
+pub fn is_checkpoint(dir: &Path) -> bool {
+    dir.join(STATE_FILE).is_file()
+}
+
+fn digest(path: &Path) -> std::io::Result<FileDigest> {
+    let mut file = fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 16];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buffer)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+        size += n as u64;
+    }
+    Ok(FileDigest {
+        sha256: hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+        size,
+    })
+}
+
+fn fsync(path: &Path) -> Result<()> {
+    fs::File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(|source| KilnError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
+}
