@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 mod backend;
+pub mod bench;
 pub mod checkpoint;
 pub mod clip;
 pub mod config;

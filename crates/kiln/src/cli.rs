@@ -26,6 +26,8 @@ pub enum Command {
     Predict(PredictArgs),
     /// Sample text from a trained character language model.
     Generate(GenerateArgs),
+    /// Measure training and inference throughput and peak memory of a config's model.
+    Bench(BenchArgs),
     /// List the models and the shipped configs.
     List,
     /// Show a trained run's model, parameter count, file size and config.
@@ -110,6 +112,25 @@ pub struct GenerateArgs {
     /// Backend (default: the one it trained on).
     #[arg(long)]
     pub backend: Option<String>,
+}
+
+/// Arguments of `kiln bench`.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// A TOML config file, or the name of a shipped config.
+    pub config: String,
+    /// Timed training steps (after 5 warm-up steps).
+    #[arg(long, default_value_t = 50)]
+    pub steps: usize,
+    /// Also write the report as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Backend: flex, ndarray or wgpu (those compiled in).
+    #[arg(long)]
+    pub backend: Option<String>,
+    /// Override any config key by dotted path (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
 }
 
 /// Arguments of `kiln inspect`.

@@ -15,6 +15,7 @@ pub fn run(cli: &Cli) -> kiln_train::Result<()> {
         Command::Eval(args) => commands::eval::run(args),
         Command::Predict(args) => commands::predict::run(args),
         Command::Generate(args) => commands::generate::run(args),
+        Command::Bench(args) => commands::bench::run(args),
         Command::List => {
             commands::list::run();
             Ok(())

@@ -11,6 +11,7 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    tune_allocator();
     let cli = Cli::parse();
     match std::panic::catch_unwind(|| run(&cli)) {
         Ok(Ok(())) => ExitCode::SUCCESS,
@@ -22,5 +23,18 @@ fn main() -> ExitCode {
             eprintln!("error: internal error (a panic, reported above); please file a bug");
             ExitCode::from(1)
         }
+    }
+}
+
+/// glibc returns every large buffer to the kernel (mmap/munmap) and trims the heap eagerly, so a
+/// training step that allocates and frees tensors of a few MiB pays page faults every time.
+/// Raising both thresholds keeps those buffers in the heap; measured on the reference models it
+/// is worth up to 2x, the same as `GLIBC_TUNABLES=glibc.malloc.mmap_threshold=...`.
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator parameters; called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
     }
 }

@@ -17,25 +17,26 @@ pub fn load_config(args: &TrainArgs) -> Result<ExperimentConfig> {
     if let Some(seed) = args.seed {
         overrides.push(format!("seed={seed}"));
     }
-    let path = Path::new(&args.config);
+    load_config_named(&args.config, overrides)
+}
+
+/// Loads a config file, or a shipped config by name, with `overrides`.
+pub fn load_config_named(name: &str, overrides: Vec<String>) -> Result<ExperimentConfig> {
+    let path = Path::new(name);
     if path.exists() {
         return ExperimentConfig::load(path, &overrides);
     }
-    match shipped_config(&args.config) {
+    match shipped_config(name) {
         Some(text) => {
-            let mut config = ExperimentConfig::parse(
-                text,
-                &overrides,
-                &format!("shipped config {}", args.config),
-            )?;
+            let mut config =
+                ExperimentConfig::parse(text, &overrides, &format!("shipped config {name}"))?;
             if config.name.is_empty() {
-                config.name = args.config.clone();
+                config.name = name.to_string();
             }
             Ok(config)
         }
         None => Err(KilnError::Config(format!(
-            "{}: config file not found (and not a shipped config; see `kiln list`)",
-            args.config
+            "{name}: config file not found (and not a shipped config; see `kiln list`)"
         ))),
     }
 }

@@ -1,0 +1,149 @@
+//! `kiln bench`: steady-state training throughput (warm-up dropped, median over windows of steps),
+//! inference throughput (batches of 256 without autodiff) and the process's peak memory.
+
+use std::time::Instant;
+
+use burn::prelude::*;
+use serde::Serialize;
+
+use crate::config::ModelConfig;
+use crate::data::prepare;
+use crate::{
+    BackendKind, ExperimentConfig, KilnError, Objective, Progress, Result, TaskModel, build_model,
+    choose_backend, fit,
+};
+
+/// What `kiln bench` measures.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BenchReport {
+    /// Experiment name.
+    pub name: String,
+    /// Backend measured.
+    pub backend: String,
+    /// Samples per training step.
+    pub batch_size: usize,
+    /// Timed training steps (after the warm-up).
+    pub steps: usize,
+    /// Median training throughput over windows of steps, samples per second.
+    pub train_samples_per_sec: f64,
+    /// Median inference throughput (batch 256, no autodiff), samples per second.
+    pub infer_samples_per_sec: f64,
+    /// Peak resident memory of the process, MiB.
+    pub peak_rss_mib: f64,
+}
+
+/// Records the time of every optimizer step.
+struct StepClock {
+    times: Vec<Instant>,
+}
+
+impl Progress for StepClock {
+    fn step(&mut self) {
+        self.times.push(Instant::now());
+    }
+}
+
+/// Median of windows of `window` consecutive intervals, in steps per second.
+fn median_rate(times: &[Instant], window: usize) -> f64 {
+    let mut rates: Vec<f64> = times
+        .windows(window + 1)
+        .step_by(window)
+        .map(|w| window as f64 / (w[window] - w[0]).as_secs_f64().max(1e-12))
+        .collect();
+    rates.sort_by(f64::total_cmp);
+    rates.get(rates.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// Measures training and inference throughput of the experiment's model over `steps` steps.
+pub fn bench(
+    config: &ExperimentConfig,
+    backend: Option<BackendKind>,
+    steps: usize,
+) -> Result<BenchReport> {
+    if matches!(config.model, ModelConfig::Charlm(_)) {
+        return Err(KilnError::Input(
+            "kiln bench measures classifiers; language models are not supported yet".into(),
+        ));
+    }
+    let backend = choose_backend(backend, config)?;
+    let device = backend.device()?;
+    let mut splits = prepare(&config.data, config.seed)?;
+    let batch_size = config.train.batch_size.max(1).min(splits.train.len());
+    let warmup = 5;
+    let total = (warmup + steps.max(10)) * batch_size;
+    let indices: Vec<usize> = (0..total).map(|i| i % splits.train.len()).collect();
+    splits.train = splits.train.select(&indices);
+    splits.valid = None;
+    let mut one_epoch = config.clone();
+    one_epoch.train.epochs = 1;
+    one_epoch.early_stopping.patience = 0;
+
+    let objective = Objective::for_classes(splits.preprocess.classes);
+    let autodiff = device.clone().autodiff();
+    let _rng = crate::rng_guard();
+    autodiff.seed(config.seed);
+    let model = build_model(&config.model, &splits.preprocess, objective, &autodiff)?;
+    let mut clock = StepClock { times: Vec::new() };
+    let report = fit(model, &splits, &one_epoch, objective, &autodiff, &mut clock)?;
+    let window = 5;
+    let train_rate =
+        median_rate(&clock.times[warmup.min(clock.times.len())..], window) * batch_size as f64;
+
+    let inference = report.model.valid();
+    let infer_batch: Vec<usize> = (0..256).map(|i| i % splits.test.len()).collect();
+    let batch = splits.test.batch(&infer_batch, &device);
+    let mut times = vec![Instant::now()];
+    for _ in 0..(warmup + 20) {
+        let logits = inference.logits(batch.inputs.clone());
+        let _ = logits.into_data();
+        times.push(Instant::now());
+    }
+    let infer_rate = median_rate(&times[warmup..], window) * infer_batch.len() as f64;
+    Ok(BenchReport {
+        name: config.name.clone(),
+        backend: backend.name().into(),
+        batch_size,
+        steps: clock.times.len().saturating_sub(warmup),
+        train_samples_per_sec: train_rate,
+        infer_samples_per_sec: infer_rate,
+        peak_rss_mib: peak_rss_mib(),
+    })
+}
+
+/// Peak resident set size of this process (VmHWM), in MiB; NaN where unknown.
+pub fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+            line.split_whitespace().nth(1)?.parse::<f64>().ok()
+        })
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_rate_of_regular_steps() {
+        let start = Instant::now();
+        let times: Vec<Instant> = (0..11)
+            .map(|i| start + std::time::Duration::from_millis(100 * i))
+            .collect();
+        assert!((median_rate(&times, 5) - 10.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn bench_reports_positive_rates() {
+        let text = "[model]\nkind = \"mlp\"\nhidden = [8]\n[data]\ndataset = \"iris\"\n[train]\nbatch_size = 16\n";
+        let config = ExperimentConfig::parse(text, &[], "b.toml").unwrap();
+        let report = bench(&config, Some(BackendKind::Flex), 10).unwrap();
+        assert!(
+            report.train_samples_per_sec > 0.0 && report.infer_samples_per_sec > 0.0,
+            "{report:?}"
+        );
+        assert!(report.peak_rss_mib > 1.0);
+        assert_eq!(report.steps, 10);
+    }
+}

@@ -1,0 +1,33 @@
+//! `kiln bench`: throughput and memory of a config's model.
+
+use kiln_train::Result;
+use kiln_train::bench::bench;
+use kiln_train::run_dir::write_atomic;
+
+use super::parse_backend;
+use super::train::load_config_named;
+use crate::cli::BenchArgs;
+
+/// Runs `kiln bench`.
+pub fn run(args: &BenchArgs) -> Result<()> {
+    let config = load_config_named(&args.config, args.overrides.clone())?;
+    let report = bench(&config, parse_backend(args.backend.as_deref())?, args.steps)?;
+    println!(
+        "{} on {} (batch {}): train {:.0} samples/s, inference {:.0} samples/s, peak RSS {:.0} MiB",
+        report.name,
+        report.backend,
+        report.batch_size,
+        report.train_samples_per_sec,
+        report.infer_samples_per_sec,
+        report.peak_rss_mib
+    );
+    if let Some(path) = &args.json {
+        write_atomic(
+            path,
+            serde_json::to_string_pretty(&report)
+                .expect("serialises")
+                .as_bytes(),
+        )?;
+    }
+    Ok(())
+}
