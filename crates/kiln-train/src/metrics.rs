@@ -160,6 +160,7 @@ mod tests {
             loss: 0.0,
             accuracy: 0.75,
             confusion: vec![vec![2, 1], vec![0, 1]],
+            bits_per_char: None,
         };
         assert_eq!(e.precision(), vec![1.0, 0.5]);
         assert_eq!(e.recall(), vec![2.0 / 3.0, 1.0]);

@@ -408,7 +408,9 @@ fn bad_runs_and_prediction_inputs_exit_2() {
     std::fs::create_dir(&corrupt).unwrap();
     for entry in std::fs::read_dir(&run).unwrap() {
         let path = entry.unwrap().path();
-        std::fs::copy(&path, corrupt.join(path.file_name().unwrap())).unwrap();
+        if path.is_file() {
+            std::fs::copy(&path, corrupt.join(path.file_name().unwrap())).unwrap();
+        }
     }
     let model = std::fs::read(corrupt.join("model.bpk")).unwrap();
     std::fs::write(corrupt.join("model.bpk"), &model[..model.len() / 2]).unwrap();
