@@ -119,6 +119,9 @@ fn runs_killed_at_any_moment_resume_to_the_same_weights() {
     );
 }
 
+/// A named way to damage a file.
+type Damage = (&'static str, fn(&Path));
+
 fn checkpoints(run: &Path) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(run.join("checkpoints"))
         .unwrap()
@@ -155,7 +158,7 @@ fn damaged_checkpoint_files_are_detected_and_the_previous_one_is_used() {
     copy_dir(&dir.path().join("reference"), &base);
     std::fs::remove_file(base.join("summary.json")).unwrap();
     std::fs::remove_file(base.join("model.bpk")).unwrap();
-    let damages: [(&str, fn(&Path)); 2] = [
+    let damages: [Damage; 2] = [
         ("flip", |p| {
             let mut bytes = std::fs::read(p).unwrap();
             let middle = bytes.len() / 2;
@@ -257,7 +260,7 @@ fn sigterm_saves_a_checkpoint_and_exits_130() {
     let config = dir.path().join("ckpt.toml");
     std::fs::write(&config, CONFIG.replace("epochs = 120", "epochs = 100000")).unwrap();
     let out = dir.path().join("run");
-    let mut child = kiln()
+    let child = kiln()
         .args([
             "train",
             config.to_str().unwrap(),
