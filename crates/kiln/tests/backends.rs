@@ -76,3 +76,69 @@ fn a_few_steps_on_wgpu_lower_the_loss() {
     assert_eq!(summary["backend"], "wgpu");
     assert_eq!(summary["steps"], 20);
 }
+
+/// Removes the newest checkpoints (and the finished model) so that `--resume` has to continue
+/// from a checkpoint written inside an epoch.
+fn rewind(run: &std::path::Path, keep: usize) {
+    let root = run.join("checkpoints");
+    let mut names: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("step-")
+        })
+        .collect();
+    names.sort();
+    for dir in names.iter().skip(keep) {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+    std::fs::remove_file(run.join("summary.json")).unwrap();
+}
+
+#[test]
+fn resume_is_bit_exact_on_every_compiled_cpu_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("resume.toml");
+    std::fs::write(
+        &config,
+        "seed = 5\n[model]\nkind = \"mlp\"\nhidden = [16]\ndropout = 0.2\nbatch_norm = true\n\
+         [data]\ndataset = \"iris\"\n[train]\nepochs = 6\nbatch_size = 16\n\
+         [checkpoint]\nevery_steps = 4\nkeep_last = 100\n",
+    )
+    .unwrap();
+    for backend in compiled_backends().iter().filter(|b| *b != "wgpu") {
+        let run = |out: &std::path::Path, resume: bool| {
+            let mut command = Command::new(env!("CARGO_BIN_EXE_kiln"));
+            command
+                .args(["train", config.to_str().unwrap(), "--backend", backend])
+                .arg("--out")
+                .arg(out);
+            if resume {
+                command.arg("--resume");
+            }
+            let output = command.output().unwrap();
+            assert!(
+                output.status.success(),
+                "{backend}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            let summary: Value =
+                serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap())
+                    .unwrap();
+            summary["weights_sha256"].as_str().unwrap().to_string()
+        };
+        let out = dir.path().join(backend);
+        let reference = run(&out, false);
+        // 120 iris rows in batches of 16: 8 steps an epoch; checkpoints at steps 4, 8 (epoch end),
+        // 12, ...: the third is inside epoch 2.
+        rewind(&out, 3);
+        assert_eq!(
+            run(&out, true),
+            reference,
+            "{backend}: resumed run equals the uninterrupted one"
+        );
+    }
+}
