@@ -87,6 +87,9 @@ pub struct TrainState {
     pub kiln_version: String,
     /// Every other file of the checkpoint with its sha256 and size.
     pub files: BTreeMap<String, FileDigest>,
+    /// Shapes of the carried tensors saved as `<name>.f32`.
+    #[serde(default)]
+    pub carried: BTreeMap<String, Vec<usize>>,
     /// sha256 of this state itself (serialised with this field empty), so that a damaged
     /// `state.json` is detected too.
     #[serde(default)]
@@ -94,6 +97,37 @@ pub struct TrainState {
 }
 
 impl TrainState {
+    /// A state at `epoch` (in progress) after `position` of its batches and `step` steps in all.
+    #[allow(clippy::too_many_arguments)]
+    pub fn at(
+        epoch: usize,
+        position: usize,
+        step: usize,
+        seed: u64,
+        samples_seen: usize,
+        train_seconds: f64,
+        running: RunningSums,
+        history: Vec<EpochRecord>,
+        early_stopping: StopperState,
+    ) -> Self {
+        Self {
+            epoch,
+            position,
+            step,
+            seed,
+            samples_seen,
+            train_seconds,
+            running,
+            history,
+            early_stopping,
+            config_hash: String::new(),
+            kiln_version: String::new(),
+            files: BTreeMap::new(),
+            carried: BTreeMap::new(),
+            state_sha256: String::new(),
+        }
+    }
+
     fn self_hash(&self) -> String {
         let mut blank = self.clone();
         blank.state_sha256 = String::new();
@@ -134,6 +168,9 @@ pub struct Snapshot<'a, M> {
     pub optimizer: &'a ModuleOptimizer,
     /// The learning-rate scheduler.
     pub scheduler: &'a ModuleLrScheduler,
+    /// Extra tensors the loop carries between steps (a language model's recurrent state),
+    /// saved as raw little-endian f32 files `<name>.f32`.
+    pub carried: Vec<(&'static str, Tensor<3>)>,
 }
 
 impl Checkpointer {
@@ -202,7 +239,25 @@ impl Checkpointer {
         state.config_hash = self.config_hash.clone();
         state.kiln_version = env!("CARGO_PKG_VERSION").into();
         state.files = BTreeMap::new();
-        for file in [MODEL, BEST_MODEL, OPTIMIZER, SCHEDULER] {
+        state.carried = BTreeMap::new();
+        let mut carried_files = Vec::new();
+        for (name, tensor) in &snapshot.carried {
+            let file = format!("{name}.f32");
+            let values: Vec<f32> = tensor
+                .to_data()
+                .convert::<f32>()
+                .try_to_vec()
+                .unwrap_or_default();
+            let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            fs::write(tmp.join(&file), bytes).map_err(failed(&tmp.join(&file)))?;
+            state
+                .carried
+                .insert(name.to_string(), tensor.dims().to_vec());
+            carried_files.push(file);
+        }
+        let fixed = [MODEL, BEST_MODEL, OPTIMIZER, SCHEDULER].map(String::from);
+        for file in fixed.iter().chain(&carried_files) {
+            let file = file.as_str();
             let path = tmp.join(file);
             if path.exists() {
                 fsync(&path)?;
@@ -285,6 +340,25 @@ impl VerifiedCheckpoint {
             return Ok(None);
         }
         load_module(model, &path).map(Some)
+    }
+
+    /// A carried tensor saved with the checkpoint, on `device`.
+    pub fn load_carried(&self, name: &str, device: &Device) -> Result<Option<Tensor<3>>> {
+        let Some(shape) = self.state.carried.get(name) else {
+            return Ok(None);
+        };
+        let path = self.dir.join(format!("{name}.f32"));
+        let bytes =
+            fs::read(&path).map_err(|e| KilnError::Input(format!("{}: {e}", path.display())))?;
+        let values: Vec<f32> = bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        let [a, b, c] = [shape[0], shape[1], shape[2]];
+        Ok(Some(Tensor::from_data(
+            TensorData::new(values, [a, b, c]),
+            device,
+        )))
     }
 
     /// Restores the optimizer state.

@@ -145,6 +145,12 @@ fn train_text(
         unreachable!("a charlm config builds a language model")
     };
     let run = start_run(config, options, backend, &text.preprocess)?;
+    let resume = find_resume_point(config, options, &run)?;
+    let checkpointer = checkpointer(config, &run);
+    let control = FitControl {
+        checkpointer: checkpointer.as_ref(),
+        resume: resume.as_ref(),
+    };
     let report = fit_language_model(
         model,
         &train_chunks,
@@ -152,6 +158,7 @@ fn train_text(
         config,
         &autodiff,
         progress,
+        control,
     )?;
     let evaluation = evaluate_text(&report.model.valid(), &valid_chunks, device);
     let metrics = SplitMetrics {

@@ -10,11 +10,15 @@ use burn::tensor::activation::softmax;
 use kiln_data::{SeededRng, StreamChunks};
 use kiln_rnn::{CharLanguageModel, RecurrentState};
 
+use crate::checkpoint::{RunningSums, Snapshot, TrainState};
 use crate::config::ExperimentConfig;
 use crate::early_stopping::{EarlyStopping, Verdict};
+use crate::metrics::RunningMetrics;
 use crate::optim::{build_optimizer, build_scheduler};
 use crate::trainer::mix;
-use crate::{EpochRecord, FitReport, Objective, Progress, Result, clip, metrics::RunningMetrics};
+use crate::{
+    EpochRecord, FitControl, FitReport, KilnError, Objective, Progress, Result, clip, interrupt,
+};
 
 /// Loss (nats per character), next-character accuracy and bits per character of a text.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -70,6 +74,7 @@ pub fn evaluate_text(
 
 /// Trains a character language model with truncated back-propagation through time: each epoch
 /// walks the training streams chunk by chunk, carrying the (detached) hidden state forward.
+/// Checkpoints (with the carried state) and resume work as in [`crate::fit_with`].
 pub fn fit_language_model(
     mut model: CharLanguageModel,
     train: &StreamChunks,
@@ -77,6 +82,7 @@ pub fn fit_language_model(
     config: &ExperimentConfig,
     device: &Device,
     progress: &mut dyn Progress,
+    control: FitControl<'_>,
 ) -> Result<FitReport<CharLanguageModel>> {
     let steps_per_epoch = train.len();
     let epochs = config.train.epochs;
@@ -91,17 +97,48 @@ pub fn fit_language_model(
     let objective = Objective::Multiclass {
         classes: model.vocab_size(),
     };
-    let mut stopper = EarlyStopping::new(&config.early_stopping);
     let keep_best = config.early_stopping.patience > 0 && config.early_stopping.restore_best;
-    let (mut best_model, mut history, mut steps, mut stopped_early) = (None, Vec::new(), 0, false);
+    let mut stopper = EarlyStopping::new(&config.early_stopping);
+    let mut best_model = None;
+    let (mut first_epoch, mut skip, mut steps, mut history) = (1, 0, 0, Vec::new());
+    let (mut carried_sums, mut carried_state, mut seconds_before) =
+        (RunningSums::default(), None, 0.0);
+    if let Some(checkpoint) = control.resume {
+        let state = &checkpoint.state;
+        best_model = checkpoint.load_best(model.clone())?;
+        model = checkpoint.load_model(model)?;
+        optimizer = checkpoint.load_optimizer(optimizer)?;
+        scheduler = checkpoint.load_scheduler(scheduler)?;
+        stopper = EarlyStopping::restore(&config.early_stopping, state.early_stopping);
+        (first_epoch, skip, steps, history) = (
+            state.epoch,
+            state.position,
+            state.step,
+            state.history.clone(),
+        );
+        (carried_sums, seconds_before) = (state.running, state.train_seconds);
+        if let Some(hidden) = checkpoint.load_carried("hidden", device)? {
+            carried_state = Some(RecurrentState::new(
+                hidden,
+                checkpoint.load_carried("cell", device)?,
+            ));
+        }
+    }
+    let mut stopped_early = false;
 
     progress.start(epochs, steps_per_epoch);
     let start = Instant::now();
-    for epoch in 1..=epochs {
-        let mut running = RunningMetrics::default();
-        let mut state: Option<RecurrentState> = None;
+    let elapsed = || seconds_before + start.elapsed().as_secs_f64();
+    for epoch in first_epoch..=epochs {
+        let resumed = epoch == first_epoch;
+        let mut running = RunningMetrics::resumed(if resumed {
+            carried_sums
+        } else {
+            RunningSums::default()
+        });
+        let mut state: Option<RecurrentState> = if resumed { carried_state.take() } else { None };
         let mut lr = config.optim.lr;
-        for index in 0..steps_per_epoch {
+        for index in (if resumed { skip } else { 0 })..steps_per_epoch {
             device.seed(mix(config.seed ^ 0xD20F, steps as u64));
             let (inputs, targets) = train.chunk(index, device);
             let (loss, logits, targets, next) = chunk_loss(&model, inputs, targets, state);
@@ -113,9 +150,45 @@ pub fn fit_language_model(
             let rate = scheduler.step();
             lr = rate.base();
             model = optimizer.step(rate, model, grads);
-            state = Some(next.detach());
+            let next = next.detach();
             steps += 1;
             progress.step();
+
+            let Some(checkpointer) = control.checkpointer else {
+                state = Some(next);
+                continue;
+            };
+            let every = checkpointer.policy().every_steps;
+            if (every > 0 && steps % every == 0 && index + 1 < steps_per_epoch)
+                || interrupt::requested()
+            {
+                let point = TrainState::at(
+                    epoch,
+                    index + 1,
+                    steps,
+                    config.seed,
+                    steps * train.streams(),
+                    elapsed(),
+                    running.sums(),
+                    history.clone(),
+                    stopper.state(),
+                );
+                let mut carried = vec![("hidden", next.hidden.clone())];
+                carried.extend(next.cell.clone().map(|cell| ("cell", cell)));
+                let snapshot = Snapshot {
+                    model: &model,
+                    best: best_model.as_ref(),
+                    optimizer: &optimizer,
+                    scheduler: &scheduler,
+                    carried,
+                };
+                let saved = checkpointer.save(snapshot, point, false)?;
+                if interrupt::requested() {
+                    progress.finish();
+                    return Err(KilnError::Interrupted(saved));
+                }
+            }
+            state = Some(next);
         }
         let (train_loss, train_accuracy) = running.finish();
         let evaluation = evaluate_text(&model.valid(), valid, &eval_device);
@@ -126,17 +199,50 @@ pub fn fit_language_model(
             valid_loss: Some(evaluation.loss),
             valid_accuracy: Some(evaluation.accuracy),
             lr,
-            seconds: start.elapsed().as_secs_f64(),
+            seconds: elapsed(),
         };
         progress.epoch(&record);
         history.push(record);
-        match stopper.observe(epoch, evaluation.loss, evaluation.accuracy) {
-            Verdict::Improved if keep_best => best_model = Some(model.clone()),
-            Verdict::Stop if config.early_stopping.patience > 0 => {
-                stopped_early = epoch < epochs;
-                break;
+        let verdict = stopper.observe(epoch, evaluation.loss, evaluation.accuracy);
+        if verdict == Verdict::Improved && keep_best {
+            best_model = Some(model.clone());
+        }
+        let stop = verdict == Verdict::Stop && config.early_stopping.patience > 0;
+        if let Some(checkpointer) = control.checkpointer {
+            let every = checkpointer.policy().every_epochs;
+            if (every > 0 && epoch % every == 0)
+                || stop
+                || epoch == epochs
+                || interrupt::requested()
+            {
+                let point = TrainState::at(
+                    epoch + 1,
+                    0,
+                    steps,
+                    config.seed,
+                    steps * train.streams(),
+                    elapsed(),
+                    RunningSums::default(),
+                    history.clone(),
+                    stopper.state(),
+                );
+                let snapshot = Snapshot {
+                    model: &model,
+                    best: best_model.as_ref(),
+                    optimizer: &optimizer,
+                    scheduler: &scheduler,
+                    carried: Vec::new(),
+                };
+                let saved = checkpointer.save(snapshot, point, verdict == Verdict::Improved)?;
+                if interrupt::requested() {
+                    progress.finish();
+                    return Err(KilnError::Interrupted(saved));
+                }
             }
-            _ => {}
+        }
+        if stop {
+            stopped_early = epoch < epochs;
+            break;
         }
     }
     progress.finish();
@@ -145,7 +251,7 @@ pub fn fit_language_model(
         history,
         steps,
         samples_seen: steps * train.streams(),
-        train_seconds: start.elapsed().as_secs_f64(),
+        train_seconds: elapsed(),
         best_epoch: stopper.best_epoch(),
         stopped_early,
     })

@@ -218,26 +218,23 @@ pub fn fit_with<M: TaskModel>(
             let every = checkpointer.policy().every_steps;
             let due = every > 0 && steps % every == 0 && index + 1 < order.len();
             if due || interrupt::requested() {
-                let state = TrainState {
+                let state = TrainState::at(
                     epoch,
-                    position: index + 1,
-                    step: steps,
-                    seed: config.seed,
+                    index + 1,
+                    steps,
+                    config.seed,
                     samples_seen,
-                    train_seconds: elapsed(),
-                    running: running.sums(),
-                    history: history.clone(),
-                    early_stopping: stopper.state(),
-                    config_hash: String::new(),
-                    kiln_version: String::new(),
-                    files: Default::default(),
-                    state_sha256: String::new(),
-                };
+                    elapsed(),
+                    running.sums(),
+                    history.clone(),
+                    stopper.state(),
+                );
                 let snapshot = Snapshot {
                     model: &model,
                     best: best_model.as_ref(),
                     optimizer: &optimizer,
                     scheduler: &scheduler,
+                    carried: Vec::new(),
                 };
                 let saved = checkpointer.save(snapshot, state, false)?;
                 if interrupt::requested() {
@@ -274,26 +271,23 @@ pub fn fit_with<M: TaskModel>(
                 || epoch == epochs
                 || interrupt::requested()
             {
-                let state = TrainState {
-                    epoch: epoch + 1,
-                    position: 0,
-                    step: steps,
-                    seed: config.seed,
+                let state = TrainState::at(
+                    epoch + 1,
+                    0,
+                    steps,
+                    config.seed,
                     samples_seen,
-                    train_seconds: elapsed(),
-                    running: RunningSums::default(),
-                    history: history.clone(),
-                    early_stopping: stopper.state(),
-                    config_hash: String::new(),
-                    kiln_version: String::new(),
-                    files: Default::default(),
-                    state_sha256: String::new(),
-                };
+                    elapsed(),
+                    RunningSums::default(),
+                    history.clone(),
+                    stopper.state(),
+                );
                 let snapshot = Snapshot {
                     model: &model,
                     best: best_model.as_ref(),
                     optimizer: &optimizer,
                     scheduler: &scheduler,
+                    carried: Vec::new(),
                 };
                 let saved =
                     checkpointer.save(snapshot, state, verdict == Some(Verdict::Improved))?;

@@ -76,3 +76,72 @@ fn a_small_language_model_learns_a_repetitive_text_and_generates_reproducibly() 
         "eval reproduces the run's score"
     );
 }
+
+#[test]
+fn a_language_model_resumes_bit_exactly_from_a_checkpoint_inside_an_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let text_path = dir.path().join("text.txt");
+    std::fs::write(
+        &text_path,
+        "what light through yonder window breaks? ".repeat(40),
+    )
+    .unwrap();
+    let sets = [
+        format!("data.path={}", text_path.display()),
+        "train.epochs=3".into(),
+        "model.cell=\"lstm\"".into(),
+        "checkpoint.every_steps=4".into(),
+        "checkpoint.keep_last=100".into(),
+    ];
+    let config = ExperimentConfig::parse(CONFIG, &sets, "lm.toml").unwrap();
+    let out = dir.path().join("run");
+    let options = TrainOptions {
+        out: Some(out.clone()),
+        ..TrainOptions::default()
+    };
+    let reference = train(&config, &options, &mut Silent)
+        .unwrap()
+        .summary
+        .weights_sha256;
+
+    // Keep only the checkpoints up to the first one inside epoch 2, as if killed there.
+    let root = out.join("checkpoints");
+    let mut names: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("step-")
+        })
+        .collect();
+    names.sort();
+    let inside_epoch_2 = names
+        .iter()
+        .position(|p| {
+            let state = std::fs::read_to_string(p.join("state.json")).unwrap();
+            state.contains("\"epoch\": 2,") && !state.contains("\"position\": 0,")
+        })
+        .expect("a checkpoint inside epoch 2");
+    assert!(
+        names[inside_epoch_2].join("hidden.f32").is_file()
+            && names[inside_epoch_2].join("cell.f32").is_file()
+    );
+    for later in &names[inside_epoch_2 + 1..] {
+        std::fs::remove_dir_all(later).unwrap();
+    }
+    let resume = TrainOptions {
+        out: Some(out),
+        resume: true,
+        ..TrainOptions::default()
+    };
+    let resumed = train(&config, &resume, &mut Silent)
+        .unwrap()
+        .summary
+        .weights_sha256;
+    assert_eq!(
+        resumed, reference,
+        "carried LSTM state, optimizer and position restored exactly"
+    );
+}
