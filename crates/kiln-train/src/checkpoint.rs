@@ -87,6 +87,9 @@ pub struct TrainState {
     pub kiln_version: String,
     /// Every other file of the checkpoint with its sha256 and size.
     pub files: BTreeMap<String, FileDigest>,
+    /// The loss scaler (f16 training).
+    #[serde(default)]
+    pub loss_scale: Option<crate::precision::LossScaleState>,
     /// Shapes of the carried tensors saved as `<name>.f32`.
     #[serde(default)]
     pub carried: BTreeMap<String, Vec<usize>>,
@@ -124,8 +127,15 @@ impl TrainState {
             kiln_version: String::new(),
             files: BTreeMap::new(),
             carried: BTreeMap::new(),
+            loss_scale: None,
             state_sha256: String::new(),
         }
+    }
+
+    /// The same state with the loss scaler's.
+    pub fn with_loss_scale(mut self, loss_scale: Option<crate::precision::LossScaleState>) -> Self {
+        self.loss_scale = loss_scale;
+        self
     }
 
     fn self_hash(&self) -> String {

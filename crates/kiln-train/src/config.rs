@@ -39,6 +39,9 @@ pub struct ExperimentConfig {
     /// When to write checkpoints and how many to keep.
     #[serde(default)]
     pub checkpoint: CheckpointConfig,
+    /// The dynamic loss scaler of f16 training.
+    #[serde(default)]
+    pub loss_scale: crate::precision::LossScaleConfig,
 }
 
 /// Checkpoints of the whole training state under `RUN_DIR/checkpoints/`.
@@ -736,12 +739,15 @@ impl ExperimentConfig {
                 )?;
             }
         }
-        if self.train.precision != "f32" {
-            return Err(format!(
-                "train.precision '{}' is not supported yet: only f32 (mixed precision is planned)",
-                self.train.precision
-            ));
-        }
+        crate::precision::Precision::parse(&self.train.precision).map_err(|e| e.to_string())?;
+        check(
+            self.loss_scale.initial > 0.0 && self.loss_scale.growth_factor >= 1.0,
+            "loss_scale.initial must be > 0 and loss_scale.growth_factor >= 1",
+        )?;
+        check(
+            self.loss_scale.backoff_factor > 0.0 && self.loss_scale.backoff_factor < 1.0,
+            "loss_scale.backoff_factor must be in (0, 1)",
+        )?;
         Ok(())
     }
 }

@@ -6,12 +6,14 @@ use std::path::{Path, PathBuf};
 use burn::prelude::*;
 
 use crate::checkpoint::{self, CheckpointPolicy, Checkpointer, VerifiedCheckpoint};
-use crate::config::ModelConfig;
+use crate::config::{CnnPreset, ModelConfig};
 use crate::data::{Preprocess, Splits, load_preprocess, prepare, prepare_text};
 use crate::language_model::{evaluate_text, fit_language_model, sample_tokens};
 use crate::metrics::{Evaluation, evaluate};
+use crate::precision::Precision;
 use crate::run_dir::{
-    CONFIG_FILE, MODEL_FILE, PREPROCESS_FILE, RunDir, SplitMetrics, SplitSizes, Summary,
+    CONFIG_FILE, LossScaleSummary, MODEL_FILE, PREPROCESS_FILE, RunDir, SplitMetrics, SplitSizes,
+    Summary,
 };
 use crate::trainer::{FitControl, FitReport, fit_with};
 use crate::{
@@ -63,9 +65,31 @@ pub fn train(
 ) -> Result<TrainOutcome> {
     let backend = choose_backend(options.backend, config)?;
     let device = backend.device()?;
+    let precision = Precision::parse(&config.train.precision)?;
+    precision.check_supported(backend, &device)?;
+    if precision != Precision::F32 && !supports_mixed_precision(&config.model) {
+        return Err(KilnError::Input(format!(
+            "train.precision {}: mixed precision supports MLP and CNN models without batch norm so far; use f32",
+            config.train.precision
+        )));
+    }
     match &config.model {
         ModelConfig::Charlm(_) => train_text(config, options, backend, &device, progress),
         _ => train_samples(config, options, backend, &device, progress),
+    }
+}
+
+/// Models whose every layer computes in a half type (batch norm keeps f32 statistics, which
+/// the cast copy of the parameters cannot carry back yet).
+fn supports_mixed_precision(model: &ModelConfig) -> bool {
+    match model {
+        ModelConfig::Mlp(mlp) => !mlp.batch_norm,
+        ModelConfig::Cnn(cnn) => match cnn.preset {
+            CnnPreset::Lenet => true,
+            CnnPreset::Resnet => false,
+            CnnPreset::Custom => cnn.blocks.iter().all(|b| !b.batch_norm && !b.residual),
+        },
+        ModelConfig::Rnn(_) | ModelConfig::Charlm(_) => false,
     }
 }
 
@@ -286,6 +310,11 @@ fn finish_run<M: Module>(
         stopped_early: report.stopped_early,
         samples: trained.samples,
         kiln_version: env!("CARGO_PKG_VERSION").into(),
+        loss_scale: report.loss_scale.map(|s| LossScaleSummary {
+            final_scale: s.scale,
+            min: s.min_scale,
+            skipped_steps: s.skipped_steps,
+        }),
     };
     run.write_summary(&summary)?;
     Ok(TrainOutcome {

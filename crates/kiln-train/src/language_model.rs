@@ -254,6 +254,7 @@ pub fn fit_language_model(
         train_seconds: elapsed(),
         best_epoch: stopper.best_epoch(),
         stopped_early,
+        loss_scale: None,
     })
 }
 

@@ -23,6 +23,7 @@ mod model;
 mod objective;
 pub mod optim;
 pub mod plot;
+pub mod precision;
 mod progress;
 pub mod regularize;
 pub mod run_dir;

@@ -82,6 +82,21 @@ pub struct Summary {
     pub samples: SplitSizes,
     /// Kiln version that wrote the run.
     pub kiln_version: String,
+    /// f16 training: the dynamic loss scaler's final and minimum scale and skipped steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss_scale: Option<LossScaleSummary>,
+}
+
+/// `summary.json`'s `loss_scale`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct LossScaleSummary {
+    /// Scale at the end of training.
+    #[serde(rename = "final")]
+    pub final_scale: f64,
+    /// Smallest scale reached.
+    pub min: f64,
+    /// Optimizer steps skipped because a gradient overflowed.
+    pub skipped_steps: usize,
 }
 
 /// A run folder being written.

@@ -12,9 +12,11 @@ use crate::config::{ExperimentConfig, OptimName};
 use crate::data::Splits;
 use crate::early_stopping::{EarlyStopping, Verdict};
 use crate::optim::{build_optimizer, build_scheduler};
+use crate::precision::{CastParams, LossScaleState, LossScaler, Precision, unscale_and_check};
 use crate::{
     KilnError, Objective, Progress, Result, TaskModel, clip, interrupt, metrics, regularize,
 };
+use burn::tensor::FloatDType;
 
 /// One epoch's metrics, as written to `metrics.csv`.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
@@ -66,6 +68,8 @@ pub struct FitReport<M> {
     pub best_epoch: Option<usize>,
     /// True when early stopping ended training before the last epoch.
     pub stopped_early: bool,
+    /// The loss scaler's final state (f16 training).
+    pub loss_scale: Option<LossScaleState>,
 }
 
 impl<M> FitReport<M> {
@@ -79,6 +83,7 @@ impl<M> FitReport<M> {
             train_seconds: self.train_seconds,
             best_epoch: self.best_epoch,
             stopped_early: self.stopped_early,
+            loss_scale: self.loss_scale,
         }
     }
 }
@@ -150,6 +155,9 @@ pub fn fit_with<M: TaskModel>(
         max_rotation: config.data.augment_rotation,
     };
 
+    let precision = Precision::parse(&config.train.precision)?;
+    let half = precision.half();
+    let mut scaler = (precision == Precision::F16).then(|| LossScaler::new(config.loss_scale));
     let mut stopper = EarlyStopping::new(&config.early_stopping);
     let mut best_model = None;
     let (mut first_epoch, mut skip, mut steps, mut samples_seen) = (1, 0, 0, 0);
@@ -161,6 +169,9 @@ pub fn fit_with<M: TaskModel>(
         optimizer = checkpoint.load_optimizer(optimizer)?;
         scheduler = checkpoint.load_scheduler(scheduler)?;
         stopper = EarlyStopping::restore(&config.early_stopping, state.early_stopping);
+        if let (Some(scaler), Some(saved)) = (scaler.as_mut(), state.loss_scale) {
+            *scaler = LossScaler::restore(config.loss_scale, saved);
+        }
         (first_epoch, skip, steps, samples_seen) =
             (state.epoch, state.position, state.step, state.samples_seen);
         (history, carried, seconds_before) =
@@ -189,7 +200,13 @@ pub fn fit_with<M: TaskModel>(
                 splits
                     .train
                     .augmented_batch(indices, device, Some((&augment, &mut augment_rng)));
-            let logits = model.logits(batch.inputs);
+            let logits = match half {
+                None => model.logits(batch.inputs),
+                Some(dtype) => {
+                    let cast = model.clone().map(&mut CastParams(dtype));
+                    cast.logits(batch.inputs.cast(dtype)).cast(FloatDType::F32)
+                }
+            };
             let loss = objective.loss(logits.clone(), batch.labels.clone());
             running.add(
                 objective,
@@ -201,13 +218,29 @@ pub fn fit_with<M: TaskModel>(
                 Some(penalty) => loss + penalty.mul_scalar(l1),
                 None => loss,
             };
-            let mut grads = GradientsParams::from_grads(objective_value.backward(), &model);
+            let scale = scaler.as_ref().map(LossScaler::scale);
+            let backward = match scale {
+                Some(scale) => objective_value.mul_scalar(scale).backward(),
+                None => objective_value.backward(),
+            };
+            let mut grads = GradientsParams::from_grads(backward, &model);
+            let mut may_step = true;
+            if half.is_some() {
+                let (unscaled, overflow) = unscale_and_check(&model, grads, scale.unwrap_or(1.0));
+                grads = unscaled;
+                may_step = match scaler.as_mut() {
+                    Some(scaler) => scaler.update(overflow),
+                    None => !overflow,
+                };
+            }
             if let Some(max_norm) = config.optim.clip_grad_norm {
                 grads = clip::clip_grad_norm(&model, grads, max_norm).0;
             }
             let rate = scheduler.step();
             lr = rate.base();
-            model = optimizer.step(rate, model, grads);
+            if may_step {
+                model = optimizer.step(rate, model, grads);
+            }
             steps += 1;
             samples_seen += indices.len();
             progress.step();
@@ -228,7 +261,8 @@ pub fn fit_with<M: TaskModel>(
                     running.sums(),
                     history.clone(),
                     stopper.state(),
-                );
+                )
+                .with_loss_scale(scaler.as_ref().map(LossScaler::state));
                 let snapshot = Snapshot {
                     model: &model,
                     best: best_model.as_ref(),
@@ -281,7 +315,8 @@ pub fn fit_with<M: TaskModel>(
                     RunningSums::default(),
                     history.clone(),
                     stopper.state(),
-                );
+                )
+                .with_loss_scale(scaler.as_ref().map(LossScaler::state));
                 let snapshot = Snapshot {
                     model: &model,
                     best: best_model.as_ref(),
@@ -311,6 +346,7 @@ pub fn fit_with<M: TaskModel>(
         train_seconds: elapsed(),
         best_epoch: stopper.best_epoch(),
         stopped_early,
+        loss_scale: scaler.map(|s| s.state()),
     })
 }
 

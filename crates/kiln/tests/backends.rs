@@ -142,3 +142,125 @@ fn resume_is_bit_exact_on_every_compiled_cpu_backend() {
         );
     }
 }
+
+#[test]
+fn mixed_precision_trains_where_the_backend_can_and_exits_2_where_it_cannot() {
+    let dir = tempfile::tempdir().unwrap();
+    for backend in compiled_backends() {
+        for precision in ["f16", "bf16"] {
+            let out = dir.path().join(format!("{backend}-{precision}"));
+            let output = Command::new(env!("CARGO_BIN_EXE_kiln"))
+                .args([
+                    "train",
+                    "fnn-breast-cancer",
+                    "--backend",
+                    &backend,
+                    "--epochs",
+                    "30",
+                ])
+                .args(["--set", &format!("train.precision={precision}")])
+                .arg("--out")
+                .arg(&out)
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let device_can = backend == "flex" || (backend == "wgpu" && precision == "f16");
+            if !device_can {
+                // ndarray has no half types; lavapipe has no bf16 arithmetic. Either way: exit 2.
+                if output.status.code() == Some(2) {
+                    assert!(
+                        stderr.contains("cannot compute in"),
+                        "{backend} {precision}: {stderr}"
+                    );
+                    continue;
+                }
+            }
+            assert!(output.status.success(), "{backend} {precision}: {stderr}");
+            let metrics = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
+            let losses: Vec<f64> = metrics
+                .lines()
+                .skip(1)
+                .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
+                .collect();
+            assert!(
+                losses[29] < losses[0] * 0.9,
+                "{backend} {precision}: loss falls: {losses:?}"
+            );
+            let summary: Value =
+                serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap())
+                    .unwrap();
+            assert_eq!(summary["precision"], precision);
+            assert_eq!(
+                summary["loss_scale"].is_object(),
+                precision == "f16",
+                "{summary}"
+            );
+        }
+    }
+    let rnn = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args([
+            "train",
+            "lstm-seqmnist",
+            "--set",
+            "train.precision=f16",
+            "--out",
+        ])
+        .arg(dir.path().join("rnn"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        rnn.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&rnn.stderr)
+    );
+}
+
+#[test]
+fn f16_training_resumes_bit_exactly_with_its_loss_scaler() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("f16.toml");
+    std::fs::write(
+        &config,
+        "seed = 9\n[model]\nkind = \"mlp\"\nhidden = [16]\ndropout = 0.1\n[data]\ndataset = \"iris\"\n\
+         [train]\nepochs = 6\nbatch_size = 16\nprecision = \"f16\"\n[loss_scale]\ngrowth_interval = 5\n\
+         [checkpoint]\nevery_steps = 4\nkeep_last = 100\n",
+    )
+    .unwrap();
+    let run = |out: &std::path::Path, resume: bool| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_kiln"));
+        command
+            .args(["train", config.to_str().unwrap(), "--backend", "flex"])
+            .arg("--out")
+            .arg(out);
+        if resume {
+            command.arg("--resume");
+        }
+        let output = command.output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let summary: Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap())
+                .unwrap();
+        (
+            summary["weights_sha256"].clone(),
+            summary["loss_scale"].clone(),
+        )
+    };
+    let out = dir.path().join("run");
+    let reference = run(&out, false);
+    assert!(
+        reference.1["final"].as_f64().unwrap() > 65536.0,
+        "the scale grew: {}",
+        reference.1
+    );
+    rewind(&out, 3);
+    assert_eq!(
+        run(&out, true),
+        reference,
+        "weights and scaler state after resume"
+    );
+}

@@ -1,0 +1,308 @@
+//! Mixed precision: f16 or bf16 compute with f32 master weights, and a dynamic loss scaler.
+//!
+//! Each step casts the f32 parameters (a differentiable cast, so gradients arrive on the f32
+//! masters) and the inputs to the half type for the forward pass; the logits are cast back to
+//! f32 for the loss. With f16 the loss is multiplied by a scale before the backward pass, the
+//! gradients are divided by it, and a step whose gradients hold inf or NaN is skipped and halves
+//! the scale; after `growth_interval` good steps the scale doubles. bf16 needs no scaling.
+
+use burn::module::{ModuleMapper, ModuleVisitor, Param};
+use burn::optim::GradientsParams;
+use burn::prelude::*;
+use burn::tensor::{DType, FloatDType};
+use serde::{Deserialize, Serialize};
+
+use crate::{BackendKind, KilnError, Result};
+
+/// The compute precision of training.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precision {
+    /// Plain f32.
+    F32,
+    /// f16 compute, f32 master weights, dynamic loss scaling.
+    F16,
+    /// bf16 compute, f32 master weights.
+    Bf16,
+}
+
+impl Precision {
+    /// Parses `f32`, `f16` or `bf16`.
+    pub fn parse(name: &str) -> Result<Self> {
+        match name {
+            "f32" => Ok(Precision::F32),
+            "f16" => Ok(Precision::F16),
+            "bf16" => Ok(Precision::Bf16),
+            other => Err(KilnError::Config(format!(
+                "train.precision '{other}' is not one of f32, f16, bf16"
+            ))),
+        }
+    }
+
+    /// The half type, or `None` for f32.
+    pub fn half(self) -> Option<FloatDType> {
+        match self {
+            Precision::F32 => None,
+            Precision::F16 => Some(FloatDType::F16),
+            Precision::Bf16 => Some(FloatDType::BF16),
+        }
+    }
+
+    /// Refuses (exit 2) a precision the backend's device cannot compute in.
+    pub fn check_supported(self, backend: BackendKind, device: &Device) -> Result<()> {
+        let Some(half) = self.half() else {
+            return Ok(());
+        };
+        let dtype: DType = half.into();
+        if device.supports_dtype(dtype) {
+            return Ok(());
+        }
+        Err(KilnError::Input(format!(
+            "backend {backend} cannot compute in {dtype:?} on this device; use --precision f32 or another backend (flex computes in f16 and bf16)"
+        )))
+    }
+}
+
+/// Casts every float parameter to a dtype, keeping the cast in the autodiff graph.
+pub struct CastParams(pub FloatDType);
+
+impl ModuleMapper for CastParams {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let dtype = self.0;
+        param.map(|tensor| tensor.cast(dtype))
+    }
+}
+
+/// Settings of the dynamic loss scaler.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LossScaleConfig {
+    /// Scale at the start.
+    #[serde(default = "initial_scale")]
+    pub initial: f64,
+    /// Factor applied after `growth_interval` steps without overflow.
+    #[serde(default = "two")]
+    pub growth_factor: f64,
+    /// Factor applied on overflow.
+    #[serde(default = "half")]
+    pub backoff_factor: f64,
+    /// Good steps before the scale grows.
+    #[serde(default = "growth_interval")]
+    pub growth_interval: usize,
+}
+
+fn initial_scale() -> f64 {
+    65536.0
+}
+fn two() -> f64 {
+    2.0
+}
+fn half() -> f64 {
+    0.5
+}
+fn growth_interval() -> usize {
+    2000
+}
+
+impl Default for LossScaleConfig {
+    fn default() -> Self {
+        Self {
+            initial: initial_scale(),
+            growth_factor: 2.0,
+            backoff_factor: 0.5,
+            growth_interval: growth_interval(),
+        }
+    }
+}
+
+/// The scaler's state: saved in checkpoints and reported in `summary.json` as `loss_scale`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LossScaleState {
+    /// Current scale.
+    pub scale: f64,
+    /// Smallest scale so far.
+    pub min_scale: f64,
+    /// Steps skipped because a gradient overflowed.
+    pub skipped_steps: usize,
+    /// Good steps since the last change.
+    pub good_steps: usize,
+}
+
+/// A dynamic loss scaler (for f16).
+#[derive(Debug, Clone)]
+pub struct LossScaler {
+    config: LossScaleConfig,
+    state: LossScaleState,
+}
+
+impl LossScaler {
+    /// A scaler starting at `config.initial`.
+    pub fn new(config: LossScaleConfig) -> Self {
+        let state = LossScaleState {
+            scale: config.initial,
+            min_scale: config.initial,
+            skipped_steps: 0,
+            good_steps: 0,
+        };
+        Self { config, state }
+    }
+
+    /// A scaler continuing from a saved state.
+    pub fn restore(config: LossScaleConfig, state: LossScaleState) -> Self {
+        Self { config, state }
+    }
+
+    /// The current scale.
+    pub fn scale(&self) -> f64 {
+        self.state.scale
+    }
+
+    /// The state to save.
+    pub fn state(&self) -> LossScaleState {
+        self.state
+    }
+
+    /// Records a step: on overflow the step must be skipped and the scale backs off; otherwise it
+    /// grows after `growth_interval` good steps. Returns whether the optimizer may step.
+    pub fn update(&mut self, overflow: bool) -> bool {
+        if overflow {
+            self.state.scale *= self.config.backoff_factor;
+            self.state.min_scale = self.state.min_scale.min(self.state.scale);
+            self.state.skipped_steps += 1;
+            self.state.good_steps = 0;
+            return false;
+        }
+        self.state.good_steps += 1;
+        if self.state.good_steps >= self.config.growth_interval {
+            self.state.scale *= self.config.growth_factor;
+            self.state.good_steps = 0;
+        }
+        true
+    }
+}
+
+/// Brings every gradient to f32 (the masters' type, so that the optimizer state stays f32
+/// whatever the compute type), divides it by `scale` and tells whether any of them holds inf or
+/// NaN (one read of the device).
+pub fn unscale_and_check<M: Module>(
+    model: &M,
+    mut grads: GradientsParams,
+    scale: f64,
+) -> (GradientsParams, bool) {
+    let mut visitor = Unscale {
+        grads: &mut grads,
+        inverse: 1.0 / scale,
+        bad: None,
+    };
+    model.visit(&mut visitor);
+    let overflow = visitor.bad.is_some_and(|bad| bad.into_scalar::<i64>() > 0);
+    (grads, overflow)
+}
+
+struct Unscale<'a> {
+    grads: &'a mut GradientsParams,
+    inverse: f64,
+    bad: Option<Tensor<1, Int>>,
+}
+
+impl ModuleVisitor for Unscale<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if let Some(grad) = self.grads.remove::<D>(param.id) {
+            let grad = grad.cast(FloatDType::F32).mul_scalar(self.inverse);
+            let bad = grad.clone().is_nan().int().sum() + grad.clone().is_inf().int().sum();
+            self.bad = Some(match self.bad.take() {
+                Some(total) => total + bad,
+                None => bad,
+            });
+            self.grads.register(param.id, grad);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kiln_fnn::MlpConfig;
+
+    #[test]
+    fn overflow_skips_the_step_and_halves_the_scale() {
+        let mut scaler = LossScaler::new(LossScaleConfig::default());
+        assert!(!scaler.update(true));
+        assert_eq!(scaler.scale(), 32768.0);
+        assert_eq!(
+            (scaler.state().skipped_steps, scaler.state().min_scale),
+            (1, 32768.0)
+        );
+    }
+
+    #[test]
+    fn the_scale_grows_after_the_configured_good_steps() {
+        let config = LossScaleConfig {
+            growth_interval: 3,
+            ..LossScaleConfig::default()
+        };
+        let mut scaler = LossScaler::new(config);
+        assert!(scaler.update(false) && scaler.update(false));
+        assert_eq!(scaler.scale(), 65536.0);
+        assert!(scaler.update(false));
+        assert_eq!(scaler.scale(), 131072.0);
+    }
+
+    #[test]
+    fn an_injected_overflow_is_detected_and_leaves_the_weights_unchanged() {
+        let device = Device::flex().autodiff();
+        device.seed(3);
+        let model = MlpConfig::new(3, 2).init(&device);
+        let x = Tensor::<2>::ones([4, 3], &device);
+        let loss = model.forward(x).sum().mul_scalar(f32::INFINITY as f64);
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let (grads, overflow) = unscale_and_check(&model, grads, 1024.0);
+        assert!(overflow);
+        let mut scaler = LossScaler::new(LossScaleConfig::default());
+        let before = crate::weights_sha256(&model);
+        let model = if scaler.update(overflow) {
+            burn::optim::AdamConfig::new()
+                .init()
+                .step(1e-3, model, grads)
+        } else {
+            model
+        };
+        assert_eq!(
+            crate::weights_sha256(&model),
+            before,
+            "the step was skipped"
+        );
+        assert_eq!(scaler.scale(), 32768.0);
+    }
+
+    #[test]
+    fn finite_gradients_are_divided_by_the_scale() {
+        let device = Device::flex().autodiff();
+        device.seed(3);
+        let model = MlpConfig::new(3, 2).init(&device);
+        let x = Tensor::<2>::ones([4, 3], &device);
+        let plain = GradientsParams::from_grads(model.forward(x.clone()).sum().backward(), &model);
+        let scaled = GradientsParams::from_grads(
+            model.forward(x).sum().mul_scalar(256.0).backward(),
+            &model,
+        );
+        let (unscaled, overflow) = unscale_and_check(&model, scaled, 256.0);
+        assert!(!overflow);
+        let id = model.output.weight.id;
+        let a: Vec<f32> = plain
+            .get::<2>(id)
+            .unwrap()
+            .into_data()
+            .try_to_vec()
+            .unwrap();
+        let b: Vec<f32> = unscaled
+            .get::<2>(id)
+            .unwrap()
+            .into_data()
+            .try_to_vec()
+            .unwrap();
+        assert!(
+            a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-5),
+            "{a:?} vs {b:?}"
+        );
+    }
+}
