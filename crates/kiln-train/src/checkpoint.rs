@@ -198,6 +198,33 @@ impl Checkpointer {
         self.policy
     }
 
+    /// Whether a checkpoint is due after optimizer step `step` (a step that ends an epoch is
+    /// left to [`Checkpointer::due_after_epoch`]), or because SIGINT/SIGTERM asked for one.
+    pub fn due_after_step(&self, step: usize, ends_epoch: bool) -> bool {
+        let every = self.policy.every_steps;
+        (every > 0 && step.is_multiple_of(every) && !ends_epoch) || crate::interrupt::requested()
+    }
+
+    /// Whether a checkpoint is due at the end of `epoch` (always after the last one).
+    pub fn due_after_epoch(&self, epoch: usize, last: bool) -> bool {
+        let every = self.policy.every_epochs;
+        (every > 0 && epoch.is_multiple_of(every)) || last || crate::interrupt::requested()
+    }
+
+    /// [`Checkpointer::save`], then [`KilnError::Interrupted`] when a signal asked to stop.
+    pub fn save_or_stop<M: Module>(
+        &self,
+        snapshot: Snapshot<'_, M>,
+        state: TrainState,
+        is_best: bool,
+    ) -> Result<()> {
+        let saved = self.save(snapshot, state, is_best)?;
+        if crate::interrupt::requested() {
+            return Err(KilnError::Interrupted(saved));
+        }
+        Ok(())
+    }
+
     /// The config hash written into every checkpoint.
     pub fn config_hash(&self) -> &str {
         &self.config_hash

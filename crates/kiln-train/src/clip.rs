@@ -73,6 +73,7 @@ mod tests {
 
     fn grads_of_big_loss() -> (kiln_fnn::Mlp, GradientsParams) {
         let device = Device::flex().autodiff();
+        let _rng = crate::rng_guard(); // Burn's RNG is global: keep other tests from reseeding it
         device.seed(1);
         let model = MlpConfig::new(3, 2)
             .with_hidden_sizes(vec![4])

@@ -16,9 +16,7 @@ use crate::early_stopping::{EarlyStopping, Verdict};
 use crate::metrics::RunningMetrics;
 use crate::optim::{build_optimizer, build_scheduler};
 use crate::trainer::mix;
-use crate::{
-    EpochRecord, FitControl, FitReport, KilnError, Objective, Progress, Result, clip, interrupt,
-};
+use crate::{EpochRecord, FitControl, FitReport, Objective, Progress, Result, clip};
 
 /// Loss (nats per character), next-character accuracy and bits per character of a text.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -158,10 +156,7 @@ pub fn fit_language_model(
                 state = Some(next);
                 continue;
             };
-            let every = checkpointer.policy().every_steps;
-            if (every > 0 && steps % every == 0 && index + 1 < steps_per_epoch)
-                || interrupt::requested()
-            {
+            if checkpointer.due_after_step(steps, index + 1 == steps_per_epoch) {
                 let point = TrainState::at(
                     epoch,
                     index + 1,
@@ -182,11 +177,7 @@ pub fn fit_language_model(
                     scheduler: &scheduler,
                     carried,
                 };
-                let saved = checkpointer.save(snapshot, point, false)?;
-                if interrupt::requested() {
-                    progress.finish();
-                    return Err(KilnError::Interrupted(saved));
-                }
+                checkpointer.save_or_stop(snapshot, point, false)?;
             }
             state = Some(next);
         }
@@ -209,12 +200,7 @@ pub fn fit_language_model(
         }
         let stop = verdict == Verdict::Stop && config.early_stopping.patience > 0;
         if let Some(checkpointer) = control.checkpointer {
-            let every = checkpointer.policy().every_epochs;
-            if (every > 0 && epoch % every == 0)
-                || stop
-                || epoch == epochs
-                || interrupt::requested()
-            {
+            if checkpointer.due_after_epoch(epoch, stop || epoch == epochs) {
                 let point = TrainState::at(
                     epoch + 1,
                     0,
@@ -233,11 +219,7 @@ pub fn fit_language_model(
                     scheduler: &scheduler,
                     carried: Vec::new(),
                 };
-                let saved = checkpointer.save(snapshot, point, verdict == Verdict::Improved)?;
-                if interrupt::requested() {
-                    progress.finish();
-                    return Err(KilnError::Interrupted(saved));
-                }
+                checkpointer.save_or_stop(snapshot, point, verdict == Verdict::Improved)?;
             }
         }
         if stop {

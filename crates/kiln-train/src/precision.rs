@@ -250,6 +250,7 @@ mod tests {
     #[test]
     fn an_injected_overflow_is_detected_and_leaves_the_weights_unchanged() {
         let device = Device::flex().autodiff();
+        let _rng = crate::rng_guard(); // Burn's RNG is global: keep other tests from reseeding it
         device.seed(3);
         let model = MlpConfig::new(3, 2).init(&device);
         let x = Tensor::<2>::ones([4, 3], &device);
@@ -277,6 +278,7 @@ mod tests {
     #[test]
     fn finite_gradients_are_divided_by_the_scale() {
         let device = Device::flex().autodiff();
+        let _rng = crate::rng_guard(); // Burn's RNG is global: keep other tests from reseeding it
         device.seed(3);
         let model = MlpConfig::new(3, 2).init(&device);
         let x = Tensor::<2>::ones([4, 3], &device);

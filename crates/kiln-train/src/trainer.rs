@@ -13,9 +13,7 @@ use crate::data::Splits;
 use crate::early_stopping::{EarlyStopping, Verdict};
 use crate::optim::{build_optimizer, build_scheduler};
 use crate::precision::{CastParams, LossScaleState, LossScaler, Precision, unscale_and_check};
-use crate::{
-    KilnError, Objective, Progress, Result, TaskModel, clip, interrupt, metrics, regularize,
-};
+use crate::{Objective, Progress, Result, TaskModel, clip, metrics, regularize};
 use burn::tensor::FloatDType;
 
 /// One epoch's metrics, as written to `metrics.csv`.
@@ -248,9 +246,7 @@ pub fn fit_with<M: TaskModel>(
             let Some(checkpointer) = control.checkpointer else {
                 continue;
             };
-            let every = checkpointer.policy().every_steps;
-            let due = every > 0 && steps % every == 0 && index + 1 < order.len();
-            if due || interrupt::requested() {
+            if checkpointer.due_after_step(steps, index + 1 == order.len()) {
                 let state = TrainState::at(
                     epoch,
                     index + 1,
@@ -270,11 +266,7 @@ pub fn fit_with<M: TaskModel>(
                     scheduler: &scheduler,
                     carried: Vec::new(),
                 };
-                let saved = checkpointer.save(snapshot, state, false)?;
-                if interrupt::requested() {
-                    progress.finish();
-                    return Err(KilnError::Interrupted(saved));
-                }
+                checkpointer.save_or_stop(snapshot, state, false)?;
             }
         }
         let (train_loss, train_accuracy) = running.finish();
@@ -299,12 +291,7 @@ pub fn fit_with<M: TaskModel>(
         }
         let stop = verdict == Some(Verdict::Stop) && config.early_stopping.patience > 0;
         if let Some(checkpointer) = control.checkpointer {
-            let every = checkpointer.policy().every_epochs;
-            if (every > 0 && epoch % every == 0)
-                || stop
-                || epoch == epochs
-                || interrupt::requested()
-            {
+            if checkpointer.due_after_epoch(epoch, stop || epoch == epochs) {
                 let state = TrainState::at(
                     epoch + 1,
                     0,
@@ -324,12 +311,7 @@ pub fn fit_with<M: TaskModel>(
                     scheduler: &scheduler,
                     carried: Vec::new(),
                 };
-                let saved =
-                    checkpointer.save(snapshot, state, verdict == Some(Verdict::Improved))?;
-                if interrupt::requested() {
-                    progress.finish();
-                    return Err(KilnError::Interrupted(saved));
-                }
+                checkpointer.save_or_stop(snapshot, state, verdict == Some(Verdict::Improved))?;
             }
         }
         if stop {
