@@ -199,28 +199,28 @@ pub fn fit_language_model(
             best_model = Some(model.clone());
         }
         let stop = verdict == Verdict::Stop && config.early_stopping.patience > 0;
-        if let Some(checkpointer) = control.checkpointer {
-            if checkpointer.due_after_epoch(epoch, stop || epoch == epochs) {
-                let point = TrainState::at(
-                    epoch + 1,
-                    0,
-                    steps,
-                    config.seed,
-                    steps * train.streams(),
-                    elapsed(),
-                    RunningSums::default(),
-                    history.clone(),
-                    stopper.state(),
-                );
-                let snapshot = Snapshot {
-                    model: &model,
-                    best: best_model.as_ref(),
-                    optimizer: &optimizer,
-                    scheduler: &scheduler,
-                    carried: Vec::new(),
-                };
-                checkpointer.save_or_stop(snapshot, point, verdict == Verdict::Improved)?;
-            }
+        if let Some(checkpointer) = control.checkpointer
+            && checkpointer.due_after_epoch(epoch, stop || epoch == epochs)
+        {
+            let point = TrainState::at(
+                epoch + 1,
+                0,
+                steps,
+                config.seed,
+                steps * train.streams(),
+                elapsed(),
+                RunningSums::default(),
+                history.clone(),
+                stopper.state(),
+            );
+            let snapshot = Snapshot {
+                model: &model,
+                best: best_model.as_ref(),
+                optimizer: &optimizer,
+                scheduler: &scheduler,
+                carried: Vec::new(),
+            };
+            checkpointer.save_or_stop(snapshot, point, verdict == Verdict::Improved)?;
         }
         if stop {
             stopped_early = epoch < epochs;

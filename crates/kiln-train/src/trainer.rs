@@ -290,29 +290,29 @@ pub fn fit_with<M: TaskModel>(
             best_model = Some(model.clone());
         }
         let stop = verdict == Some(Verdict::Stop) && config.early_stopping.patience > 0;
-        if let Some(checkpointer) = control.checkpointer {
-            if checkpointer.due_after_epoch(epoch, stop || epoch == epochs) {
-                let state = TrainState::at(
-                    epoch + 1,
-                    0,
-                    steps,
-                    config.seed,
-                    samples_seen,
-                    elapsed(),
-                    RunningSums::default(),
-                    history.clone(),
-                    stopper.state(),
-                )
-                .with_loss_scale(scaler.as_ref().map(LossScaler::state));
-                let snapshot = Snapshot {
-                    model: &model,
-                    best: best_model.as_ref(),
-                    optimizer: &optimizer,
-                    scheduler: &scheduler,
-                    carried: Vec::new(),
-                };
-                checkpointer.save_or_stop(snapshot, state, verdict == Some(Verdict::Improved))?;
-            }
+        if let Some(checkpointer) = control.checkpointer
+            && checkpointer.due_after_epoch(epoch, stop || epoch == epochs)
+        {
+            let state = TrainState::at(
+                epoch + 1,
+                0,
+                steps,
+                config.seed,
+                samples_seen,
+                elapsed(),
+                RunningSums::default(),
+                history.clone(),
+                stopper.state(),
+            )
+            .with_loss_scale(scaler.as_ref().map(LossScaler::state));
+            let snapshot = Snapshot {
+                model: &model,
+                best: best_model.as_ref(),
+                optimizer: &optimizer,
+                scheduler: &scheduler,
+                carried: Vec::new(),
+            };
+            checkpointer.save_or_stop(snapshot, state, verdict == Some(Verdict::Improved))?;
         }
         if stop {
             stopped_early = epoch < epochs;
