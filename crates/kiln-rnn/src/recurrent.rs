@@ -225,6 +225,14 @@ impl Recurrent {
             );
         }
         let levels = self.layers.len();
+        // Start from zeros of the input's type, so that the encoder also runs in f16/bf16.
+        let state = state.or_else(|| {
+            let [batch, _, _] = x.dims();
+            let shape = [levels * directions, batch, self.hidden_size];
+            let zeros = || Tensor::<3>::zeros(shape, (&x.device(), x.dtype()));
+            let cell = (self.cell_kind() == CellKind::Lstm).then(zeros);
+            Some(RecurrentState::new(zeros(), cell))
+        });
         let mut input = x;
         let mut hiddens = Vec::with_capacity(levels);
         let mut cells = Vec::with_capacity(levels);

@@ -72,6 +72,23 @@ impl ModuleMapper for CastParams {
     }
 }
 
+/// Casts the float buffers that take no gradient (batch-norm running statistics) back to f32.
+///
+/// A running state shares its storage with every copy of the module, so the half-precision
+/// forward pass of the cast copy leaves the master's statistics in the half type; this puts
+/// them back after every step, so that evaluation, checkpoints and the saved model see f32.
+pub struct RestoreBuffers;
+
+impl ModuleMapper for RestoreBuffers {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        if param.val().is_require_grad() {
+            param
+        } else {
+            param.map(|tensor| tensor.cast(FloatDType::F32))
+        }
+    }
+}
+
 /// Settings of the dynamic loss scaler.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -12,7 +12,9 @@ use crate::config::{ExperimentConfig, OptimName};
 use crate::data::Splits;
 use crate::early_stopping::{EarlyStopping, Verdict};
 use crate::optim::{build_optimizer, build_scheduler};
-use crate::precision::{CastParams, LossScaleState, LossScaler, Precision, unscale_and_check};
+use crate::precision::{
+    CastParams, LossScaleState, LossScaler, Precision, RestoreBuffers, unscale_and_check,
+};
 use crate::{Objective, Progress, Result, TaskModel, clip, metrics, regularize};
 use burn::tensor::FloatDType;
 
@@ -238,6 +240,10 @@ pub fn fit_with<M: TaskModel>(
             lr = rate.base();
             if may_step {
                 model = optimizer.step(rate, model, grads);
+            }
+            if half.is_some() {
+                let _ = model.valid(); // applies the pending batch-norm statistics update
+                model = model.map(&mut RestoreBuffers);
             }
             steps += 1;
             samples_seen += indices.len();

@@ -222,7 +222,7 @@ fn f16_training_resumes_bit_exactly_with_its_loss_scaler() {
     let config = dir.path().join("f16.toml");
     std::fs::write(
         &config,
-        "seed = 9\n[model]\nkind = \"mlp\"\nhidden = [16]\ndropout = 0.1\n[data]\ndataset = \"iris\"\n\
+        "seed = 9\n[model]\nkind = \"mlp\"\nhidden = [16]\ndropout = 0.1\nbatch_norm = true\n[data]\ndataset = \"iris\"\n\
          [train]\nepochs = 6\nbatch_size = 16\nprecision = \"f16\"\n[loss_scale]\ngrowth_interval = 5\n\
          [checkpoint]\nevery_steps = 4\nkeep_last = 100\n",
     )
