@@ -139,9 +139,10 @@ pub fn build_model(
             Ok(AnyModel::Charlm(charlm_config(spec, vocab).init(device)))
         }
         ModelConfig::Rnn(spec) => {
-            let (steps, per_step) = match preprocess.sample_shape[..] {
-                [channels, height, width] => (height, channels * width),
-                [steps, per_step] => (steps, per_step),
+            // Images are read row by row: `height` steps of `channels * width` values.
+            let per_step = match preprocess.sample_shape[..] {
+                [channels, _, width] => channels * width,
+                [_, per_step] => per_step,
                 _ => {
                     return Err(KilnError::Input(format!(
                         "rnn models read sequences, but the data's samples have shape {:?}; use image or sequence data",
@@ -149,7 +150,6 @@ pub fn build_model(
                     )));
                 }
             };
-            let _ = steps;
             Ok(AnyModel::Rnn(
                 rnn_config(spec, per_step, objective.outputs()).init(device),
             ))

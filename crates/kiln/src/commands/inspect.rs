@@ -35,7 +35,12 @@ pub fn run(args: &InspectArgs) -> Result<()> {
         );
         println!("weights:    sha256 {}", summary.weights_sha256);
     }
-    println!("\n{}", run.model);
+    match &run.model {
+        kiln_train::AnyModel::Mlp(model) => println!("\n{model}"),
+        kiln_train::AnyModel::Cnn(model) => println!("\n{model}"),
+        kiln_train::AnyModel::Rnn(model) => println!("\n{model}"),
+        kiln_train::AnyModel::Charlm(model) => println!("\n{model}"),
+    }
     println!("config:\n{}", run.config.to_toml());
     Ok(())
 }
