@@ -11,9 +11,18 @@ use kiln_train::{ExperimentConfig, Objective, TaskModel, build_model};
 const REFERENCE_MODELS: [(&str, &str); 5] = [
     ("mlp-mnist", include_str!("../../../configs/mlp-mnist.toml")),
     ("cnn-mnist", include_str!("../../../configs/cnn-mnist.toml")),
-    ("lstm-seqmnist", include_str!("../../../configs/lstm-seqmnist.toml")),
-    ("gru-seqmnist", include_str!("../../../configs/gru-seqmnist.toml")),
-    ("rnn-seqmnist", include_str!("../../../configs/rnn-seqmnist.toml")),
+    (
+        "lstm-seqmnist",
+        include_str!("../../../configs/lstm-seqmnist.toml"),
+    ),
+    (
+        "gru-seqmnist",
+        include_str!("../../../configs/gru-seqmnist.toml"),
+    ),
+    (
+        "rnn-seqmnist",
+        include_str!("../../../configs/rnn-seqmnist.toml"),
+    ),
 ];
 
 fn train_step(c: &mut Criterion) {
@@ -25,14 +34,17 @@ fn train_step(c: &mut Criterion) {
         let objective = Objective::for_classes(splits.preprocess.classes);
         let device = Device::flex().autodiff();
         device.seed(config.seed);
-        let mut model = Some(build_model(&config.model, &splits.preprocess, objective, &device).expect("model"));
+        let mut model = Some(
+            build_model(&config.model, &splits.preprocess, objective, &device).expect("model"),
+        );
         let mut optimizer = build_optimizer(&config.optim, &config.regularization);
         let indices: Vec<usize> = (0..64).collect();
         let batch = splits.train.batch(&indices, &device);
         group.bench_function(name, |b| {
             b.iter(|| {
                 let current = model.take().expect("model");
-                let loss = objective.loss(current.logits(batch.inputs.clone()), batch.labels.clone());
+                let loss =
+                    objective.loss(current.logits(batch.inputs.clone()), batch.labels.clone());
                 let grads = GradientsParams::from_grads(loss.backward(), &current);
                 let next = optimizer.step(config.optim.lr, current, grads);
                 model = Some(next);
