@@ -18,7 +18,7 @@ batch_norm = true
 dataset = "iris"
 valid_fraction = 0.2
 [train]
-epochs = 120
+epochs = 300
 batch_size = 16
 [optim]
 name = "adam"
@@ -231,7 +231,7 @@ fn resume_refuses_a_changed_model_but_accepts_more_epochs_and_eval_reads_checkpo
         run.to_str().unwrap(),
         "--resume",
         "--epochs",
-        "125",
+        "305",
     ]);
     let out = longer.output().unwrap();
     assert!(
@@ -240,7 +240,7 @@ fn resume_refuses_a_changed_model_but_accepts_more_epochs_and_eval_reads_checkpo
         String::from_utf8_lossy(&out.stderr)
     );
     let summary = std::fs::read_to_string(run.join("summary.json")).unwrap();
-    assert!(summary.contains("\"epochs\": 125"), "{summary}");
+    assert!(summary.contains("\"epochs\": 305"), "{summary}");
 
     let checkpoint = checkpoints(&run).pop().unwrap();
     let eval = kiln()
@@ -258,7 +258,7 @@ fn resume_refuses_a_changed_model_but_accepts_more_epochs_and_eval_reads_checkpo
 fn sigterm_saves_a_checkpoint_and_exits_130() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("ckpt.toml");
-    std::fs::write(&config, CONFIG.replace("epochs = 120", "epochs = 100000")).unwrap();
+    std::fs::write(&config, CONFIG.replace("epochs = 300", "epochs = 100000")).unwrap();
     let out = dir.path().join("run");
     let child = kiln()
         .args([
