@@ -183,6 +183,30 @@ pub struct Snapshot<'a, M> {
     pub carried: Vec<(&'static str, Tensor<3>)>,
 }
 
+impl<'a, M> Snapshot<'a, M> {
+    /// The state of a loop that carries nothing between steps but the model and optimizer.
+    pub fn of(
+        model: &'a M,
+        best: Option<&'a M>,
+        optimizer: &'a ModuleOptimizer,
+        scheduler: &'a ModuleLrScheduler,
+    ) -> Self {
+        Self {
+            model,
+            best,
+            optimizer,
+            scheduler,
+            carried: Vec::new(),
+        }
+    }
+
+    /// The same snapshot with tensors the loop carries between steps.
+    pub fn carrying(mut self, carried: Vec<(&'static str, Tensor<3>)>) -> Self {
+        self.carried = carried;
+        self
+    }
+}
+
 impl Checkpointer {
     /// Checkpoints of the run in `run_dir`.
     pub fn new(run_dir: &Path, policy: CheckpointPolicy, config_hash: String) -> Self {
@@ -223,11 +247,6 @@ impl Checkpointer {
             return Err(KilnError::Interrupted(saved));
         }
         Ok(())
-    }
-
-    /// The config hash written into every checkpoint.
-    pub fn config_hash(&self) -> &str {
-        &self.config_hash
     }
 
     /// Writes a checkpoint atomically and prunes old ones; `is_best` marks it as the best so far.

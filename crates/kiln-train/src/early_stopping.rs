@@ -67,11 +67,6 @@ impl EarlyStopping {
         self.best_epoch
     }
 
-    /// The best value of the monitored metric so far.
-    pub fn best_value(&self) -> Option<f64> {
-        self.best
-    }
-
     /// The state to checkpoint.
     pub fn state(&self) -> StopperState {
         StopperState {

@@ -170,13 +170,8 @@ pub fn fit_language_model(
                 );
                 let mut carried = vec![("hidden", next.hidden.clone())];
                 carried.extend(next.cell.clone().map(|cell| ("cell", cell)));
-                let snapshot = Snapshot {
-                    model: &model,
-                    best: best_model.as_ref(),
-                    optimizer: &optimizer,
-                    scheduler: &scheduler,
-                    carried,
-                };
+                let snapshot = Snapshot::of(&model, best_model.as_ref(), &optimizer, &scheduler)
+                    .carrying(carried);
                 checkpointer.save_or_stop(snapshot, point, false)?;
             }
             state = Some(next);
@@ -213,13 +208,7 @@ pub fn fit_language_model(
                 history.clone(),
                 stopper.state(),
             );
-            let snapshot = Snapshot {
-                model: &model,
-                best: best_model.as_ref(),
-                optimizer: &optimizer,
-                scheduler: &scheduler,
-                carried: Vec::new(),
-            };
+            let snapshot = Snapshot::of(&model, best_model.as_ref(), &optimizer, &scheduler);
             checkpointer.save_or_stop(snapshot, point, verdict == Verdict::Improved)?;
         }
         if stop {

@@ -265,13 +265,7 @@ pub fn fit_with<M: TaskModel>(
                     stopper.state(),
                 )
                 .with_loss_scale(scaler.as_ref().map(LossScaler::state));
-                let snapshot = Snapshot {
-                    model: &model,
-                    best: best_model.as_ref(),
-                    optimizer: &optimizer,
-                    scheduler: &scheduler,
-                    carried: Vec::new(),
-                };
+                let snapshot = Snapshot::of(&model, best_model.as_ref(), &optimizer, &scheduler);
                 checkpointer.save_or_stop(snapshot, state, false)?;
             }
         }
@@ -311,13 +305,7 @@ pub fn fit_with<M: TaskModel>(
                 stopper.state(),
             )
             .with_loss_scale(scaler.as_ref().map(LossScaler::state));
-            let snapshot = Snapshot {
-                model: &model,
-                best: best_model.as_ref(),
-                optimizer: &optimizer,
-                scheduler: &scheduler,
-                carried: Vec::new(),
-            };
+            let snapshot = Snapshot::of(&model, best_model.as_ref(), &optimizer, &scheduler);
             checkpointer.save_or_stop(snapshot, state, verdict == Some(Verdict::Improved))?;
         }
         if stop {
