@@ -6,6 +6,8 @@ use burn::nn::{Dropout, DropoutConfig, Initializer};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
+use crate::fused::{self, Cell};
+
 /// The non-linearity `f` of an Elman layer.
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
 pub enum ElmanActivation {
@@ -104,7 +106,8 @@ impl ElmanLayer {
     /// `None`) and returns the hidden state at every step `[batch, time, hidden]` (in time
     /// order, also when reversed) and the last state computed `[batch, hidden]`.
     ///
-    /// The input projection `x W_xh^T + b_h` of all steps is one matmul before the time loop.
+    /// The input projection `x W_xh^T + b_h` of all steps is one matmul before the time loop,
+    /// which is one fused operation ([`crate::fused`]).
     ///
     /// # Panics
     /// If the sequence has no time step.
@@ -113,30 +116,21 @@ impl ElmanLayer {
         assert!(time > 0, "an Elman layer needs at least one time step");
         let hidden = self.hidden_size();
         let device = x.device();
+        let dtype = x.dtype();
 
         let projected = x
             .reshape([batch * time, input])
             .matmul(self.w_xh.val().transpose())
             .add(self.b_h.val().unsqueeze::<2>())
             .reshape([batch, time, hidden]);
-        let w_hh_t = self.w_hh.val().transpose();
-
-        let mut h = state.unwrap_or_else(|| Tensor::zeros([batch, hidden], &device));
-        let mut outputs: Vec<Tensor<2>> = Vec::with_capacity(time);
-        let order: Box<dyn Iterator<Item = usize>> = if self.reverse {
-            Box::new((0..time).rev())
-        } else {
-            Box::new(0..time)
-        };
-        for t in order {
-            let x_t = projected.clone().narrow(1, t, 1).squeeze_dim::<2>(1);
-            h = self.activation.apply(h.matmul(w_hh_t.clone()) + x_t);
-            outputs.push(h.clone());
-        }
-        if self.reverse {
-            outputs.reverse();
-        }
-        (Tensor::stack(outputs, 1), h)
+        let h0 = state.unwrap_or_else(|| Tensor::zeros([batch, hidden], (&device, dtype)));
+        let relu = self.activation == ElmanActivation::Relu;
+        let w = self.w_hh.val().transpose();
+        let cell = Cell::Elman { relu };
+        let output = fused::sequence(cell, projected, w, None, h0, None, self.reverse);
+        let last = if self.reverse { 0 } else { time - 1 };
+        let h = output.clone().narrow(1, last, 1).squeeze_dim::<2>(1);
+        (output, h)
     }
 }
 

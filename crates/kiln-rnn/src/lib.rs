@@ -3,8 +3,11 @@
 //! This crate depends on Burn only. It provides:
 //! - [`Elman`], Kiln's own Elman network `h_t = f(W_hh h_{t-1} + W_xh x_t + b_h)` (tanh or
 //!   relu), stacked and optionally bidirectional;
-//! - [`Recurrent`], one encoder for Elman, LSTM and GRU cells (the latter two from Burn) with a
-//!   [`RecurrentState`] that carries over between chunks of a sequence;
+//! - [`GatedLayer`], Kiln's own LSTM and GRU layers (PyTorch's equations and gate order);
+//! - [`Recurrent`], one encoder for Elman, LSTM and GRU cells with a [`RecurrentState`] that
+//!   carries over between chunks of a sequence;
+//! - [`fused`]: the time loop of every cell as one operation with a hand-written backward pass,
+//!   vectorised on the CPU backends (features `flex`, the default, and `ndarray`).
 //! - two heads: [`SequenceClassifier`] and [`CharLanguageModel`].
 //!
 //! All inputs are batch-first: `[batch, time, features]`.
@@ -24,12 +27,15 @@
 
 mod classifier;
 mod elman;
+pub mod fused;
+mod gated;
 mod language_model;
 mod recurrent;
 mod state;
 
 pub use classifier::{SequenceClassifier, SequenceClassifierConfig};
 pub use elman::{Elman, ElmanActivation, ElmanConfig, ElmanLayer};
+pub use gated::{GateKind, GatedLayer, GatedOutput};
 pub use language_model::{CharLanguageModel, CharLanguageModelConfig};
 pub use recurrent::{CellKind, Recurrent, RecurrentConfig, RecurrentLayer};
 pub use state::RecurrentState;

@@ -1,13 +1,12 @@
-//! One recurrent encoder for all cell kinds: Kiln's [`Elman`] or Burn's LSTM and GRU, stacked
-//! and optionally bidirectional, with a state that carries over between chunks.
+//! One recurrent encoder for all cell kinds: Kiln's [`Elman`] network or Kiln's gated LSTM
+//! and GRU layers, stacked and optionally bidirectional, with a state that carries over
+//! between chunks.
 
-use burn::nn::{
-    BiGru, BiGruConfig, BiLstm, BiLstmConfig, Dropout, DropoutConfig, Gru, GruConfig, Lstm,
-    LstmConfig, LstmState,
-};
+use burn::nn::{Dropout, DropoutConfig};
 use burn::prelude::*;
 
 use crate::elman::{Elman, ElmanActivation, ElmanConfig};
+use crate::gated::{GateKind, GatedLayer};
 use crate::state::RecurrentState;
 
 /// The recurrent cell of a [`Recurrent`] encoder.
@@ -15,9 +14,9 @@ use crate::state::RecurrentState;
 pub enum CellKind {
     /// Kiln's Elman layer, `h_t = f(W_hh h_{t-1} + W_xh x_t + b_h)`.
     Elman,
-    /// Burn's long short-term memory (state: hidden and cell).
+    /// Long short-term memory (state: hidden and cell), as PyTorch's `nn.LSTM`.
     Lstm,
-    /// Burn's gated recurrent unit (reset gate applied after the matmul, as in PyTorch).
+    /// Gated recurrent unit (reset gate applied after the matmul, as PyTorch's `nn.GRU`).
     Gru,
 }
 
@@ -45,20 +44,12 @@ pub struct RecurrentConfig {
 }
 
 /// One level of a [`Recurrent`] encoder (both directions when bidirectional).
-// A few of these live in a Vec, once per model: their inline size does not matter.
-#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum RecurrentLayer {
     /// A one-level Kiln [`Elman`] network (one or two directions).
     Elman(Elman),
-    /// Burn's unidirectional LSTM.
-    Lstm(Lstm),
-    /// Burn's bidirectional LSTM.
-    BiLstm(BiLstm),
-    /// Burn's unidirectional GRU.
-    Gru(Gru),
-    /// Burn's bidirectional GRU.
-    BiGru(BiGru),
+    /// Kiln's LSTM or GRU layers, one per direction (forward first).
+    Gated(Vec<GatedLayer>),
 }
 
 impl RecurrentLayer {
@@ -75,59 +66,45 @@ impl RecurrentLayer {
                 let (output, hidden) = elman.forward(x, hidden);
                 (output, hidden, None)
             }
-            RecurrentLayer::Lstm(lstm) => {
-                let state = lstm_state(hidden, cell).map(|s| s.squeeze_dim::<2>(0));
-                let (output, state) = lstm.forward(x, state);
-                let state = state.unsqueeze_dim::<3>(0);
-                (output, state.hidden, Some(state.cell))
-            }
-            RecurrentLayer::BiLstm(lstm) => {
-                let (output, state) = lstm.forward(x, lstm_state(hidden, cell));
-                (output, state.hidden, Some(state.cell))
-            }
-            RecurrentLayer::Gru(gru) => {
-                let time = x.dims()[1];
-                let output = gru.forward(x, hidden.map(|h| h.squeeze_dim::<2>(0)));
-                // Burn's Gru returns no state: the last step's output is the final hidden state.
-                let last = output.clone().narrow(1, time - 1, 1).swap_dims(0, 1);
-                (output, last, None)
-            }
-            RecurrentLayer::BiGru(gru) => {
-                let (output, hidden) = gru.forward(x, hidden);
-                (output, hidden, None)
+            RecurrentLayer::Gated(layers) => {
+                let state = |s: &Option<Tensor<3>>, d: usize| {
+                    s.as_ref()
+                        .map(|s| s.clone().narrow(0, d, 1).squeeze_dim::<2>(0))
+                };
+                let runs: Vec<_> = layers
+                    .iter()
+                    .enumerate()
+                    .map(|(d, layer)| layer.forward(x.clone(), state(&hidden, d), state(&cell, d)))
+                    .collect();
+                let cells: Vec<Tensor<3>> = runs
+                    .iter()
+                    .filter_map(|r| r.cell.clone().map(|c| c.unsqueeze_dim(0)))
+                    .collect();
+                let hiddens = runs.iter().map(|r| r.hidden.clone().unsqueeze_dim(0)).collect();
+                let outputs = runs.into_iter().map(|r| r.output).collect();
+                let cell = (!cells.is_empty()).then(|| Tensor::cat(cells, 0));
+                (Tensor::cat(outputs, 2), Tensor::cat(hiddens, 0), cell)
             }
         }
     }
 
     /// Number of input features per time step this level reads.
     pub fn input_size(&self) -> usize {
-        let weight = match self {
-            RecurrentLayer::Elman(elman) => return elman.layers[0].input_size(),
-            RecurrentLayer::Lstm(lstm) => &lstm.input_gate.input_transform.weight,
-            RecurrentLayer::BiLstm(lstm) => &lstm.forward.input_gate.input_transform.weight,
-            RecurrentLayer::Gru(gru) => &gru.update_gate.input_transform.weight,
-            RecurrentLayer::BiGru(gru) => &gru.forward.update_gate.input_transform.weight,
-        };
-        // Burn's gate controllers use the row layout, `[d_input, d_output]`.
-        weight.dims()[0]
+        match self {
+            RecurrentLayer::Elman(elman) => elman.layers[0].input_size(),
+            RecurrentLayer::Gated(layers) => layers[0].input_size(),
+        }
     }
 
     /// The cell kind of this level.
     pub fn cell_kind(&self) -> CellKind {
         match self {
             RecurrentLayer::Elman(_) => CellKind::Elman,
-            RecurrentLayer::Lstm(_) | RecurrentLayer::BiLstm(_) => CellKind::Lstm,
-            RecurrentLayer::Gru(_) | RecurrentLayer::BiGru(_) => CellKind::Gru,
+            RecurrentLayer::Gated(layers) => match layers[0].kind {
+                GateKind::Lstm => CellKind::Lstm,
+                GateKind::Gru => CellKind::Gru,
+            },
         }
-    }
-}
-
-/// Burn's LSTM state from Kiln's hidden and cell tensors; both or neither must be present.
-fn lstm_state(hidden: Option<Tensor<3>>, cell: Option<Tensor<3>>) -> Option<LstmState<3>> {
-    match (hidden, cell) {
-        (Some(hidden), Some(cell)) => Some(LstmState::new(cell, hidden)),
-        (None, None) => None,
-        _ => panic!("an LSTM state needs both the hidden and the cell state"),
     }
 }
 
@@ -171,17 +148,17 @@ impl RecurrentConfig {
                             .with_bidirectional(bi)
                             .init(device),
                     ),
-                    CellKind::Lstm if bi => {
-                        RecurrentLayer::BiLstm(BiLstmConfig::new(width, hidden, true).init(device))
-                    }
-                    CellKind::Lstm => {
-                        RecurrentLayer::Lstm(LstmConfig::new(width, hidden, true).init(device))
-                    }
-                    CellKind::Gru if bi => {
-                        RecurrentLayer::BiGru(BiGruConfig::new(width, hidden, true).init(device))
-                    }
-                    CellKind::Gru => {
-                        RecurrentLayer::Gru(GruConfig::new(width, hidden, true).init(device))
+                    CellKind::Lstm | CellKind::Gru => {
+                        let kind = if self.cell == CellKind::Lstm {
+                            GateKind::Lstm
+                        } else {
+                            GateKind::Gru
+                        };
+                        RecurrentLayer::Gated(
+                            (0..directions)
+                                .map(|d| GatedLayer::new(kind, width, hidden, d == 1, device))
+                                .collect(),
+                        )
                     }
                 }
             })
@@ -389,14 +366,18 @@ mod tests {
             // A recurrent weight of the first level's backward direction.
             let weight = match &encoder.layers[0] {
                 RecurrentLayer::Elman(elman) => &elman.layers[1].w_hh,
-                RecurrentLayer::BiLstm(lstm) => &lstm.reverse.cell_gate.hidden_transform.weight,
-                RecurrentLayer::BiGru(gru) => &gru.reverse.new_gate.hidden_transform.weight,
-                other => panic!("{cell:?}: unexpected level {other:?}"),
+                RecurrentLayer::Gated(layers) => &layers[1].w_hh,
             };
             let grad = weight
                 .grad(&grads)
                 .expect("a gradient for the recurrent weight");
-            assert_eq!(grad.dims(), [4, 4]);
+            let gates = match cell {
+                CellKind::Elman => 1,
+                CellKind::Lstm => 4,
+                CellKind::Gru => 3,
+            };
+            assert_eq!(grad.dims(), [4, 4 * gates]);
+            assert!(grad.abs().sum().into_scalar::<f32>() > 0.0, "{cell:?}: zero gradient");
         }
     }
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use burn::prelude::*;
 
 use crate::checkpoint::{self, CheckpointPolicy, Checkpointer, VerifiedCheckpoint};
-use crate::config::{CellName, ModelConfig};
+use crate::config::ModelConfig;
 use crate::data::{Preprocess, Splits, load_preprocess, prepare, prepare_text};
 use crate::language_model::{evaluate_text, fit_language_model, sample_tokens};
 use crate::metrics::{Evaluation, evaluate};
@@ -69,7 +69,7 @@ pub fn train(
     precision.check_supported(backend, &device)?;
     if precision != Precision::F32 && !supports_mixed_precision(&config.model) {
         return Err(KilnError::Input(format!(
-            "train.precision {}: mixed precision supports MLP, CNN and Elman RNN models so far (not LSTM, GRU or language models); use f32",
+            "train.precision {}: mixed precision supports MLP, CNN and RNN classifiers so far (not language models); use f32",
             config.train.precision
         )));
     }
@@ -79,15 +79,11 @@ pub fn train(
     }
 }
 
-/// Models that train in a half type: MLPs, CNNs (batch norm included) and Kiln's Elman RNN.
-/// burn-nn's LSTM and GRU are refused for now: they assemble their output in an f32 buffer
-/// whatever the input's type; language models have no mixed-precision loop yet.
+/// Models that train in a half type: MLPs, CNNs (batch norm included) and RNN classifiers
+/// (Kiln's Elman, LSTM and GRU layers all run in the input's type). Language models have no
+/// mixed-precision loop yet.
 fn supports_mixed_precision(model: &ModelConfig) -> bool {
-    match model {
-        ModelConfig::Mlp(_) | ModelConfig::Cnn(_) => true,
-        ModelConfig::Rnn(rnn) => rnn.cell == CellName::Elman,
-        ModelConfig::Charlm(_) => false,
-    }
+    !matches!(model, ModelConfig::Charlm(_))
 }
 
 /// What a finished training hands to the run folder.

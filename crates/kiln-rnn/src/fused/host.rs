@@ -1,0 +1,51 @@
+//! Moving a CPU backend's tensor primitives to host vectors of f32 and back.
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use burn::backend::Backend;
+use burn::backend::tensor::{Device, FloatTensor};
+use burn::backend::TensorMetadata;
+use burn::tensor::{DType, TensorData};
+
+/// Runs a future that a CPU backend completes at once (polling again if it does not).
+fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let mut context = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(value) = future.as_mut().poll(&mut context) {
+            return value;
+        }
+        std::thread::yield_now();
+    }
+}
+
+/// A float primitive as f32 values in row-major order, with its dtype.
+pub fn read<B: Backend>(tensor: FloatTensor<B>) -> (Vec<f32>, DType) {
+    let dtype = tensor.dtype();
+    let data = block_on(B::float_into_data(tensor)).expect("a CPU tensor can be read");
+    let data = if dtype == DType::F32 {
+        data
+    } else {
+        data.convert::<f32>()
+    };
+    let values = data.try_into_vec::<f32>().expect("f32 values");
+    (values, dtype)
+}
+
+/// f32 values as a float primitive of `shape` and `dtype` on `device`.
+pub fn write<B: Backend>(
+    values: Vec<f32>,
+    shape: Vec<usize>,
+    dtype: DType,
+    device: &Device<B>,
+) -> FloatTensor<B> {
+    let data = TensorData::new(values, shape);
+    let data = if dtype == DType::F32 {
+        data
+    } else {
+        data.convert_dtype(dtype)
+    };
+    B::float_from_data(data, device)
+}

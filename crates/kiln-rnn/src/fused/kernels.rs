@@ -1,0 +1,505 @@
+//! The fused recurrent kernels on host memory: one call runs a whole sequence forwards, and one
+//! call its backward pass from the activations the forward pass kept (its tape).
+//!
+//! Every tensor is batch-first and dense: the input projection `xp` is `[batch, time, gates *
+//! hidden]` (the bias already added), the recurrent weight `w` is `[hidden, gates * hidden]`
+//! (right-multiplied: `h · w`) and states are `[batch, hidden]`. Gate order is PyTorch's: LSTM
+//! `(i, f, g, o)`, GRU `(r, z, n)`. A `reverse` kernel reads the steps from last to first and
+//! still writes its outputs in time order.
+
+use super::math::{sigmoid_in_place, tanh_in_place};
+use super::matmul::{View, matmul};
+
+/// Sizes of one fused call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dims {
+    /// Sequences in the batch.
+    pub batch: usize,
+    /// Time steps.
+    pub time: usize,
+    /// Width of the hidden state.
+    pub hidden: usize,
+}
+
+impl Dims {
+    /// The time indices in processing order.
+    fn order(self, reverse: bool) -> Vec<usize> {
+        let mut steps: Vec<usize> = (0..self.time).collect();
+        if reverse {
+            steps.reverse();
+        }
+        steps
+    }
+}
+
+/// A `[batch, hidden]` block of rows `stride` apart, starting at `offset`, as a matmul operand.
+fn rows(data: &[f32], offset: usize, stride: usize) -> View<'_> {
+    View {
+        data: &data[offset..],
+        stride,
+        transposed: false,
+    }
+}
+
+/// Column sums of a dense `rows x cols` matrix.
+fn column_sums(data: &[f32], cols: usize) -> Vec<f32> {
+    let mut sums = vec![0.0; cols];
+    for row in data.chunks_exact(cols) {
+        for (s, v) in sums.iter_mut().zip(row) {
+            *s += v;
+        }
+    }
+    sums
+}
+
+/// What the LSTM forward pass keeps for its backward pass.
+#[derive(Debug, Clone)]
+pub struct LstmTape {
+    /// Gate activations `(i, f, g, o)`, `[batch, time, 4 hidden]`.
+    acts: Vec<f32>,
+    /// Cell state after each step, `[batch, time, hidden]`.
+    cells: Vec<f32>,
+    /// `tanh` of the cell state after each step.
+    tanh_cells: Vec<f32>,
+    /// Hidden state before each step.
+    h_prev: Vec<f32>,
+    /// The initial cell state, `[batch, hidden]`.
+    c0: Vec<f32>,
+}
+
+/// LSTM forward: returns `[batch, time + 1, hidden]` (the hidden state after every step, then
+/// the final cell state) and the tape.
+pub fn lstm_forward(
+    xp: &[f32],
+    w: &[f32],
+    h0: &[f32],
+    c0: &[f32],
+    d: Dims,
+    reverse: bool,
+) -> (Vec<f32>, LstmTape) {
+    let Dims {
+        batch,
+        time,
+        hidden,
+    } = d;
+    let g4 = 4 * hidden;
+    let mut acts = vec![0.0; batch * time * g4];
+    let mut cells = vec![0.0; batch * time * hidden];
+    let mut tanh_cells = vec![0.0; batch * time * hidden];
+    let mut h_prev = vec![0.0; batch * time * hidden];
+    let mut out = vec![0.0; batch * (time + 1) * hidden];
+    let mut h = h0.to_vec();
+    let mut c = c0.to_vec();
+    for t in d.order(reverse) {
+        matmul(
+            &mut acts[t * g4..],
+            time * g4,
+            View::dense(&h, hidden),
+            View::dense(w, g4),
+            batch,
+            hidden,
+            g4,
+            false,
+        );
+        for b in 0..batch {
+            let at = (b * time + t) * g4;
+            let row = &mut acts[at..at + g4];
+            for (a, x) in row.iter_mut().zip(&xp[at..at + g4]) {
+                *a += x;
+            }
+            sigmoid_in_place(&mut row[..2 * hidden]);
+            tanh_in_place(&mut row[2 * hidden..3 * hidden]);
+            sigmoid_in_place(&mut row[3 * hidden..]);
+            let st = (b * time + t) * hidden;
+            let hb = b * hidden;
+            h_prev[st..st + hidden].copy_from_slice(&h[hb..hb + hidden]);
+            for j in 0..hidden {
+                let (i, f, g) = (row[j], row[hidden + j], row[2 * hidden + j]);
+                c[hb + j] = f * c[hb + j] + i * g;
+            }
+            cells[st..st + hidden].copy_from_slice(&c[hb..hb + hidden]);
+            let tc = &mut tanh_cells[st..st + hidden];
+            tc.copy_from_slice(&c[hb..hb + hidden]);
+            tanh_in_place(tc);
+            let ot = (b * (time + 1) + t) * hidden;
+            for j in 0..hidden {
+                let value = row[3 * hidden + j] * tc[j];
+                h[hb + j] = value;
+                out[ot + j] = value;
+            }
+        }
+    }
+    for b in 0..batch {
+        let ot = (b * (time + 1) + time) * hidden;
+        out[ot..ot + hidden].copy_from_slice(&c[b * hidden..(b + 1) * hidden]);
+    }
+    let c0 = c0.to_vec();
+    let tape = LstmTape {
+        acts,
+        cells,
+        tanh_cells,
+        h_prev,
+        c0,
+    };
+    (out, tape)
+}
+
+/// Gradients of one fused call: input projection, recurrent weight, optional recurrent bias and
+/// the initial states.
+#[derive(Debug)]
+pub struct Grads {
+    /// `d xp`, shaped like `xp`.
+    pub xp: Vec<f32>,
+    /// `d w`, shaped like `w`.
+    pub w: Vec<f32>,
+    /// `d b` of the recurrent bias (GRU only).
+    pub bias: Option<Vec<f32>>,
+    /// `d h0`.
+    pub h0: Vec<f32>,
+    /// `d c0` (LSTM only).
+    pub c0: Option<Vec<f32>>,
+}
+
+/// LSTM backward from `dout`, the gradient of the forward output `[batch, time + 1, hidden]`.
+pub fn lstm_backward(dout: &[f32], w: &[f32], tape: &LstmTape, d: Dims, reverse: bool) -> Grads {
+    let Dims {
+        batch,
+        time,
+        hidden,
+    } = d;
+    let g4 = 4 * hidden;
+    let mut dg = vec![0.0; batch * time * g4];
+    let mut dh = vec![0.0; batch * hidden];
+    let mut dc = vec![0.0; batch * hidden];
+    for b in 0..batch {
+        let ot = (b * (time + 1) + time) * hidden;
+        dc[b * hidden..(b + 1) * hidden].copy_from_slice(&dout[ot..ot + hidden]);
+    }
+    let order = d.order(reverse);
+    for (s, &t) in order.iter().enumerate().rev() {
+        for b in 0..batch {
+            let at = (b * time + t) * g4;
+            let st = (b * time + t) * hidden;
+            let ot = (b * (time + 1) + t) * hidden;
+            let hb = b * hidden;
+            let c_prev = match s {
+                0 => &tape.c0[hb..hb + hidden],
+                _ => {
+                    let prev = (b * time + order[s - 1]) * hidden;
+                    &tape.cells[prev..prev + hidden]
+                }
+            };
+            let act = &tape.acts[at..at + g4];
+            let grad = &mut dg[at..at + g4];
+            for j in 0..hidden {
+                let (i, f) = (act[j], act[hidden + j]);
+                let (g, o) = (act[2 * hidden + j], act[3 * hidden + j]);
+                let tc = tape.tanh_cells[st + j];
+                let dh_total = dout[ot + j] + dh[hb + j];
+                let dc_total = dc[hb + j] + dh_total * o * (1.0 - tc * tc);
+                grad[j] = dc_total * g * i * (1.0 - i);
+                grad[hidden + j] = dc_total * c_prev[j] * f * (1.0 - f);
+                grad[2 * hidden + j] = dc_total * i * (1.0 - g * g);
+                grad[3 * hidden + j] = dh_total * tc * o * (1.0 - o);
+                dc[hb + j] = dc_total * f;
+            }
+        }
+        matmul(
+            &mut dh,
+            hidden,
+            rows(&dg, t * g4, time * g4),
+            View::dense_t(w, g4),
+            batch,
+            g4,
+            hidden,
+            false,
+        );
+    }
+    let mut dw = vec![0.0; hidden * g4];
+    matmul(
+        &mut dw,
+        g4,
+        View::dense_t(&tape.h_prev, hidden),
+        View::dense(&dg, g4),
+        hidden,
+        batch * time,
+        g4,
+        false,
+    );
+    Grads {
+        xp: dg,
+        w: dw,
+        bias: None,
+        h0: dh,
+        c0: Some(dc),
+    }
+}
+
+/// What the GRU forward pass keeps for its backward pass.
+#[derive(Debug, Clone)]
+pub struct GruTape {
+    /// Gate activations `(r, z, n)`, `[batch, time, 3 hidden]`.
+    acts: Vec<f32>,
+    /// The new gate's hidden part `w_n · h + b_n` before the reset, `[batch, time, hidden]`.
+    hidden_new: Vec<f32>,
+    /// Hidden state before each step.
+    h_prev: Vec<f32>,
+}
+
+/// GRU forward (reset applied after the matmul, as PyTorch and Burn):
+/// `r = σ(x_r + h w_r + b_r)`, `z = σ(x_z + h w_z + b_z)`, `n = tanh(x_n + r ⊙ (h w_n + b_n))`,
+/// `h' = (1 - z) ⊙ n + z ⊙ h`. Returns every hidden state `[batch, time, hidden]` and the tape.
+pub fn gru_forward(
+    xp: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    h0: &[f32],
+    d: Dims,
+    reverse: bool,
+) -> (Vec<f32>, GruTape) {
+    let Dims {
+        batch,
+        time,
+        hidden,
+    } = d;
+    let g3 = 3 * hidden;
+    let mut acts = vec![0.0; batch * time * g3];
+    let mut hidden_new = vec![0.0; batch * time * hidden];
+    let mut h_prev = vec![0.0; batch * time * hidden];
+    let mut out = vec![0.0; batch * time * hidden];
+    let mut projected = vec![0.0; batch * g3];
+    let mut h = h0.to_vec();
+    for t in d.order(reverse) {
+        matmul(
+            &mut projected,
+            g3,
+            View::dense(&h, hidden),
+            View::dense(w, g3),
+            batch,
+            hidden,
+            g3,
+            false,
+        );
+        for b in 0..batch {
+            let at = (b * time + t) * g3;
+            let st = (b * time + t) * hidden;
+            let hb = b * hidden;
+            let p = &mut projected[b * g3..(b + 1) * g3];
+            for (p, bias) in p.iter_mut().zip(bias) {
+                *p += bias;
+            }
+            let row = &mut acts[at..at + g3];
+            let x = &xp[at..at + g3];
+            for j in 0..2 * hidden {
+                row[j] = x[j] + p[j];
+            }
+            sigmoid_in_place(&mut row[..2 * hidden]);
+            for j in 0..hidden {
+                row[2 * hidden + j] = x[2 * hidden + j] + row[j] * p[2 * hidden + j];
+            }
+            tanh_in_place(&mut row[2 * hidden..]);
+            hidden_new[st..st + hidden].copy_from_slice(&p[2 * hidden..]);
+            h_prev[st..st + hidden].copy_from_slice(&h[hb..hb + hidden]);
+            for j in 0..hidden {
+                let (z, n) = (row[hidden + j], row[2 * hidden + j]);
+                let value = (1.0 - z) * n + z * h[hb + j];
+                h[hb + j] = value;
+                out[st + j] = value;
+            }
+        }
+    }
+    let tape = GruTape {
+        acts,
+        hidden_new,
+        h_prev,
+    };
+    (out, tape)
+}
+
+/// GRU backward from `dout`, the gradient of every hidden state `[batch, time, hidden]`.
+pub fn gru_backward(dout: &[f32], w: &[f32], tape: &GruTape, d: Dims, reverse: bool) -> Grads {
+    let Dims {
+        batch,
+        time,
+        hidden,
+    } = d;
+    let g3 = 3 * hidden;
+    let mut dxp = vec![0.0; batch * time * g3];
+    let mut dp = vec![0.0; batch * time * g3];
+    let mut dh = vec![0.0; batch * hidden];
+    for &t in d.order(reverse).iter().rev() {
+        for b in 0..batch {
+            let at = (b * time + t) * g3;
+            let st = (b * time + t) * hidden;
+            let hb = b * hidden;
+            let act = &tape.acts[at..at + g3];
+            for j in 0..hidden {
+                let (r, z, n) = (act[j], act[hidden + j], act[2 * hidden + j]);
+                let dh_total = dout[st + j] + dh[hb + j];
+                let dn = dh_total * (1.0 - z) * (1.0 - n * n);
+                let dz = dh_total * (tape.h_prev[st + j] - n) * z * (1.0 - z);
+                let dr = dn * tape.hidden_new[st + j] * r * (1.0 - r);
+                dxp[at + j] = dr;
+                dxp[at + hidden + j] = dz;
+                dxp[at + 2 * hidden + j] = dn;
+                dp[at + j] = dr;
+                dp[at + hidden + j] = dz;
+                dp[at + 2 * hidden + j] = dn * r;
+                dh[hb + j] = dh_total * z;
+            }
+        }
+        matmul(
+            &mut dh,
+            hidden,
+            rows(&dp, t * g3, time * g3),
+            View::dense_t(w, g3),
+            batch,
+            g3,
+            hidden,
+            true,
+        );
+    }
+    let mut dw = vec![0.0; hidden * g3];
+    matmul(
+        &mut dw,
+        g3,
+        View::dense_t(&tape.h_prev, hidden),
+        View::dense(&dp, g3),
+        hidden,
+        batch * time,
+        g3,
+        false,
+    );
+    let bias = Some(column_sums(&dp, g3));
+    Grads {
+        xp: dxp,
+        w: dw,
+        bias,
+        h0: dh,
+        c0: None,
+    }
+}
+
+/// What the Elman forward pass keeps for its backward pass.
+#[derive(Debug, Clone)]
+pub struct ElmanTape {
+    /// Every hidden state (the activations), `[batch, time, hidden]`.
+    outputs: Vec<f32>,
+    /// Hidden state before each step.
+    h_prev: Vec<f32>,
+}
+
+/// Elman forward: `h' = f(x + h · w)` with `f` tanh or relu. Returns every hidden state
+/// `[batch, time, hidden]` and the tape.
+pub fn elman_forward(
+    xp: &[f32],
+    w: &[f32],
+    h0: &[f32],
+    d: Dims,
+    relu: bool,
+    reverse: bool,
+) -> (Vec<f32>, ElmanTape) {
+    let Dims {
+        batch,
+        time,
+        hidden,
+    } = d;
+    let mut out = vec![0.0; batch * time * hidden];
+    let mut h_prev = vec![0.0; batch * time * hidden];
+    let mut h = h0.to_vec();
+    for t in d.order(reverse) {
+        matmul(
+            &mut out[t * hidden..],
+            time * hidden,
+            View::dense(&h, hidden),
+            View::dense(w, hidden),
+            batch,
+            hidden,
+            hidden,
+            false,
+        );
+        for b in 0..batch {
+            let st = (b * time + t) * hidden;
+            let hb = b * hidden;
+            h_prev[st..st + hidden].copy_from_slice(&h[hb..hb + hidden]);
+            let row = &mut out[st..st + hidden];
+            for (a, x) in row.iter_mut().zip(&xp[st..st + hidden]) {
+                *a += x;
+            }
+            if relu {
+                for a in row.iter_mut() {
+                    *a = a.max(0.0);
+                }
+            } else {
+                tanh_in_place(row);
+            }
+            h[hb..hb + hidden].copy_from_slice(row);
+        }
+    }
+    let tape = ElmanTape {
+        outputs: out.clone(),
+        h_prev,
+    };
+    (out, tape)
+}
+
+/// Elman backward from `dout`, the gradient of every hidden state `[batch, time, hidden]`.
+pub fn elman_backward(
+    dout: &[f32],
+    w: &[f32],
+    tape: &ElmanTape,
+    d: Dims,
+    relu: bool,
+    reverse: bool,
+) -> Grads {
+    let Dims {
+        batch,
+        time,
+        hidden,
+    } = d;
+    let mut da = vec![0.0; batch * time * hidden];
+    let mut dh = vec![0.0; batch * hidden];
+    for &t in d.order(reverse).iter().rev() {
+        for b in 0..batch {
+            let st = (b * time + t) * hidden;
+            let hb = b * hidden;
+            for j in 0..hidden {
+                let y = tape.outputs[st + j];
+                let slope = if relu {
+                    if y > 0.0 { 1.0 } else { 0.0 }
+                } else {
+                    1.0 - y * y
+                };
+                da[st + j] = (dout[st + j] + dh[hb + j]) * slope;
+            }
+        }
+        matmul(
+            &mut dh,
+            hidden,
+            rows(&da, t * hidden, time * hidden),
+            View::dense_t(w, hidden),
+            batch,
+            hidden,
+            hidden,
+            false,
+        );
+    }
+    let mut dw = vec![0.0; hidden * hidden];
+    matmul(
+        &mut dw,
+        hidden,
+        View::dense_t(&tape.h_prev, hidden),
+        View::dense(&da, hidden),
+        hidden,
+        batch * time,
+        hidden,
+        false,
+    );
+    Grads {
+        xp: da,
+        w: dw,
+        bias: None,
+        h0: dh,
+        c0: None,
+    }
+}

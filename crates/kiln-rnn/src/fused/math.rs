@@ -1,0 +1,111 @@
+//! Vectorisable element-wise maths for the fused kernels: `exp`, `sigmoid` and `tanh` on slices.
+//!
+//! The scalar `expf`/`tanhf` of libm cannot be vectorised; these branch-free versions can (a
+//! degree-6 polynomial after Cody-Waite range reduction, about 2 ulp on `exp`). On x86-64 with
+//! AVX2 and FMA the slice functions run an 8-wide build chosen at run time.
+
+const LOG2_E: f32 = std::f32::consts::LOG2_E;
+const LN2_HI: f32 = 0.693_145_75;
+const LN2_LO: f32 = 1.428_606_8e-6;
+/// Adding and subtracting 1.5 * 2^23 rounds an f32 of magnitude below 2^22 to an integer.
+const ROUND: f32 = 12_582_912.0;
+
+/// `e^x`, clamped to the normal f32 range.
+#[inline(always)]
+pub fn exp(x: f32) -> f32 {
+    let x = x.clamp(-87.0, 88.0);
+    let n = (x * LOG2_E + ROUND) - ROUND;
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let p = 1.0
+        + r * (1.0
+            + r * (0.5
+                + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
+    f32::from_bits(((n as i32 + 127) << 23) as u32) * p
+}
+
+/// The logistic function `1 / (1 + e^-x)`.
+#[inline(always)]
+pub fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + exp(-x))
+}
+
+/// The hyperbolic tangent, as `1 - 2 / (e^2x + 1)`.
+#[inline(always)]
+pub fn tanh(x: f32) -> f32 {
+    1.0 - 2.0 / (exp(2.0 * x) + 1.0)
+}
+
+macro_rules! slice_fn {
+    ($(#[$doc:meta])* $name:ident, $scalar:ident) => {
+        $(#[$doc])*
+        pub fn $name(values: &mut [f32]) {
+            #[inline(always)]
+            fn body(values: &mut [f32]) {
+                for v in values.iter_mut() {
+                    *v = $scalar(*v);
+                }
+            }
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2,fma")]
+                fn wide(values: &mut [f32]) {
+                    body(values)
+                }
+                if std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+                {
+                    // SAFETY: the CPU has the features `wide` was compiled for.
+                    unsafe { wide(values) };
+                    return;
+                }
+            }
+            body(values)
+        }
+    };
+}
+
+slice_fn!(
+    /// Applies [`sigmoid`] to every value in place.
+    sigmoid_in_place,
+    sigmoid
+);
+slice_fn!(
+    /// Applies [`tanh`] to every value in place.
+    tanh_in_place,
+    tanh
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exp_sigmoid_and_tanh_match_the_standard_library() {
+        let mut worst = [0.0f32; 3];
+        for i in -4000..=4000 {
+            let x = i as f32 / 200.0;
+            let rel = (exp(x) - x.exp()).abs() / x.exp();
+            worst[0] = worst[0].max(rel);
+            worst[1] = worst[1].max((sigmoid(x) - 1.0 / (1.0 + (-x).exp())).abs());
+            worst[2] = worst[2].max((tanh(x) - x.tanh()).abs());
+        }
+        assert!(worst[0] < 1e-6, "exp relative error {}", worst[0]);
+        assert!(worst[1] < 1e-6, "sigmoid error {}", worst[1]);
+        assert!(worst[2] < 1e-6, "tanh error {}", worst[2]);
+        assert_eq!(tanh(100.0), 1.0);
+        assert_eq!(tanh(-100.0), -1.0);
+        assert_eq!(sigmoid(-200.0), 1.0 / (1.0 + exp(200.0)));
+    }
+
+    #[test]
+    fn slice_versions_agree_with_the_scalar_ones() {
+        let values: Vec<f32> = (0..37).map(|i| i as f32 * 0.37 - 6.0).collect();
+        let (mut s, mut t) = (values.clone(), values.clone());
+        sigmoid_in_place(&mut s);
+        tanh_in_place(&mut t);
+        for (i, v) in values.iter().enumerate() {
+            assert!((s[i] - sigmoid(*v)).abs() < 1e-6);
+            assert!((t[i] - tanh(*v)).abs() < 1e-6);
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! Row-major matrix products on host slices through the `gemm` crate (Burn's own).
+
+use std::cell::Cell;
+
+/// Multiply-adds above this many go to gemm's thread pool; below it one thread is faster.
+const PARALLEL_WORK: usize = 128 * 128 * 128;
+
+thread_local! {
+    /// Set while this thread works on one part of a batch split across threads: its products
+    /// then stay on this thread.
+    static SERIAL: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with every product on this thread single-threaded.
+pub fn serial<T>(f: impl FnOnce() -> T) -> T {
+    let before = SERIAL.with(|s| s.replace(true));
+    let value = f();
+    SERIAL.with(|s| s.set(before));
+    value
+}
+
+/// A row-major matrix view: `rows x cols` with `stride` floats between rows, optionally read
+/// transposed.
+#[derive(Clone, Copy)]
+pub struct View<'a> {
+    /// The values.
+    pub data: &'a [f32],
+    /// Distance between consecutive rows of the stored matrix.
+    pub stride: usize,
+    /// Read the stored matrix transposed.
+    pub transposed: bool,
+}
+
+impl<'a> View<'a> {
+    /// A densely stored matrix with `cols` columns.
+    pub fn dense(data: &'a [f32], cols: usize) -> Self {
+        Self {
+            data,
+            stride: cols,
+            transposed: false,
+        }
+    }
+
+    /// The transpose of a densely stored matrix with `cols` columns.
+    pub fn dense_t(data: &'a [f32], cols: usize) -> Self {
+        Self {
+            data,
+            stride: cols,
+            transposed: true,
+        }
+    }
+
+    /// (column stride, row stride) of the matrix as read.
+    fn strides(&self) -> (isize, isize) {
+        if self.transposed {
+            (self.stride as isize, 1)
+        } else {
+            (1, self.stride as isize)
+        }
+    }
+}
+
+/// `out (+)= a · b` with `a` read as `m x k`, `b` as `k x n` and `out` an `m x n` matrix whose
+/// rows are `out_stride` apart. Adds to `out` when `accumulate`, else overwrites it.
+///
+/// # Panics
+/// If a slice is too short for the shapes.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul(
+    out: &mut [f32],
+    out_stride: usize,
+    a: View,
+    b: View,
+    m: usize,
+    k: usize,
+    n: usize,
+    accumulate: bool,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(out.len() >= (m - 1) * out_stride + n, "matmul: output too short");
+    let need = |v: &View, rows: usize, cols: usize| {
+        let (r, c) = if v.transposed { (cols, rows) } else { (rows, cols) };
+        r == 0 || c == 0 || v.data.len() >= (r - 1) * v.stride + c
+    };
+    assert!(need(&a, m, k) && need(&b, k, n), "matmul: input too short");
+    if k == 0 {
+        if !accumulate {
+            for row in 0..m {
+                out[row * out_stride..row * out_stride + n].fill(0.0);
+            }
+        }
+        return;
+    }
+    let parallelism = if m * n * k >= PARALLEL_WORK && !SERIAL.with(Cell::get) {
+        gemm::Parallelism::Rayon(0)
+    } else {
+        gemm::Parallelism::None
+    };
+    let (a_cs, a_rs) = a.strides();
+    let (b_cs, b_rs) = b.strides();
+    // SAFETY: the asserts above keep every index gemm reads or writes inside the slices.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            out.as_mut_ptr(),
+            1,
+            out_stride as isize,
+            accumulate,
+            a.data.as_ptr(),
+            a_cs,
+            a_rs,
+            b.data.as_ptr(),
+            b_cs,
+            b_rs,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn products_with_transposes_and_strides_match_the_definition() {
+        let a: Vec<f32> = (0..6).map(|v| v as f32).collect(); // 2x3
+        let b: Vec<f32> = (0..12).map(|v| v as f32 * 0.5).collect(); // 3x4
+        let mut out = vec![1.0; 8];
+        matmul(&mut out, 4, View::dense(&a, 3), View::dense(&b, 4), 2, 3, 4, false);
+        let expected: Vec<f32> = (0..2)
+            .flat_map(|i| {
+                let (a, b) = (&a, &b);
+                (0..4).map(move |j| (0..3).map(|p| a[i * 3 + p] * b[p * 4 + j]).sum::<f32>())
+            })
+            .collect();
+        assert_eq!(out, expected);
+        // aᵀ (3x2) · a (2x3), accumulated onto ones.
+        let mut gram = vec![1.0; 9];
+        matmul(&mut gram, 3, View::dense_t(&a, 3), View::dense(&a, 3), 3, 2, 3, true);
+        assert_eq!(gram[0], 1.0 + 0.0 * 0.0 + 3.0 * 3.0);
+        assert_eq!(gram[5], 1.0 + 1.0 * 2.0 + 4.0 * 5.0);
+    }
+}

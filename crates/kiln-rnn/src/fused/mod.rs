@@ -1,0 +1,107 @@
+//! Fused recurrent sequences: the whole time loop of an LSTM, GRU or Elman layer as one
+//! operation with a hand-written backward pass.
+//!
+//! On the CPU backends (flex, ndarray) one call runs the recurrence on host memory with
+//! vectorised activations and Burn's own `gemm`, and its backward pass reuses the activations of
+//! the forward pass instead of recomputing them. Half-precision inputs are computed in f32
+//! inside the kernel and returned in their own type. Other backends (wgpu) get the same maths
+//! composed from Burn's tensor operations.
+
+mod composed;
+#[cfg(any(feature = "flex", feature = "ndarray"))]
+mod extension;
+mod host;
+mod kernels;
+mod math;
+mod matmul;
+#[cfg(all(test, feature = "flex"))]
+mod tests;
+
+use burn::prelude::*;
+
+pub use composed::sequence as composed_sequence;
+
+/// Which fused cell a call runs, with its switches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cell {
+    /// LSTM: 4 gates `(i, f, g, o)`, a cell state, output `[batch, time + 1, hidden]`.
+    Lstm,
+    /// GRU: 3 gates `(r, z, n)` and a recurrent bias.
+    Gru,
+    /// Elman with tanh (`relu = false`) or relu.
+    Elman {
+        /// Rectified linear instead of tanh.
+        relu: bool,
+    },
+}
+
+/// Whether `device` runs the fused kernels (flex or ndarray, with or without autodiff).
+pub fn has_fused_kernel(device: &Device) -> bool {
+    #[allow(unused_variables)]
+    let inner = device.clone().inner();
+    #[cfg(feature = "flex")]
+    if inner == Device::flex() {
+        return true;
+    }
+    #[cfg(feature = "ndarray")]
+    #[allow(deprecated)]
+    if inner == Device::ndarray() {
+        return true;
+    }
+    false
+}
+
+/// Runs `cell` over `xp` `[batch, time, gates * hidden]` (the input projection of every step,
+/// biases included) from `h0` `[batch, hidden]`, with the recurrent weight `w`
+/// `[hidden, gates * hidden]` (`h · w`), the recurrent `bias` `[gates * hidden]` of a GRU and
+/// the initial cell `c0` of an LSTM. A `reverse` run reads the steps from last to first.
+///
+/// Returns every hidden state `[batch, time, hidden]` in time order; an LSTM appends its final
+/// cell state as step `time`. Uses the fused kernel where the device has one.
+///
+/// # Panics
+/// If a GRU has no bias or an LSTM no `c0`.
+pub fn sequence(
+    cell: Cell,
+    xp: Tensor<3>,
+    w: Tensor<2>,
+    bias: Option<Tensor<1>>,
+    h0: Tensor<2>,
+    c0: Option<Tensor<2>>,
+    reverse: bool,
+) -> Tensor<3> {
+    #[cfg(any(feature = "flex", feature = "ndarray"))]
+    if has_fused_kernel(&xp.device()) {
+        return fused(cell, xp, w, bias, h0, c0, reverse);
+    }
+    composed::sequence(cell, xp, w, bias, h0, c0, reverse)
+}
+
+#[cfg(any(feature = "flex", feature = "ndarray"))]
+fn fused(
+    cell: Cell,
+    xp: Tensor<3>,
+    w: Tensor<2>,
+    bias: Option<Tensor<1>>,
+    h0: Tensor<2>,
+    c0: Option<Tensor<2>>,
+    reverse: bool,
+) -> Tensor<3> {
+    use burn::backend::Dispatch;
+    use extension::FusedRecurrentBackend;
+    let (xp, w, h0) = (xp.into_dispatch(), w.into_dispatch(), h0.into_dispatch());
+    let out = match cell {
+        Cell::Lstm => {
+            let c0 = c0.expect("an LSTM needs c0").into_dispatch();
+            <Dispatch as FusedRecurrentBackend>::fused_lstm(xp, w, h0, c0, reverse)
+        }
+        Cell::Gru => {
+            let bias = bias.expect("a GRU needs its bias").into_dispatch();
+            <Dispatch as FusedRecurrentBackend>::fused_gru(xp, w, bias, h0, reverse)
+        }
+        Cell::Elman { relu } => {
+            <Dispatch as FusedRecurrentBackend>::fused_elman(xp, w, h0, relu, reverse)
+        }
+    };
+    Tensor::from_dispatch(out)
+}
