@@ -127,8 +127,15 @@ impl GatedLayer {
         match self.kind {
             GateKind::Lstm => {
                 let c0 = cell.unwrap_or_else(zeros);
-                let packed =
-                    fused::sequence(Cell::Lstm, xp, self.w_hh.val(), None, h0, Some(c0), self.reverse);
+                let packed = fused::sequence(
+                    Cell::Lstm,
+                    xp,
+                    self.w_hh.val(),
+                    None,
+                    h0,
+                    Some(c0),
+                    self.reverse,
+                );
                 let output = packed.clone().narrow(1, 0, time);
                 let cell = packed.narrow(1, time, 1).squeeze_dim::<2>(1);
                 let hidden = output.clone().narrow(1, last, 1).squeeze_dim::<2>(1);

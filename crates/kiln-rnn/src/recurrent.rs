@@ -80,7 +80,10 @@ impl RecurrentLayer {
                     .iter()
                     .filter_map(|r| r.cell.clone().map(|c| c.unsqueeze_dim(0)))
                     .collect();
-                let hiddens = runs.iter().map(|r| r.hidden.clone().unsqueeze_dim(0)).collect();
+                let hiddens = runs
+                    .iter()
+                    .map(|r| r.hidden.clone().unsqueeze_dim(0))
+                    .collect();
                 let outputs = runs.into_iter().map(|r| r.output).collect();
                 let cell = (!cells.is_empty()).then(|| Tensor::cat(cells, 0));
                 (Tensor::cat(outputs, 2), Tensor::cat(hiddens, 0), cell)
@@ -377,7 +380,10 @@ mod tests {
                 CellKind::Gru => 3,
             };
             assert_eq!(grad.dims(), [4, 4 * gates]);
-            assert!(grad.abs().sum().into_scalar::<f32>() > 0.0, "{cell:?}: zero gradient");
+            assert!(
+                grad.abs().sum().into_scalar::<f32>() > 0.0,
+                "{cell:?}: zero gradient"
+            );
         }
     }
 }

@@ -213,7 +213,13 @@ fn mixed_precision_trains_where_the_backend_can_and_exits_2_where_it_cannot() {
     );
     // The language model's loop has no mixed precision yet: exit 2 before training.
     let lm = Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .args(["train", "char-shakespeare", "--set", "train.precision=f16", "--out"])
+        .args([
+            "train",
+            "char-shakespeare",
+            "--set",
+            "train.precision=f16",
+            "--out",
+        ])
         .arg(dir.path().join("lm"))
         .output()
         .unwrap();

@@ -15,11 +15,10 @@ use burn::backend::tensor::{Device, FloatTensor};
 use burn::backend::{Autodiff, Backend, TensorMetadata, backend_extension};
 use burn::tensor::DType;
 
-use super::host::{read, write};
 use super::Cell;
+use super::host::{read, write};
 use super::kernels::{self, Dims, Grads};
 use super::matmul::serial;
-
 
 /// Fused recurrent sequences (see [`kernels`]).
 #[backend_extension(Flex: cfg(feature = "flex"), NdArray: cfg(feature = "ndarray"), Autodiff)]
@@ -110,7 +109,10 @@ const MIN_PART_WORK: usize = 64 * 64 * 64;
 fn parts(d: Dims) -> Vec<Range<usize>> {
     let work_per_row = d.time * d.hidden * d.hidden;
     let by_work = (d.batch * work_per_row / MIN_PART_WORK).max(1);
-    let count = rayon::current_num_threads().min(d.batch).min(by_work).max(1);
+    let count = rayon::current_num_threads()
+        .min(d.batch)
+        .min(by_work)
+        .max(1);
     let (size, extra) = (d.batch / count, d.batch % count);
     let mut start = 0;
     (0..count)
@@ -122,51 +124,89 @@ fn parts(d: Dims) -> Vec<Range<usize>> {
         .collect()
 }
 
-/// Runs the forward kernel of `cell` on the batch rows `rows`.
-fn forward_part(cell: Cell, i: &Inputs, rows: Range<usize>, reverse: bool) -> (Vec<f32>, Tape) {
+/// Runs the forward kernel of `cell` on the batch rows `rows`, whose input projection `acts`
+/// becomes their activations.
+fn forward_part(
+    cell: Cell,
+    acts: &mut [f32],
+    i: &Shared,
+    rows: Range<usize>,
+    reverse: bool,
+) -> (Vec<f32>, Tape) {
     let d = Dims {
         batch: rows.len(),
         ..i.dims
     };
-    let per_row = i.xp.len() / i.dims.batch.max(1);
-    let xp = &i.xp[rows.start * per_row..rows.end * per_row];
     let h = d.hidden;
     let h0 = &i.h0[rows.start * h..rows.end * h];
     match cell {
         Cell::Lstm => {
             let c0 = &i.c0[rows.start * h..rows.end * h];
-            let (out, tape) = kernels::lstm_forward(xp, &i.w, h0, c0, d, reverse);
+            let (out, tape) = kernels::lstm_forward(acts, i.w, h0, c0, d, reverse);
             (out, Tape::Lstm(tape))
         }
         Cell::Gru => {
-            let (out, tape) = kernels::gru_forward(xp, &i.w, &i.bias, h0, d, reverse);
+            let (out, tape) = kernels::gru_forward(acts, i.w, i.bias, h0, d, reverse);
             (out, Tape::Gru(tape))
         }
         Cell::Elman { relu } => {
-            let (out, tape) = kernels::elman_forward(xp, &i.w, h0, d, relu, reverse);
+            let (out, tape) = kernels::elman_forward(acts, i.w, h0, d, relu, reverse);
             (out, Tape::Elman(tape))
         }
     }
 }
 
+/// The inputs every part reads.
+struct Shared<'a> {
+    w: &'a [f32],
+    bias: &'a [f32],
+    h0: &'a [f32],
+    c0: &'a [f32],
+    dims: Dims,
+}
+
 /// Runs the forward kernel, the batch split across threads: the output values, its shape, and
-/// each part's rows and tape.
-fn forward(cell: Cell, inputs: &Inputs, reverse: bool) -> (Vec<f32>, Vec<usize>, Tapes) {
+/// each part's rows and tape. Afterwards `inputs.xp` holds the activations.
+fn forward(cell: Cell, inputs: &mut Inputs, reverse: bool) -> (Vec<f32>, Vec<usize>, Tapes) {
     let d = inputs.dims;
-    let steps = if cell == Cell::Lstm { d.time + 1 } else { d.time };
-    let parts = parts(d);
-    let results: Vec<(Vec<f32>, Tape)> = if parts.len() == 1 {
-        vec![forward_part(cell, inputs, parts[0].clone(), reverse)]
+    let steps = if cell == Cell::Lstm {
+        d.time + 1
     } else {
-        parts
-            .par_iter()
-            .map(|rows| serial(|| forward_part(cell, inputs, rows.clone(), reverse)))
+        d.time
+    };
+    let parts = parts(d);
+    let per_row = inputs.xp.len() / d.batch.max(1);
+    let shared = Shared {
+        w: &inputs.w,
+        bias: &inputs.bias,
+        h0: &inputs.h0,
+        c0: &inputs.c0,
+        dims: d,
+    };
+    let mut slices = Vec::with_capacity(parts.len());
+    let mut rest: &mut [f32] = &mut inputs.xp;
+    for rows in &parts {
+        let (head, tail) = rest.split_at_mut(rows.len() * per_row);
+        slices.push((rows.clone(), head));
+        rest = tail;
+    }
+    let results: Vec<(Vec<f32>, Tape)> = if slices.len() == 1 {
+        let (rows, acts) = slices.pop().expect("one part");
+        vec![forward_part(cell, acts, &shared, rows, reverse)]
+    } else {
+        slices
+            .into_par_iter()
+            .map(|(rows, acts)| serial(|| forward_part(cell, acts, &shared, rows, reverse)))
             .collect()
     };
     let mut out = Vec::with_capacity(d.batch * steps * d.hidden);
     let mut tapes = Vec::with_capacity(parts.len());
     for (rows, (values, tape)) in parts.into_iter().zip(results) {
-        out.extend_from_slice(&values);
+        if tapes.is_empty() && out.capacity() == values.len() {
+            out = values;
+        } else {
+            out.extend_from_slice(&values);
+        }
         tapes.push((rows, tape));
     }
     (out, vec![d.batch, steps, d.hidden], tapes)
@@ -176,20 +216,22 @@ fn forward(cell: Cell, inputs: &Inputs, reverse: bool) -> (Vec<f32>, Vec<usize>,
 type Tapes = Vec<(Range<usize>, Tape)>;
 
 /// Runs the backward kernels part by part (in parallel) and joins their gradients: per-row
-/// gradients side by side, weight and bias gradients summed.
+/// gradients side by side, weight and bias gradients summed. `i.xp` holds the activations.
 fn backward(cell: Cell, dout: &[f32], i: &Inputs, tapes: &Tapes, reverse: bool) -> Grads {
     let per_row = dout.len() / i.dims.batch.max(1);
+    let acts_per_row = i.xp.len() / i.dims.batch.max(1);
     let part = |(rows, tape): &(Range<usize>, Tape)| {
         let d = Dims {
             batch: rows.len(),
             ..i.dims
         };
         let dout = &dout[rows.start * per_row..rows.end * per_row];
+        let acts = &i.xp[rows.start * acts_per_row..rows.end * acts_per_row];
         match (cell, tape) {
-            (Cell::Lstm, Tape::Lstm(t)) => kernels::lstm_backward(dout, &i.w, t, d, reverse),
-            (Cell::Gru, Tape::Gru(t)) => kernels::gru_backward(dout, &i.w, t, d, reverse),
+            (Cell::Lstm, Tape::Lstm(t)) => kernels::lstm_backward(dout, &i.w, acts, t, d, reverse),
+            (Cell::Gru, Tape::Gru(t)) => kernels::gru_backward(dout, &i.w, acts, t, d, reverse),
             (Cell::Elman { relu }, Tape::Elman(t)) => {
-                kernels::elman_backward(dout, &i.w, t, d, relu, reverse)
+                kernels::elman_backward(dout, &i.w, acts, t, d, relu, reverse)
             }
             _ => unreachable!("the tape always matches its cell"),
         }
@@ -233,8 +275,8 @@ fn run<B: Backend>(
     reverse: bool,
 ) -> FloatTensor<B> {
     let device = xp.device();
-    let inputs = Inputs::read::<B>(xp, w, bias, h0, c0);
-    let (out, shape, _) = forward(cell, &inputs, reverse);
+    let mut inputs = Inputs::read::<B>(xp, w, bias, h0, c0);
+    let (out, shape, _) = forward(cell, &mut inputs, reverse);
     write::<B>(out, shape, inputs.dtype, &device)
 }
 
@@ -345,23 +387,19 @@ fn run_tracked<B: FusedRecurrentBackend, C: CheckpointStrategy>(
         None => (filler(), false),
     };
     let nodes = [xp.node(), w.node(), bias.node(), h0.node(), c0.node()];
-    let dtypes = [
-        xp.dtype(),
-        w.dtype(),
-        bias.dtype(),
-        h0.dtype(),
-        c0.dtype(),
-    ];
+    let dtypes = [xp.dtype(), w.dtype(), bias.dtype(), h0.dtype(), c0.dtype()];
     let prep = FusedBackward.prepare::<C>(nodes).compute_bound().stateful();
     let device = xp.primitive().device();
-    let inputs = Arc::new(Inputs::read::<B>(
-        xp.primitive().clone(),
+    // `xp` is read by value: its buffer becomes the activations without a copy when unique.
+    let mut inputs = Inputs::read::<B>(
+        xp.into_primitive(),
         w.primitive().clone(),
         has_bias.then(|| bias.primitive().clone()),
         h0.primitive().clone(),
         has_c0.then(|| c0.primitive().clone()),
-    ));
-    let (out, shape, tape) = forward(cell, &inputs, reverse);
+    );
+    let (out, shape, tape) = forward(cell, &mut inputs, reverse);
+    let inputs = Arc::new(inputs);
     let output = write::<B>(out, shape, inputs.dtype, &device);
     match prep {
         OpsKind::Tracked(prep) => {

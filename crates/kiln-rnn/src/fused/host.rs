@@ -5,8 +5,8 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use burn::backend::Backend;
-use burn::backend::tensor::{Device, FloatTensor};
 use burn::backend::TensorMetadata;
+use burn::backend::tensor::{Device, FloatTensor};
 use burn::tensor::{DType, TensorData};
 
 /// Runs a future that a CPU backend completes at once (polling again if it does not).

@@ -41,6 +41,17 @@ fn rows(data: &[f32], offset: usize, stride: usize) -> View<'_> {
     }
 }
 
+/// The dense transpose of a `rows x cols` matrix: products read it faster than a strided view.
+fn transpose(data: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut out = vec![0.0; rows * cols];
+    for r in 0..rows {
+        for c in 0..cols {
+            out[c * rows + r] = data[r * cols + c];
+        }
+    }
+    out
+}
+
 /// Column sums of a dense `rows x cols` matrix.
 fn column_sums(data: &[f32], cols: usize) -> Vec<f32> {
     let mut sums = vec![0.0; cols];
@@ -52,11 +63,9 @@ fn column_sums(data: &[f32], cols: usize) -> Vec<f32> {
     sums
 }
 
-/// What the LSTM forward pass keeps for its backward pass.
+/// What the LSTM forward pass keeps for its backward pass (besides the gate activations).
 #[derive(Debug, Clone)]
 pub struct LstmTape {
-    /// Gate activations `(i, f, g, o)`, `[batch, time, 4 hidden]`.
-    acts: Vec<f32>,
     /// Cell state after each step, `[batch, time, hidden]`.
     cells: Vec<f32>,
     /// `tanh` of the cell state after each step.
@@ -67,10 +76,11 @@ pub struct LstmTape {
     c0: Vec<f32>,
 }
 
-/// LSTM forward: returns `[batch, time + 1, hidden]` (the hidden state after every step, then
+/// LSTM forward: turns `acts`, the input projection, into the gate activations `(i, f, g, o)`
+/// in place, and returns `[batch, time + 1, hidden]` (the hidden state after every step, then
 /// the final cell state) and the tape.
 pub fn lstm_forward(
-    xp: &[f32],
+    acts: &mut [f32],
     w: &[f32],
     h0: &[f32],
     c0: &[f32],
@@ -83,7 +93,6 @@ pub fn lstm_forward(
         hidden,
     } = d;
     let g4 = 4 * hidden;
-    let mut acts = vec![0.0; batch * time * g4];
     let mut cells = vec![0.0; batch * time * hidden];
     let mut tanh_cells = vec![0.0; batch * time * hidden];
     let mut h_prev = vec![0.0; batch * time * hidden];
@@ -99,14 +108,11 @@ pub fn lstm_forward(
             batch,
             hidden,
             g4,
-            false,
+            true,
         );
         for b in 0..batch {
             let at = (b * time + t) * g4;
             let row = &mut acts[at..at + g4];
-            for (a, x) in row.iter_mut().zip(&xp[at..at + g4]) {
-                *a += x;
-            }
             sigmoid_in_place(&mut row[..2 * hidden]);
             tanh_in_place(&mut row[2 * hidden..3 * hidden]);
             sigmoid_in_place(&mut row[3 * hidden..]);
@@ -135,7 +141,6 @@ pub fn lstm_forward(
     }
     let c0 = c0.to_vec();
     let tape = LstmTape {
-        acts,
         cells,
         tanh_cells,
         h_prev,
@@ -160,14 +165,23 @@ pub struct Grads {
     pub c0: Option<Vec<f32>>,
 }
 
-/// LSTM backward from `dout`, the gradient of the forward output `[batch, time + 1, hidden]`.
-pub fn lstm_backward(dout: &[f32], w: &[f32], tape: &LstmTape, d: Dims, reverse: bool) -> Grads {
+/// LSTM backward from `dout`, the gradient of the forward output `[batch, time + 1, hidden]`,
+/// and the gate activations `acts` of the forward pass.
+pub fn lstm_backward(
+    dout: &[f32],
+    w: &[f32],
+    acts: &[f32],
+    tape: &LstmTape,
+    d: Dims,
+    reverse: bool,
+) -> Grads {
     let Dims {
         batch,
         time,
         hidden,
     } = d;
     let g4 = 4 * hidden;
+    let w_t = transpose(w, hidden, g4);
     let mut dg = vec![0.0; batch * time * g4];
     let mut dh = vec![0.0; batch * hidden];
     let mut dc = vec![0.0; batch * hidden];
@@ -189,7 +203,7 @@ pub fn lstm_backward(dout: &[f32], w: &[f32], tape: &LstmTape, d: Dims, reverse:
                     &tape.cells[prev..prev + hidden]
                 }
             };
-            let act = &tape.acts[at..at + g4];
+            let act = &acts[at..at + g4];
             let grad = &mut dg[at..at + g4];
             for j in 0..hidden {
                 let (i, f) = (act[j], act[hidden + j]);
@@ -208,7 +222,7 @@ pub fn lstm_backward(dout: &[f32], w: &[f32], tape: &LstmTape, d: Dims, reverse:
             &mut dh,
             hidden,
             rows(&dg, t * g4, time * g4),
-            View::dense_t(w, g4),
+            View::dense(&w_t, hidden),
             batch,
             g4,
             hidden,
@@ -235,11 +249,9 @@ pub fn lstm_backward(dout: &[f32], w: &[f32], tape: &LstmTape, d: Dims, reverse:
     }
 }
 
-/// What the GRU forward pass keeps for its backward pass.
+/// What the GRU forward pass keeps for its backward pass (besides the gate activations).
 #[derive(Debug, Clone)]
 pub struct GruTape {
-    /// Gate activations `(r, z, n)`, `[batch, time, 3 hidden]`.
-    acts: Vec<f32>,
     /// The new gate's hidden part `w_n · h + b_n` before the reset, `[batch, time, hidden]`.
     hidden_new: Vec<f32>,
     /// Hidden state before each step.
@@ -248,9 +260,10 @@ pub struct GruTape {
 
 /// GRU forward (reset applied after the matmul, as PyTorch and Burn):
 /// `r = σ(x_r + h w_r + b_r)`, `z = σ(x_z + h w_z + b_z)`, `n = tanh(x_n + r ⊙ (h w_n + b_n))`,
-/// `h' = (1 - z) ⊙ n + z ⊙ h`. Returns every hidden state `[batch, time, hidden]` and the tape.
+/// `h' = (1 - z) ⊙ n + z ⊙ h`. Turns `acts`, the input projection, into the gate activations
+/// `(r, z, n)` in place; returns every hidden state `[batch, time, hidden]` and the tape.
 pub fn gru_forward(
-    xp: &[f32],
+    acts: &mut [f32],
     w: &[f32],
     bias: &[f32],
     h0: &[f32],
@@ -263,7 +276,6 @@ pub fn gru_forward(
         hidden,
     } = d;
     let g3 = 3 * hidden;
-    let mut acts = vec![0.0; batch * time * g3];
     let mut hidden_new = vec![0.0; batch * time * hidden];
     let mut h_prev = vec![0.0; batch * time * hidden];
     let mut out = vec![0.0; batch * time * hidden];
@@ -289,13 +301,12 @@ pub fn gru_forward(
                 *p += bias;
             }
             let row = &mut acts[at..at + g3];
-            let x = &xp[at..at + g3];
             for j in 0..2 * hidden {
-                row[j] = x[j] + p[j];
+                row[j] += p[j];
             }
             sigmoid_in_place(&mut row[..2 * hidden]);
             for j in 0..hidden {
-                row[2 * hidden + j] = x[2 * hidden + j] + row[j] * p[2 * hidden + j];
+                row[2 * hidden + j] += row[j] * p[2 * hidden + j];
             }
             tanh_in_place(&mut row[2 * hidden..]);
             hidden_new[st..st + hidden].copy_from_slice(&p[2 * hidden..]);
@@ -308,22 +319,27 @@ pub fn gru_forward(
             }
         }
     }
-    let tape = GruTape {
-        acts,
-        hidden_new,
-        h_prev,
-    };
+    let tape = GruTape { hidden_new, h_prev };
     (out, tape)
 }
 
-/// GRU backward from `dout`, the gradient of every hidden state `[batch, time, hidden]`.
-pub fn gru_backward(dout: &[f32], w: &[f32], tape: &GruTape, d: Dims, reverse: bool) -> Grads {
+/// GRU backward from `dout`, the gradient of every hidden state `[batch, time, hidden]`, and
+/// the gate activations `acts` of the forward pass.
+pub fn gru_backward(
+    dout: &[f32],
+    w: &[f32],
+    acts: &[f32],
+    tape: &GruTape,
+    d: Dims,
+    reverse: bool,
+) -> Grads {
     let Dims {
         batch,
         time,
         hidden,
     } = d;
     let g3 = 3 * hidden;
+    let w_t = transpose(w, hidden, g3);
     let mut dxp = vec![0.0; batch * time * g3];
     let mut dp = vec![0.0; batch * time * g3];
     let mut dh = vec![0.0; batch * hidden];
@@ -332,7 +348,7 @@ pub fn gru_backward(dout: &[f32], w: &[f32], tape: &GruTape, d: Dims, reverse: b
             let at = (b * time + t) * g3;
             let st = (b * time + t) * hidden;
             let hb = b * hidden;
-            let act = &tape.acts[at..at + g3];
+            let act = &acts[at..at + g3];
             for j in 0..hidden {
                 let (r, z, n) = (act[j], act[hidden + j], act[2 * hidden + j]);
                 let dh_total = dout[st + j] + dh[hb + j];
@@ -352,7 +368,7 @@ pub fn gru_backward(dout: &[f32], w: &[f32], tape: &GruTape, d: Dims, reverse: b
             &mut dh,
             hidden,
             rows(&dp, t * g3, time * g3),
-            View::dense_t(w, g3),
+            View::dense(&w_t, hidden),
             batch,
             g3,
             hidden,
@@ -380,19 +396,17 @@ pub fn gru_backward(dout: &[f32], w: &[f32], tape: &GruTape, d: Dims, reverse: b
     }
 }
 
-/// What the Elman forward pass keeps for its backward pass.
+/// What the Elman forward pass keeps for its backward pass (besides its outputs).
 #[derive(Debug, Clone)]
 pub struct ElmanTape {
-    /// Every hidden state (the activations), `[batch, time, hidden]`.
-    outputs: Vec<f32>,
     /// Hidden state before each step.
     h_prev: Vec<f32>,
 }
 
-/// Elman forward: `h' = f(x + h · w)` with `f` tanh or relu. Returns every hidden state
-/// `[batch, time, hidden]` and the tape.
+/// Elman forward: `h' = f(x + h · w)` with `f` tanh or relu. Turns `acts`, the input
+/// projection, into every hidden state `[batch, time, hidden]` in place; returns the tape.
 pub fn elman_forward(
-    xp: &[f32],
+    acts: &mut [f32],
     w: &[f32],
     h0: &[f32],
     d: Dims,
@@ -404,28 +418,24 @@ pub fn elman_forward(
         time,
         hidden,
     } = d;
-    let mut out = vec![0.0; batch * time * hidden];
     let mut h_prev = vec![0.0; batch * time * hidden];
     let mut h = h0.to_vec();
     for t in d.order(reverse) {
         matmul(
-            &mut out[t * hidden..],
+            &mut acts[t * hidden..],
             time * hidden,
             View::dense(&h, hidden),
             View::dense(w, hidden),
             batch,
             hidden,
             hidden,
-            false,
+            true,
         );
         for b in 0..batch {
             let st = (b * time + t) * hidden;
             let hb = b * hidden;
             h_prev[st..st + hidden].copy_from_slice(&h[hb..hb + hidden]);
-            let row = &mut out[st..st + hidden];
-            for (a, x) in row.iter_mut().zip(&xp[st..st + hidden]) {
-                *a += x;
-            }
+            let row = &mut acts[st..st + hidden];
             if relu {
                 for a in row.iter_mut() {
                     *a = a.max(0.0);
@@ -436,17 +446,15 @@ pub fn elman_forward(
             h[hb..hb + hidden].copy_from_slice(row);
         }
     }
-    let tape = ElmanTape {
-        outputs: out.clone(),
-        h_prev,
-    };
-    (out, tape)
+    (acts.to_vec(), ElmanTape { h_prev })
 }
 
-/// Elman backward from `dout`, the gradient of every hidden state `[batch, time, hidden]`.
+/// Elman backward from `dout`, the gradient of every hidden state `[batch, time, hidden]`, and
+/// `acts`, the hidden states of the forward pass.
 pub fn elman_backward(
     dout: &[f32],
     w: &[f32],
+    acts: &[f32],
     tape: &ElmanTape,
     d: Dims,
     relu: bool,
@@ -457,6 +465,7 @@ pub fn elman_backward(
         time,
         hidden,
     } = d;
+    let w_t = transpose(w, hidden, hidden);
     let mut da = vec![0.0; batch * time * hidden];
     let mut dh = vec![0.0; batch * hidden];
     for &t in d.order(reverse).iter().rev() {
@@ -464,7 +473,7 @@ pub fn elman_backward(
             let st = (b * time + t) * hidden;
             let hb = b * hidden;
             for j in 0..hidden {
-                let y = tape.outputs[st + j];
+                let y = acts[st + j];
                 let slope = if relu {
                     if y > 0.0 { 1.0 } else { 0.0 }
                 } else {
@@ -477,7 +486,7 @@ pub fn elman_backward(
             &mut dh,
             hidden,
             rows(&da, t * hidden, time * hidden),
-            View::dense_t(w, hidden),
+            View::dense(&w_t, hidden),
             batch,
             hidden,
             hidden,

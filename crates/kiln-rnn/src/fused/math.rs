@@ -14,13 +14,17 @@ const ROUND: f32 = 12_582_912.0;
 #[inline(always)]
 pub fn exp(x: f32) -> f32 {
     let x = x.clamp(-87.0, 88.0);
-    let n = (x * LOG2_E + ROUND) - ROUND;
+    // `t` holds round(x / ln 2) in its low mantissa bits; reading them as an integer (instead
+    // of a saturating `as i32`) keeps the whole function vectorisable.
+    let t = x * LOG2_E + ROUND;
+    let n = t - ROUND;
+    let exponent = t.to_bits().wrapping_sub(ROUND.to_bits());
     let r = x - n * LN2_HI - n * LN2_LO;
     let p = 1.0
         + r * (1.0
             + r * (0.5
                 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
-    f32::from_bits(((n as i32 + 127) << 23) as u32) * p
+    f32::from_bits(exponent.wrapping_add(127) << 23) * p
 }
 
 /// The logistic function `1 / (1 + e^-x)`.

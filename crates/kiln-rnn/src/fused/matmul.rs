@@ -79,9 +79,16 @@ pub fn matmul(
     if m == 0 || n == 0 {
         return;
     }
-    assert!(out.len() >= (m - 1) * out_stride + n, "matmul: output too short");
+    assert!(
+        out.len() >= (m - 1) * out_stride + n,
+        "matmul: output too short"
+    );
     let need = |v: &View, rows: usize, cols: usize| {
-        let (r, c) = if v.transposed { (cols, rows) } else { (rows, cols) };
+        let (r, c) = if v.transposed {
+            (cols, rows)
+        } else {
+            (rows, cols)
+        };
         r == 0 || c == 0 || v.data.len() >= (r - 1) * v.stride + c
     };
     assert!(need(&a, m, k) && need(&b, k, n), "matmul: input too short");
@@ -135,7 +142,16 @@ mod tests {
         let a: Vec<f32> = (0..6).map(|v| v as f32).collect(); // 2x3
         let b: Vec<f32> = (0..12).map(|v| v as f32 * 0.5).collect(); // 3x4
         let mut out = vec![1.0; 8];
-        matmul(&mut out, 4, View::dense(&a, 3), View::dense(&b, 4), 2, 3, 4, false);
+        matmul(
+            &mut out,
+            4,
+            View::dense(&a, 3),
+            View::dense(&b, 4),
+            2,
+            3,
+            4,
+            false,
+        );
         let expected: Vec<f32> = (0..2)
             .flat_map(|i| {
                 let (a, b) = (&a, &b);
@@ -145,8 +161,72 @@ mod tests {
         assert_eq!(out, expected);
         // aᵀ (3x2) · a (2x3), accumulated onto ones.
         let mut gram = vec![1.0; 9];
-        matmul(&mut gram, 3, View::dense_t(&a, 3), View::dense(&a, 3), 3, 2, 3, true);
+        matmul(
+            &mut gram,
+            3,
+            View::dense_t(&a, 3),
+            View::dense(&a, 3),
+            3,
+            2,
+            3,
+            true,
+        );
         assert_eq!(gram[0], 1.0 + 0.0 * 0.0 + 3.0 * 3.0);
         assert_eq!(gram[5], 1.0 + 1.0 * 2.0 + 4.0 * 5.0);
+    }
+}
+
+#[cfg(test)]
+mod speed {
+    use super::*;
+
+    #[test]
+    #[ignore]
+    fn recurrent_step_products() {
+        let (m, k, n) = (32, 128, 512);
+        let h = vec![0.5f32; m * k];
+        let w = vec![0.25f32; k * n];
+        let mut out = vec![0.0f32; m * 28 * n];
+        let start = std::time::Instant::now();
+        for _ in 0..100 {
+            for t in 0..28 {
+                matmul(
+                    &mut out[t * n..],
+                    28 * n,
+                    View::dense(&h, k),
+                    View::dense(&w, n),
+                    m,
+                    k,
+                    n,
+                    false,
+                );
+            }
+        }
+        let secs = start.elapsed().as_secs_f64() / 100.0;
+        let flops = 2.0 * (m * k * n * 28) as f64;
+        println!(
+            "forward steps: {:.3} ms, {:.1} GFLOP/s",
+            secs * 1e3,
+            flops / secs / 1e9
+        );
+        let mut dh = vec![0.0f32; m * k];
+        let w_t = vec![0.25f32; k * n];
+        let start = std::time::Instant::now();
+        for _ in 0..100 {
+            for t in 0..28 {
+                let g = View {
+                    data: &out[t * n..],
+                    stride: 28 * n,
+                    transposed: false,
+                };
+                matmul(&mut dh, k, g, View::dense(&w_t, k), m, n, k, false);
+            }
+        }
+        let secs = start.elapsed().as_secs_f64() / 100.0;
+        println!(
+            "backward steps: {:.3} ms, {:.1} GFLOP/s",
+            secs * 1e3,
+            flops / secs / 1e9
+        );
     }
 }
