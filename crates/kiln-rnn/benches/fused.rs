@@ -6,29 +6,16 @@
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use criterion::{Criterion, criterion_group, criterion_main};
-use kiln_rnn::fused::{Cell, composed_sequence, sequence};
+use kiln_rnn::fused::{Cell, SequenceInput, composed_sequence, sequence};
 
-type Sequence = fn(
-    Cell,
-    Tensor<3>,
-    Tensor<2>,
-    Option<Tensor<1>>,
-    Tensor<2>,
-    Option<Tensor<2>>,
-    bool,
-) -> Tensor<3>;
+type Sequence = fn(Cell, SequenceInput, bool) -> Tensor<3>;
 
-/// Inputs of one call: xp, w, bias, h0, c0.
-type Inputs = (
-    Tensor<3>,
-    Tensor<2>,
-    Option<Tensor<1>>,
-    Tensor<2>,
-    Option<Tensor<2>>,
-);
-
-fn inputs(cell: Cell, device: &Device) -> Inputs {
-    let (batch, time, hidden) = (64, 28, 128);
+/// Random inputs of `(batch, time, hidden)` for `cell`.
+fn inputs(
+    cell: Cell,
+    device: &Device,
+    (batch, time, hidden): (usize, usize, usize),
+) -> SequenceInput {
     let gates = match cell {
         Cell::Lstm => 4,
         Cell::Gru => 3,
@@ -40,12 +27,23 @@ fn inputs(cell: Cell, device: &Device) -> Inputs {
     let bias = (cell == Cell::Gru).then(|| Tensor::<1>::zeros([gates * hidden], device));
     let h0 = Tensor::<2>::zeros([batch, hidden], device);
     let c0 = (cell == Cell::Lstm).then(|| Tensor::<2>::zeros([batch, hidden], device));
-    (xp, w, bias, h0, c0)
+    SequenceInput {
+        xp,
+        w,
+        bias,
+        h0,
+        c0,
+    }
 }
 
-fn step(f: Sequence, cell: Cell, (xp, w, bias, h0, c0): Inputs) {
-    let (xp, w) = (xp.require_grad(), w.require_grad());
-    let out = f(cell, xp, w.clone(), bias, h0, c0, false);
+fn step(f: Sequence, cell: Cell, input: SequenceInput) {
+    let w = input.w.clone().require_grad();
+    let input = SequenceInput {
+        xp: input.xp.require_grad(),
+        w: w.clone(),
+        ..input
+    };
+    let out = f(cell, input, false);
     let grads = out.sum().backward();
     std::hint::black_box(w.grad(&grads));
 }
@@ -57,7 +55,7 @@ fn bench(c: &mut Criterion) {
         ("gru", Cell::Gru),
         ("elman", Cell::Elman { relu: false }),
     ] {
-        let data = inputs(cell, &device);
+        let data = inputs(cell, &device, (64, 28, 128));
         c.bench_function(&format!("fused {name} forward+backward"), |b| {
             b.iter(|| step(sequence, cell, data.clone()))
         });
@@ -67,9 +65,18 @@ fn bench(c: &mut Criterion) {
     }
 }
 
+/// The character language model's shape: batch 128, 50 steps, hidden 512.
+fn bench_language_model(c: &mut Criterion) {
+    let device = Device::flex().autodiff();
+    let data = inputs(Cell::Lstm, &device, (128, 50, 512));
+    c.bench_function("fused lstm-512 language model chunk", |b| {
+        b.iter(|| step(sequence, Cell::Lstm, data.clone()))
+    });
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20);
-    targets = bench
+    targets = bench, bench_language_model
 }
 criterion_main!(benches);

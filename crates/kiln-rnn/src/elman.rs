@@ -6,7 +6,16 @@ use burn::nn::{Dropout, DropoutConfig, Initializer};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
-use crate::fused::{self, Cell};
+use crate::fused::{self, Cell, SequenceInput};
+
+/// PyTorch's initialisation of recurrent layers: uniform in `±1/sqrt(hidden_size)`.
+pub(crate) fn pytorch_uniform(hidden_size: usize) -> Initializer {
+    let bound = 1.0 / (hidden_size.max(1) as f64).sqrt();
+    Initializer::Uniform {
+        min: -bound,
+        max: bound,
+    }
+}
 
 /// The non-linearity `f` of an Elman layer.
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
@@ -78,11 +87,7 @@ impl ElmanLayer {
         reverse: bool,
         device: &Device,
     ) -> Self {
-        let bound = 1.0 / (hidden_size.max(1) as f64).sqrt();
-        let init = Initializer::Uniform {
-            min: -bound,
-            max: bound,
-        };
+        let init = pytorch_uniform(hidden_size);
         Self {
             w_xh: init.init([hidden_size, input_size], device),
             w_hh: init.init([hidden_size, hidden_size], device),
@@ -125,9 +130,14 @@ impl ElmanLayer {
             .reshape([batch, time, hidden]);
         let h0 = state.unwrap_or_else(|| Tensor::zeros([batch, hidden], (&device, dtype)));
         let relu = self.activation == ElmanActivation::Relu;
-        let w = self.w_hh.val().transpose();
-        let cell = Cell::Elman { relu };
-        let output = fused::sequence(cell, projected, w, None, h0, None, self.reverse);
+        let input = SequenceInput {
+            xp: projected,
+            w: self.w_hh.val().transpose(),
+            bias: None,
+            h0,
+            c0: None,
+        };
+        let output = fused::sequence(Cell::Elman { relu }, input, self.reverse);
         let last = if self.reverse { 0 } else { time - 1 };
         let h = output.clone().narrow(1, last, 1).squeeze_dim::<2>(1);
         (output, h)

@@ -2,10 +2,10 @@
 //! fused time loop of [`crate::fused`].
 
 use burn::module::Param;
-use burn::nn::Initializer;
 use burn::prelude::*;
 
-use crate::fused::{self, Cell};
+use crate::elman::pytorch_uniform;
+use crate::fused::{self, Cell, SequenceInput};
 
 /// The gated cells Kiln implements itself.
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
@@ -68,11 +68,7 @@ impl GatedLayer {
         reverse: bool,
         device: &Device,
     ) -> Self {
-        let bound = 1.0 / (hidden_size.max(1) as f64).sqrt();
-        let init = Initializer::Uniform {
-            min: -bound,
-            max: bound,
-        };
+        let init = pytorch_uniform(hidden_size);
         let width = kind.gates() * hidden_size;
         Self {
             w_ih: init.init([input_size, width], device),
@@ -123,39 +119,25 @@ impl GatedLayer {
             .matmul(self.w_ih.val())
             .add(input_bias.unsqueeze::<2>())
             .reshape([batch, time, width]);
+        let lstm = self.kind == GateKind::Lstm;
+        let input = SequenceInput {
+            xp,
+            w: self.w_hh.val(),
+            bias: (!lstm).then(|| self.b_hh.val()),
+            c0: lstm.then(|| cell.unwrap_or_else(zeros)),
+            h0,
+        };
+        let kernel = if lstm { Cell::Lstm } else { Cell::Gru };
+        let packed = fused::sequence(kernel, input, self.reverse);
+        // An LSTM's result carries its final cell state as one extra step.
+        let output = packed.clone().narrow(1, 0, time);
+        let cell = lstm.then(|| packed.narrow(1, time, 1).squeeze_dim::<2>(1));
         let last = if self.reverse { 0 } else { time - 1 };
-        match self.kind {
-            GateKind::Lstm => {
-                let c0 = cell.unwrap_or_else(zeros);
-                let packed = fused::sequence(
-                    Cell::Lstm,
-                    xp,
-                    self.w_hh.val(),
-                    None,
-                    h0,
-                    Some(c0),
-                    self.reverse,
-                );
-                let output = packed.clone().narrow(1, 0, time);
-                let cell = packed.narrow(1, time, 1).squeeze_dim::<2>(1);
-                let hidden = output.clone().narrow(1, last, 1).squeeze_dim::<2>(1);
-                GatedOutput {
-                    output,
-                    hidden,
-                    cell: Some(cell),
-                }
-            }
-            GateKind::Gru => {
-                let bias = Some(self.b_hh.val());
-                let output =
-                    fused::sequence(Cell::Gru, xp, self.w_hh.val(), bias, h0, None, self.reverse);
-                let hidden = output.clone().narrow(1, last, 1).squeeze_dim::<2>(1);
-                GatedOutput {
-                    output,
-                    hidden,
-                    cell: None,
-                }
-            }
+        let hidden = output.clone().narrow(1, last, 1).squeeze_dim::<2>(1);
+        GatedOutput {
+            output,
+            hidden,
+            cell,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Character-level language model: `Embedding -> Recurrent -> Linear` over the vocabulary at
 //! every step, with the recurrent state handed back for the next chunk.
 
-use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig};
+use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig};
 use burn::prelude::*;
 
 use crate::recurrent::{Recurrent, RecurrentConfig};
@@ -14,6 +14,10 @@ pub struct CharLanguageModelConfig {
     pub vocab_size: usize,
     /// The recurrent encoder; its `input_size` is the embedding width.
     pub encoder: RecurrentConfig,
+    /// Dropout probability on the last layer's outputs, before the output layer (0 disables
+    /// it; the encoder's own `dropout` acts between stacked layers).
+    #[config(default = 0.0)]
+    pub dropout: f64,
 }
 
 /// Predicts the next token at every step: `Embedding -> Recurrent -> Linear`.
@@ -25,6 +29,8 @@ pub struct CharLanguageModel {
     pub encoder: Recurrent,
     /// Projection of every step's features onto the vocabulary (logits).
     pub output: Linear,
+    /// Dropout before the output layer.
+    pub dropout: Dropout,
 }
 
 impl CharLanguageModelConfig {
@@ -34,6 +40,7 @@ impl CharLanguageModelConfig {
         CharLanguageModel {
             embedding: EmbeddingConfig::new(self.vocab_size, self.encoder.input_size).init(device),
             output: LinearConfig::new(encoder.output_size(), self.vocab_size).init(device),
+            dropout: DropoutConfig::new(self.dropout).init(),
             encoder,
         }
     }
@@ -52,7 +59,7 @@ impl CharLanguageModel {
     ) -> (Tensor<3>, RecurrentState) {
         let embedded = self.embedding.forward(tokens);
         let (features, state) = self.encoder.forward(embedded, state);
-        (self.output.forward(features), state)
+        (self.output.forward(self.dropout.forward(features)), state)
     }
 
     /// Number of distinct tokens.

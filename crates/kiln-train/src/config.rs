@@ -224,7 +224,8 @@ pub struct CharLmSpec {
     /// Width of the character embedding.
     #[serde(default = "default_embedding")]
     pub embedding: usize,
-    /// Dropout between stacked layers.
+    /// Dropout on every recurrent layer's outputs: between stacked layers and before the
+    /// output layer.
     #[serde(default)]
     pub dropout: f64,
 }

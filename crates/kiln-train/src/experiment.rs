@@ -67,23 +67,10 @@ pub fn train(
     let device = backend.device()?;
     let precision = Precision::parse(&config.train.precision)?;
     precision.check_supported(backend, &device)?;
-    if precision != Precision::F32 && !supports_mixed_precision(&config.model) {
-        return Err(KilnError::Input(format!(
-            "train.precision {}: mixed precision supports MLP, CNN and RNN classifiers so far (not language models); use f32",
-            config.train.precision
-        )));
-    }
     match &config.model {
         ModelConfig::Charlm(_) => train_text(config, options, backend, &device, progress),
         _ => train_samples(config, options, backend, &device, progress),
     }
-}
-
-/// Models that train in a half type: MLPs, CNNs (batch norm included) and RNN classifiers
-/// (Kiln's Elman, LSTM and GRU layers all run in the input's type). Language models have no
-/// mixed-precision loop yet.
-fn supports_mixed_precision(model: &ModelConfig) -> bool {
-    !matches!(model, ModelConfig::Charlm(_))
 }
 
 /// What a finished training hands to the run folder.

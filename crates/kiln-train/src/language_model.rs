@@ -4,8 +4,8 @@
 
 use std::time::Instant;
 
-use burn::optim::GradientsParams;
 use burn::prelude::*;
+use burn::tensor::FloatDType;
 use burn::tensor::activation::softmax;
 use kiln_data::{SeededRng, StreamChunks};
 use kiln_rnn::{CharLanguageModel, RecurrentState};
@@ -15,6 +15,7 @@ use crate::config::ExperimentConfig;
 use crate::early_stopping::{EarlyStopping, Verdict};
 use crate::metrics::RunningMetrics;
 use crate::optim::{build_optimizer, build_scheduler};
+use crate::precision::{MixedPrecision, Precision};
 use crate::trainer::mix;
 use crate::{EpochRecord, FitControl, FitReport, Objective, Progress, Result, clip};
 
@@ -29,15 +30,31 @@ pub struct TextEvaluation {
     pub bits_per_char: f64,
 }
 
-/// Mean loss of one chunk and its flattened logits and targets.
+/// Mean loss of one chunk and its flattened logits and targets, and the state after it.
+///
+/// With `half`, the model (a cast copy) runs in that type from the state cast to it; logits and
+/// the returned state come back in f32, so the loss and the carried state stay f32.
 fn chunk_loss(
     model: &CharLanguageModel,
     inputs: Tensor<2, Int>,
     targets: Tensor<2, Int>,
     state: Option<RecurrentState>,
+    half: Option<FloatDType>,
 ) -> (Tensor<1>, Tensor<2>, Tensor<1, Int>, RecurrentState) {
     let [batch, steps] = targets.dims();
-    let (logits, state) = model.forward(inputs, state);
+    let cast_state = |s: RecurrentState, dtype: FloatDType| {
+        RecurrentState::new(s.hidden.cast(dtype), s.cell.map(|c| c.cast(dtype)))
+    };
+    let (logits, state) = match half {
+        Some(dtype) => {
+            let (logits, state) = model.forward(inputs, state.map(|s| cast_state(s, dtype)));
+            (
+                logits.cast(FloatDType::F32),
+                cast_state(state, FloatDType::F32),
+            )
+        }
+        None => model.forward(inputs, state),
+    };
     let vocab = logits.dims()[2];
     let logits = logits.reshape([batch * steps, vocab]);
     let targets = targets.reshape([batch * steps]);
@@ -58,7 +75,7 @@ pub fn evaluate_text(
     };
     for index in 0..chunks.len() {
         let (inputs, targets) = chunks.chunk(index, device);
-        let (loss, logits, targets, next) = chunk_loss(model, inputs, targets, state);
+        let (loss, logits, targets, next) = chunk_loss(model, inputs, targets, state, None);
         running.add(objective, loss, logits, targets);
         state = Some(next);
     }
@@ -96,6 +113,8 @@ pub fn fit_language_model(
         classes: model.vocab_size(),
     };
     let keep_best = config.early_stopping.patience > 0 && config.early_stopping.restore_best;
+    let precision = Precision::parse(&config.train.precision)?;
+    let mut mixed = MixedPrecision::new(precision, config.loss_scale);
     let mut stopper = EarlyStopping::new(&config.early_stopping);
     let mut best_model = None;
     let (mut first_epoch, mut skip, mut steps, mut history) = (1, 0, 0, Vec::new());
@@ -108,6 +127,7 @@ pub fn fit_language_model(
         optimizer = checkpoint.load_optimizer(optimizer)?;
         scheduler = checkpoint.load_scheduler(scheduler)?;
         stopper = EarlyStopping::restore(&config.early_stopping, state.early_stopping);
+        mixed.restore(config.loss_scale, state.loss_scale);
         (first_epoch, skip, steps, history) = (
             state.epoch,
             state.position,
@@ -139,15 +159,20 @@ pub fn fit_language_model(
         for index in (if resumed { skip } else { 0 })..steps_per_epoch {
             device.seed(mix(config.seed ^ 0xD20F, steps as u64));
             let (inputs, targets) = train.chunk(index, device);
-            let (loss, logits, targets, next) = chunk_loss(&model, inputs, targets, state);
+            let cast = mixed.cast(&model);
+            let forward_model = cast.as_ref().unwrap_or(&model);
+            let (loss, logits, targets, next) =
+                chunk_loss(forward_model, inputs, targets, state, mixed.half());
             running.add(objective, loss.clone().detach(), logits.detach(), targets);
-            let mut grads = GradientsParams::from_grads(loss.backward(), &model);
+            let (mut grads, may_step) = mixed.backward(&model, loss);
             if let Some(max_norm) = config.optim.clip_grad_norm {
                 grads = clip::clip_grad_norm(&model, grads, max_norm).0;
             }
             let rate = scheduler.step();
             lr = rate.base();
-            model = optimizer.step(rate, model, grads);
+            if may_step {
+                model = optimizer.step(rate, model, grads);
+            }
             let next = next.detach();
             steps += 1;
             progress.step();
@@ -167,7 +192,8 @@ pub fn fit_language_model(
                     running.sums(),
                     history.clone(),
                     stopper.state(),
-                );
+                )
+                .with_loss_scale(mixed.loss_scale());
                 let mut carried = vec![("hidden", next.hidden.clone())];
                 carried.extend(next.cell.clone().map(|cell| ("cell", cell)));
                 let snapshot = Snapshot::of(&model, best_model.as_ref(), &optimizer, &scheduler)
@@ -207,7 +233,8 @@ pub fn fit_language_model(
                 RunningSums::default(),
                 history.clone(),
                 stopper.state(),
-            );
+            )
+            .with_loss_scale(mixed.loss_scale());
             let snapshot = Snapshot::of(&model, best_model.as_ref(), &optimizer, &scheduler);
             checkpointer.save_or_stop(snapshot, point, verdict == Verdict::Improved)?;
         }
@@ -225,7 +252,7 @@ pub fn fit_language_model(
         train_seconds: elapsed(),
         best_epoch: stopper.best_epoch(),
         stopped_early,
-        loss_scale: None,
+        loss_scale: mixed.loss_scale(),
     })
 }
 

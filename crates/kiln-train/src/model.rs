@@ -220,5 +220,5 @@ pub fn charlm_config(spec: &CharLmSpec, vocab: usize) -> CharLanguageModelConfig
     let encoder = RecurrentConfig::new(cell, spec.embedding, spec.hidden)
         .with_num_layers(spec.layers)
         .with_dropout(spec.dropout);
-    CharLanguageModelConfig::new(vocab, encoder)
+    CharLanguageModelConfig::new(vocab, encoder).with_dropout(spec.dropout)
 }

@@ -197,6 +197,72 @@ impl LossScaler {
     }
 }
 
+/// One training loop's mixed-precision policy: the compute type and, for f16, the loss scaler.
+/// Both the sample loop and the language-model loop step through it.
+#[derive(Debug, Clone)]
+pub struct MixedPrecision {
+    half: Option<FloatDType>,
+    scaler: Option<LossScaler>,
+}
+
+impl MixedPrecision {
+    /// The policy for `precision`, with a fresh scaler for f16.
+    pub fn new(precision: Precision, config: LossScaleConfig) -> Self {
+        Self {
+            half: precision.half(),
+            scaler: (precision == Precision::F16).then(|| LossScaler::new(config)),
+        }
+    }
+
+    /// Continues the scaler from a checkpoint's state (nothing to do without a scaler).
+    pub fn restore(&mut self, config: LossScaleConfig, saved: Option<LossScaleState>) {
+        if let (Some(scaler), Some(saved)) = (self.scaler.as_mut(), saved) {
+            *scaler = LossScaler::restore(config, saved);
+        }
+    }
+
+    /// The half type of the forward pass, `None` in f32.
+    pub fn half(&self) -> Option<FloatDType> {
+        self.half
+    }
+
+    /// A copy of `model` whose parameters are cast to the half type (a differentiable cast, so
+    /// gradients reach the f32 masters); `None` in f32.
+    pub fn cast<M: Module>(&self, model: &M) -> Option<M> {
+        self.half
+            .map(|dtype| model.clone().map(&mut CastParams(dtype)))
+    }
+
+    /// Back-propagates `objective` (scaled for f16) and returns the f32 gradients of `model`'s
+    /// parameters and whether the optimizer may step (not after an overflow).
+    pub fn backward<M: Module>(
+        &mut self,
+        model: &M,
+        objective: Tensor<1>,
+    ) -> (GradientsParams, bool) {
+        let scale = self.scaler.as_ref().map(LossScaler::scale);
+        let backward = match scale {
+            Some(scale) => objective.mul_scalar(scale).backward(),
+            None => objective.backward(),
+        };
+        let grads = GradientsParams::from_grads(backward, model);
+        if self.half.is_none() {
+            return (grads, true);
+        }
+        let (grads, overflow) = unscale_and_check(model, grads, scale.unwrap_or(1.0));
+        let may_step = match self.scaler.as_mut() {
+            Some(scaler) => scaler.update(overflow),
+            None => !overflow,
+        };
+        (grads, may_step)
+    }
+
+    /// The scaler's state to save or report (f16 only).
+    pub fn loss_scale(&self) -> Option<LossScaleState> {
+        self.scaler.as_ref().map(LossScaler::state)
+    }
+}
+
 /// Brings every gradient to f32 (the masters' type, so that the optimizer state stays f32
 /// whatever the compute type), divides it by `scale` and tells whether any of them holds inf or
 /// NaN (one read of the device).

@@ -2,7 +2,6 @@
 
 use std::time::Instant;
 
-use burn::optim::GradientsParams;
 use burn::prelude::*;
 use kiln_data::{Augment, SeededRng};
 use serde::Serialize;
@@ -12,9 +11,7 @@ use crate::config::{ExperimentConfig, OptimName};
 use crate::data::Splits;
 use crate::early_stopping::{EarlyStopping, Verdict};
 use crate::optim::{build_optimizer, build_scheduler};
-use crate::precision::{
-    CastParams, LossScaleState, LossScaler, Precision, RestoreBuffers, unscale_and_check,
-};
+use crate::precision::{LossScaleState, MixedPrecision, Precision, RestoreBuffers};
 use crate::{Objective, Progress, Result, TaskModel, clip, metrics, regularize};
 use burn::tensor::FloatDType;
 
@@ -156,8 +153,8 @@ pub fn fit_with<M: TaskModel>(
     };
 
     let precision = Precision::parse(&config.train.precision)?;
-    let half = precision.half();
-    let mut scaler = (precision == Precision::F16).then(|| LossScaler::new(config.loss_scale));
+    let mut mixed = MixedPrecision::new(precision, config.loss_scale);
+    let half = mixed.half();
     let mut stopper = EarlyStopping::new(&config.early_stopping);
     let mut best_model = None;
     let (mut first_epoch, mut skip, mut steps, mut samples_seen) = (1, 0, 0, 0);
@@ -169,9 +166,7 @@ pub fn fit_with<M: TaskModel>(
         optimizer = checkpoint.load_optimizer(optimizer)?;
         scheduler = checkpoint.load_scheduler(scheduler)?;
         stopper = EarlyStopping::restore(&config.early_stopping, state.early_stopping);
-        if let (Some(scaler), Some(saved)) = (scaler.as_mut(), state.loss_scale) {
-            *scaler = LossScaler::restore(config.loss_scale, saved);
-        }
+        mixed.restore(config.loss_scale, state.loss_scale);
         (first_epoch, skip, steps, samples_seen) =
             (state.epoch, state.position, state.step, state.samples_seen);
         (history, carried, seconds_before) =
@@ -200,12 +195,11 @@ pub fn fit_with<M: TaskModel>(
                 splits
                     .train
                     .augmented_batch(indices, device, Some((&augment, &mut augment_rng)));
-            let logits = match half {
-                None => model.logits(batch.inputs),
-                Some(dtype) => {
-                    let cast = model.clone().map(&mut CastParams(dtype));
+            let logits = match (mixed.cast(&model), half) {
+                (Some(cast), Some(dtype)) => {
                     cast.logits(batch.inputs.cast(dtype)).cast(FloatDType::F32)
                 }
+                _ => model.logits(batch.inputs),
             };
             let loss = objective.loss(logits.clone(), batch.labels.clone());
             running.add(
@@ -218,21 +212,7 @@ pub fn fit_with<M: TaskModel>(
                 Some(penalty) => loss + penalty.mul_scalar(l1),
                 None => loss,
             };
-            let scale = scaler.as_ref().map(LossScaler::scale);
-            let backward = match scale {
-                Some(scale) => objective_value.mul_scalar(scale).backward(),
-                None => objective_value.backward(),
-            };
-            let mut grads = GradientsParams::from_grads(backward, &model);
-            let mut may_step = true;
-            if half.is_some() {
-                let (unscaled, overflow) = unscale_and_check(&model, grads, scale.unwrap_or(1.0));
-                grads = unscaled;
-                may_step = match scaler.as_mut() {
-                    Some(scaler) => scaler.update(overflow),
-                    None => !overflow,
-                };
-            }
+            let (mut grads, may_step) = mixed.backward(&model, objective_value);
             if let Some(max_norm) = config.optim.clip_grad_norm {
                 grads = clip::clip_grad_norm(&model, grads, max_norm).0;
             }
@@ -264,7 +244,7 @@ pub fn fit_with<M: TaskModel>(
                     history.clone(),
                     stopper.state(),
                 )
-                .with_loss_scale(scaler.as_ref().map(LossScaler::state));
+                .with_loss_scale(mixed.loss_scale());
                 let snapshot = Snapshot::of(&model, best_model.as_ref(), &optimizer, &scheduler);
                 checkpointer.save_or_stop(snapshot, state, false)?;
             }
@@ -304,7 +284,7 @@ pub fn fit_with<M: TaskModel>(
                 history.clone(),
                 stopper.state(),
             )
-            .with_loss_scale(scaler.as_ref().map(LossScaler::state));
+            .with_loss_scale(mixed.loss_scale());
             let snapshot = Snapshot::of(&model, best_model.as_ref(), &optimizer, &scheduler);
             checkpointer.save_or_stop(snapshot, state, verdict == Some(Verdict::Improved))?;
         }
@@ -322,7 +302,7 @@ pub fn fit_with<M: TaskModel>(
         train_seconds: elapsed(),
         best_epoch: stopper.best_epoch(),
         stopped_early,
-        loss_scale: scaler.map(|s| s.state()),
+        loss_scale: mixed.loss_scale(),
     })
 }
 

@@ -79,6 +79,15 @@ fn a_small_language_model_learns_a_repetitive_text_and_generates_reproducibly() 
 
 #[test]
 fn a_language_model_resumes_bit_exactly_from_a_checkpoint_inside_an_epoch() {
+    resumes_bit_exactly("f32");
+}
+
+#[test]
+fn an_f16_language_model_learns_and_resumes_bit_exactly_with_its_loss_scaler() {
+    resumes_bit_exactly("f16");
+}
+
+fn resumes_bit_exactly(precision: &str) {
     let dir = tempfile::tempdir().unwrap();
     let text_path = dir.path().join("text.txt");
     std::fs::write(
@@ -92,6 +101,9 @@ fn a_language_model_resumes_bit_exactly_from_a_checkpoint_inside_an_epoch() {
         "model.cell=\"lstm\"".into(),
         "checkpoint.every_steps=4".into(),
         "checkpoint.keep_last=100".into(),
+        format!("train.precision=\"{precision}\""),
+        // A small growth interval, so that the scaler's state changes during the run.
+        "loss_scale.growth_interval=5".into(),
     ];
     let config = ExperimentConfig::parse(CONFIG, &sets, "lm.toml").unwrap();
     let out = dir.path().join("run");
@@ -99,10 +111,19 @@ fn a_language_model_resumes_bit_exactly_from_a_checkpoint_inside_an_epoch() {
         out: Some(out.clone()),
         ..TrainOptions::default()
     };
-    let reference = train(&config, &options, &mut Silent)
-        .unwrap()
-        .summary
-        .weights_sha256;
+    let first = train(&config, &options, &mut Silent).unwrap();
+    let metrics = std::fs::read_to_string(first.run_dir.join("metrics.csv")).unwrap();
+    let losses: Vec<f64> = metrics
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
+        .collect();
+    assert!(
+        losses[losses.len() - 1] < losses[0] * 0.8,
+        "{precision}: the loss falls: {losses:?}"
+    );
+    assert_eq!(first.summary.loss_scale.is_some(), precision == "f16");
+    let reference = first.summary.weights_sha256;
 
     // Keep only the checkpoints up to the first one inside epoch 2, as if killed there.
     let root = out.join("checkpoints");
@@ -142,6 +163,6 @@ fn a_language_model_resumes_bit_exactly_from_a_checkpoint_inside_an_epoch() {
         .weights_sha256;
     assert_eq!(
         resumed, reference,
-        "carried LSTM state, optimizer and position restored exactly"
+        "{precision}: carried LSTM state, optimizer, position and loss scaler restored exactly"
     );
 }

@@ -5,20 +5,18 @@
 use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid};
 
-use super::Cell;
+use super::{Cell, SequenceInput};
 
-/// Runs `cell` over `xp` `[batch, time, gates * hidden]` from `h0` (and `c0` for an LSTM) with
-/// the recurrent weight `w` `[hidden, gates * hidden]` and, for a GRU, the recurrent bias.
-/// Returns what the fused kernel returns (see [`super::kernels`]).
-pub fn sequence(
-    cell: Cell,
-    xp: Tensor<3>,
-    w: Tensor<2>,
-    bias: Option<Tensor<1>>,
-    h0: Tensor<2>,
-    c0: Option<Tensor<2>>,
-    reverse: bool,
-) -> Tensor<3> {
+/// Runs `cell` over `input` one step at a time; returns what the fused kernel returns (see
+/// [`super::sequence`]).
+pub fn sequence(cell: Cell, input: SequenceInput, reverse: bool) -> Tensor<3> {
+    let SequenceInput {
+        xp,
+        w,
+        bias,
+        h0,
+        c0,
+    } = input;
     let [_, time, _] = xp.dims();
     let hidden = h0.dims()[1];
     let mut h = h0;

@@ -52,6 +52,24 @@ fn transpose(data: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     out
 }
 
+/// The recurrent weight's gradient `h_prevᵀ · d_gates` over every row and step, where
+/// `h_prev` is `[rows, hidden]` and `d_gates` is `[rows, width]`.
+fn weight_grad(h_prev: &[f32], d_gates: &[f32], hidden: usize, width: usize) -> Vec<f32> {
+    let rows = h_prev.len() / hidden.max(1);
+    let mut dw = vec![0.0; hidden * width];
+    matmul(
+        &mut dw,
+        width,
+        View::dense_t(h_prev, hidden),
+        View::dense(d_gates, width),
+        hidden,
+        rows,
+        width,
+        false,
+    );
+    dw
+}
+
 /// Column sums of a dense `rows x cols` matrix.
 fn column_sums(data: &[f32], cols: usize) -> Vec<f32> {
     let mut sums = vec![0.0; cols];
@@ -229,17 +247,7 @@ pub fn lstm_backward(
             false,
         );
     }
-    let mut dw = vec![0.0; hidden * g4];
-    matmul(
-        &mut dw,
-        g4,
-        View::dense_t(&tape.h_prev, hidden),
-        View::dense(&dg, g4),
-        hidden,
-        batch * time,
-        g4,
-        false,
-    );
+    let dw = weight_grad(&tape.h_prev, &dg, hidden, g4);
     Grads {
         xp: dg,
         w: dw,
@@ -375,17 +383,7 @@ pub fn gru_backward(
             true,
         );
     }
-    let mut dw = vec![0.0; hidden * g3];
-    matmul(
-        &mut dw,
-        g3,
-        View::dense_t(&tape.h_prev, hidden),
-        View::dense(&dp, g3),
-        hidden,
-        batch * time,
-        g3,
-        false,
-    );
+    let dw = weight_grad(&tape.h_prev, &dp, hidden, g3);
     let bias = Some(column_sums(&dp, g3));
     Grads {
         xp: dxp,
@@ -493,17 +491,7 @@ pub fn elman_backward(
             false,
         );
     }
-    let mut dw = vec![0.0; hidden * hidden];
-    matmul(
-        &mut dw,
-        hidden,
-        View::dense_t(&tape.h_prev, hidden),
-        View::dense(&da, hidden),
-        hidden,
-        batch * time,
-        hidden,
-        false,
-    );
+    let dw = weight_grad(&tape.h_prev, &da, hidden, hidden);
     Grads {
         xp: da,
         w: dw,

@@ -35,6 +35,25 @@ pub enum Cell {
     },
 }
 
+/// The tensors of one recurrent sequence: the input projection of every step `xp`
+/// `[batch, time, gates * hidden]` (biases included), the recurrent weight `w`
+/// `[hidden, gates * hidden]` (right-multiplied: `h · w`), the recurrent `bias`
+/// `[gates * hidden]` of a GRU, the initial state `h0` `[batch, hidden]` and the initial cell `c0`
+/// of an LSTM.
+#[derive(Debug, Clone)]
+pub struct SequenceInput {
+    /// Input projection of every step, `[batch, time, gates * hidden]`.
+    pub xp: Tensor<3>,
+    /// Recurrent weight, `[hidden, gates * hidden]`.
+    pub w: Tensor<2>,
+    /// Recurrent bias of a GRU, `[gates * hidden]`.
+    pub bias: Option<Tensor<1>>,
+    /// Initial hidden state, `[batch, hidden]`.
+    pub h0: Tensor<2>,
+    /// Initial cell state of an LSTM, `[batch, hidden]`.
+    pub c0: Option<Tensor<2>>,
+}
+
 /// Whether `device` runs the fused kernels (flex or ndarray, with or without autodiff).
 pub fn has_fused_kernel(device: &Device) -> bool {
     #[allow(unused_variables)]
@@ -51,44 +70,33 @@ pub fn has_fused_kernel(device: &Device) -> bool {
     false
 }
 
-/// Runs `cell` over `xp` `[batch, time, gates * hidden]` (the input projection of every step,
-/// biases included) from `h0` `[batch, hidden]`, with the recurrent weight `w`
-/// `[hidden, gates * hidden]` (`h · w`), the recurrent `bias` `[gates * hidden]` of a GRU and
-/// the initial cell `c0` of an LSTM. A `reverse` run reads the steps from last to first.
+/// Runs `cell` over `input` (see [`SequenceInput`]). A `reverse` run reads the steps from last
+/// to first.
 ///
 /// Returns every hidden state `[batch, time, hidden]` in time order; an LSTM appends its final
 /// cell state as step `time`. Uses the fused kernel where the device has one.
 ///
 /// # Panics
 /// If a GRU has no bias or an LSTM no `c0`.
-pub fn sequence(
-    cell: Cell,
-    xp: Tensor<3>,
-    w: Tensor<2>,
-    bias: Option<Tensor<1>>,
-    h0: Tensor<2>,
-    c0: Option<Tensor<2>>,
-    reverse: bool,
-) -> Tensor<3> {
+pub fn sequence(cell: Cell, input: SequenceInput, reverse: bool) -> Tensor<3> {
     #[cfg(any(feature = "flex", feature = "ndarray"))]
-    if has_fused_kernel(&xp.device()) {
-        return fused(cell, xp, w, bias, h0, c0, reverse);
+    if has_fused_kernel(&input.xp.device()) {
+        return fused(cell, input, reverse);
     }
-    composed::sequence(cell, xp, w, bias, h0, c0, reverse)
+    composed::sequence(cell, input, reverse)
 }
 
 #[cfg(any(feature = "flex", feature = "ndarray"))]
-fn fused(
-    cell: Cell,
-    xp: Tensor<3>,
-    w: Tensor<2>,
-    bias: Option<Tensor<1>>,
-    h0: Tensor<2>,
-    c0: Option<Tensor<2>>,
-    reverse: bool,
-) -> Tensor<3> {
+fn fused(cell: Cell, input: SequenceInput, reverse: bool) -> Tensor<3> {
     use burn::backend::Dispatch;
     use extension::FusedRecurrentBackend;
+    let SequenceInput {
+        xp,
+        w,
+        bias,
+        h0,
+        c0,
+    } = input;
     let (xp, w, h0) = (xp.into_dispatch(), w.into_dispatch(), h0.into_dispatch());
     let out = match cell {
         Cell::Lstm => {
