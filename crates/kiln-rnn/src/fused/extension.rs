@@ -2,6 +2,9 @@
 //! CPU backends, and for autodiff a hand-written backward pass that reuses the forward
 //! activations.
 
+// burn-ndarray is deprecated upstream, but Kiln keeps it as an option (users ask for it).
+#![allow(deprecated)]
+
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -320,7 +323,6 @@ macro_rules! cpu_backend {
 #[cfg(feature = "flex")]
 cpu_backend!(burn::backend::Flex);
 #[cfg(feature = "ndarray")]
-#[allow(deprecated)]
 cpu_backend!(burn::backend::NdArray);
 
 /// What the backward pass needs: the cell, the forward inputs and tape, and where to write.
