@@ -41,6 +41,44 @@ fn rows(data: &[f32], offset: usize, stride: usize) -> View<'_> {
     }
 }
 
+/// `acts[:, t] += h · w`: step `t`'s rows of the `[batch, time, width]` activations gain the
+/// recurrent product of the state `h` `[batch, hidden]` with `w` `[hidden, width]`.
+fn step_product(acts: &mut [f32], h: &[f32], w: &[f32], t: usize, d: Dims, width: usize) {
+    matmul(
+        &mut acts[t * width..],
+        d.time * width,
+        View::dense(h, d.hidden),
+        View::dense(w, width),
+        d.batch,
+        d.hidden,
+        width,
+        true,
+    );
+}
+
+/// `dh (+)= d_gates[:, t] · wᵀ`: the gradient that reaches the previous hidden state through the
+/// recurrent weight, from step `t`'s rows of the `[batch, time, width]` gate gradients.
+fn back_through_weight(
+    dh: &mut [f32],
+    d_gates: &[f32],
+    w_t: &[f32],
+    t: usize,
+    d: Dims,
+    width: usize,
+    accumulate: bool,
+) {
+    matmul(
+        dh,
+        d.hidden,
+        rows(d_gates, t * width, d.time * width),
+        View::dense(w_t, d.hidden),
+        d.batch,
+        width,
+        d.hidden,
+        accumulate,
+    );
+}
+
 /// The dense transpose of a `rows x cols` matrix: products read it faster than a strided view.
 fn transpose(data: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     let mut out = vec![0.0; rows * cols];
@@ -118,16 +156,7 @@ pub fn lstm_forward(
     let mut h = h0.to_vec();
     let mut c = c0.to_vec();
     for t in d.order(reverse) {
-        matmul(
-            &mut acts[t * g4..],
-            time * g4,
-            View::dense(&h, hidden),
-            View::dense(w, g4),
-            batch,
-            hidden,
-            g4,
-            true,
-        );
+        step_product(acts, &h, w, t, d, g4);
         for b in 0..batch {
             let at = (b * time + t) * g4;
             let row = &mut acts[at..at + g4];
@@ -236,16 +265,7 @@ pub fn lstm_backward(
                 dc[hb + j] = dc_total * f;
             }
         }
-        matmul(
-            &mut dh,
-            hidden,
-            rows(&dg, t * g4, time * g4),
-            View::dense(&w_t, hidden),
-            batch,
-            g4,
-            hidden,
-            false,
-        );
+        back_through_weight(&mut dh, &dg, &w_t, t, d, g4, false);
     }
     let dw = weight_grad(&tape.h_prev, &dg, hidden, g4);
     Grads {
@@ -372,16 +392,7 @@ pub fn gru_backward(
                 dh[hb + j] = dh_total * z;
             }
         }
-        matmul(
-            &mut dh,
-            hidden,
-            rows(&dp, t * g3, time * g3),
-            View::dense(&w_t, hidden),
-            batch,
-            g3,
-            hidden,
-            true,
-        );
+        back_through_weight(&mut dh, &dp, &w_t, t, d, g3, true);
     }
     let dw = weight_grad(&tape.h_prev, &dp, hidden, g3);
     let bias = Some(column_sums(&dp, g3));
@@ -419,16 +430,7 @@ pub fn elman_forward(
     let mut h_prev = vec![0.0; batch * time * hidden];
     let mut h = h0.to_vec();
     for t in d.order(reverse) {
-        matmul(
-            &mut acts[t * hidden..],
-            time * hidden,
-            View::dense(&h, hidden),
-            View::dense(w, hidden),
-            batch,
-            hidden,
-            hidden,
-            true,
-        );
+        step_product(acts, &h, w, t, d, hidden);
         for b in 0..batch {
             let st = (b * time + t) * hidden;
             let hb = b * hidden;
@@ -480,16 +482,7 @@ pub fn elman_backward(
                 da[st + j] = (dout[st + j] + dh[hb + j]) * slope;
             }
         }
-        matmul(
-            &mut dh,
-            hidden,
-            rows(&da, t * hidden, time * hidden),
-            View::dense(&w_t, hidden),
-            batch,
-            hidden,
-            hidden,
-            false,
-        );
+        back_through_weight(&mut dh, &da, &w_t, t, d, hidden, false);
     }
     let dw = weight_grad(&tape.h_prev, &da, hidden, hidden);
     Grads {
