@@ -243,10 +243,10 @@ fn default_embedding() -> usize {
 pub enum CellName {
     /// Kiln's Elman RNN.
     Elman,
-    /// burn-nn's LSTM.
+    /// Kiln's LSTM (PyTorch's equations).
     #[default]
     Lstm,
-    /// burn-nn's GRU.
+    /// Kiln's GRU (PyTorch's equations).
     Gru,
 }
 

@@ -57,12 +57,20 @@ pub trait FusedRecurrentBackend: Backend {
 /// The host inputs of one call, read from the primitives.
 #[derive(Debug, Clone)]
 struct Inputs {
+    /// The input projection; after [`forward`] it holds the activations instead (reused in
+    /// place, so the backward pass reads them here).
     xp: Vec<f32>,
+    /// The recurrent weight.
     w: Vec<f32>,
+    /// The recurrent bias (GRU), else empty.
     bias: Vec<f32>,
+    /// The initial hidden state.
     h0: Vec<f32>,
+    /// The initial cell state (LSTM), else empty.
     c0: Vec<f32>,
+    /// Sizes of the call.
     dims: Dims,
+    /// The dtype of `xp`, which the output takes.
     dtype: DType,
 }
 
