@@ -7,6 +7,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, PaddingConfig
 use burn::prelude::*;
 
 use crate::ConvBlockConfig;
+use crate::fused::{self, ConvPool};
 
 /// One conv block of a [`Cnn`](crate::Cnn), built from a [`ConvBlockConfig`].
 ///
@@ -95,7 +96,18 @@ impl ConvBlockConfig {
 
 impl ConvBlock {
     /// Applies the block to a batch of feature maps `[batch, channels, height, width]`.
+    ///
+    /// A plain block without batch norm runs as one [`fused`](crate::fused) operation.
     pub fn forward(&self, input: Tensor<4>) -> Tensor<4> {
+        if let (Some(spec), Some(bias)) = (self.fused_spec(), &self.conv.bias) {
+            let x = fused::conv_relu_pool(input, self.conv.weight.val(), bias.val(), spec);
+            return self.dropout.forward(x);
+        }
+        self.forward_composed(input)
+    }
+
+    /// [`forward`](Self::forward) from Burn's modules one by one, never fused.
+    pub fn forward_composed(&self, input: Tensor<4>) -> Tensor<4> {
         let mut x = self.conv.forward(input.clone());
         if let Some(norm) = &self.norm {
             x = norm.forward(x);
@@ -119,6 +131,42 @@ impl ConvBlock {
             x = pool.forward(x);
         }
         self.dropout.forward(x)
+    }
+
+    /// The settings of the fused operation when this block is one: plain, no batch norm, a
+    /// biased square convolution without dilation or groups and symmetric padding, and a square
+    /// max pool whose stride is its size (or none).
+    pub fn fused_spec(&self) -> Option<ConvPool> {
+        let conv = &self.conv;
+        let plain = self.conv2.is_none() && self.norm.is_none() && conv.bias.is_some();
+        let [k0, k1] = conv.kernel_size;
+        let [s0, s1] = conv.stride;
+        let square = k0 == k1 && s0 == s1 && conv.dilation == [1, 1] && conv.groups == 1;
+        let padding = match conv.padding {
+            PaddingConfig2d::Valid => 0,
+            PaddingConfig2d::Explicit(a, b, c, d) if a == b && b == c && c == d => a,
+            _ => return None,
+        };
+        let pool = match &self.pool {
+            None => 1,
+            Some(p) => {
+                let [q0, q1] = p.kernel_size;
+                let simple = q0 == q1
+                    && p.stride == [q0, q0]
+                    && p.dilation == [1, 1]
+                    && !p.ceil_mode
+                    && matches!(p.padding, PaddingConfig2d::Valid | PaddingConfig2d::Explicit(0, 0, 0, 0));
+                if !simple {
+                    return None;
+                }
+                q0
+            }
+        };
+        (plain && square).then_some(ConvPool {
+            stride: s0,
+            padding,
+            pool,
+        })
     }
 
     /// Whether this is a residual block.

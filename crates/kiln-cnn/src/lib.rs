@@ -21,6 +21,7 @@
 mod block;
 mod cnn;
 mod config;
+pub mod fused;
 
 pub use block::ConvBlock;
 pub use cnn::Cnn;

@@ -19,9 +19,9 @@ use burn::backend::{Autodiff, Backend, TensorMetadata, backend_extension};
 use burn::tensor::DType;
 
 use super::Cell;
-use super::host::{read, write};
 use super::kernels::{self, Dims, Grads};
-use super::matmul::serial;
+use kiln_kernels::host::{read, write};
+use kiln_kernels::matmul::serial;
 
 /// Fused recurrent sequences (see [`kernels`]).
 #[backend_extension(Flex: cfg(feature = "flex"), NdArray: cfg(feature = "ndarray"), Autodiff)]
@@ -114,25 +114,10 @@ enum Tape {
 /// Below this many multiply-adds per part, splitting the batch costs more than it saves.
 const MIN_PART_WORK: usize = 64 * 64 * 64;
 
-/// The batch rows each thread takes: one part per thread of the pool, or one part when the
-/// batch is too small to be worth splitting. Sequences in a batch are independent, so each part
-/// runs its whole time loop without waiting for the others.
+/// The batch rows each thread takes (sequences in a batch are independent, so each part runs
+/// its whole time loop without waiting for the others).
 fn parts(d: Dims) -> Vec<Range<usize>> {
-    let work_per_row = d.time * d.hidden * d.hidden;
-    let by_work = (d.batch * work_per_row / MIN_PART_WORK).max(1);
-    let count = rayon::current_num_threads()
-        .min(d.batch)
-        .min(by_work)
-        .max(1);
-    let (size, extra) = (d.batch / count, d.batch % count);
-    let mut start = 0;
-    (0..count)
-        .map(|p| {
-            let len = size + usize::from(p < extra);
-            start += len;
-            start - len..start
-        })
-        .collect()
+    kiln_kernels::batch_parts(d.batch, d.time * d.hidden * d.hidden, MIN_PART_WORK)
 }
 
 /// Runs the forward kernel of `cell` on the batch rows `rows`, whose input projection `acts`

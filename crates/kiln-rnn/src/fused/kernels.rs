@@ -8,7 +8,7 @@
 //! still writes its outputs in time order.
 
 use super::math::{sigmoid_in_place, tanh_in_place};
-use super::matmul::{View, matmul};
+use kiln_kernels::matmul::{View, matmul};
 
 /// Sizes of one fused call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,10 +10,8 @@
 mod composed;
 #[cfg(any(feature = "flex", feature = "ndarray"))]
 mod extension;
-mod host;
 mod kernels;
 mod math;
-mod matmul;
 #[cfg(all(test, feature = "flex"))]
 mod tests;
 
@@ -54,21 +52,7 @@ pub struct SequenceInput {
     pub c0: Option<Tensor<2>>,
 }
 
-/// Whether `device` runs the fused kernels (flex or ndarray, with or without autodiff).
-pub fn has_fused_kernel(device: &Device) -> bool {
-    #[allow(unused_variables)]
-    let inner = device.clone().inner();
-    #[cfg(feature = "flex")]
-    if inner == Device::flex() {
-        return true;
-    }
-    #[cfg(feature = "ndarray")]
-    #[allow(deprecated)]
-    if inner == Device::ndarray() {
-        return true;
-    }
-    false
-}
+pub use kiln_kernels::has_fused_kernel;
 
 /// Runs `cell` over `input` (see [`SequenceInput`]). A `reverse` run reads the steps from last
 /// to first.

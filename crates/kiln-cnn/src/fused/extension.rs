@@ -1,0 +1,276 @@
+//! The fused `conv -> ReLU -> max pool` block as a Burn backend extension: a forward
+//! implementation for the CPU backends, and for autodiff a hand-written backward pass that
+//! reuses the forward's im2col matrix and pooling winners.
+
+// burn-ndarray is deprecated upstream, but Kiln keeps it as an option (users ask for it).
+#![allow(deprecated)]
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::tensor::{Device, FloatTensor};
+use burn::backend::{Autodiff, Backend, TensorMetadata, backend_extension};
+use burn::tensor::DType;
+use kiln_kernels::host::{read, write};
+use kiln_kernels::matmul::serial;
+
+use super::kernels::{self, Geometry, Grads, Tape};
+
+/// Fused convolution blocks (see [`kernels`]).
+#[backend_extension(Flex: cfg(feature = "flex"), NdArray: cfg(feature = "ndarray"), Autodiff)]
+pub trait FusedConvBackend: Backend {
+    /// `max_pool(relu(conv2d(x, weight) + bias))`: `x` `[batch, channels, height, width]`,
+    /// `weight` `[filters, channels, k, k]`, `bias` `[filters]`; square pooling windows of `pool`
+    /// with stride `pool` (1: none).
+    fn fused_conv_relu_pool(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        stride: usize,
+        padding: usize,
+        pool: usize,
+    ) -> FloatTensor<Self>;
+}
+
+/// The host inputs of one call.
+#[derive(Debug, Clone)]
+struct Inputs {
+    x: Vec<f32>,
+    w: Vec<f32>,
+    bias: Vec<f32>,
+    geometry: Geometry,
+    /// The dtype of `x`, which the output takes.
+    dtype: DType,
+}
+
+impl Inputs {
+    fn read<B: Backend>(
+        x: FloatTensor<B>,
+        weight: FloatTensor<B>,
+        bias: FloatTensor<B>,
+        stride: usize,
+        padding: usize,
+        pool: usize,
+    ) -> Self {
+        let [batch, channels, height, width] = dims4(&x.shape());
+        let [filters, _, kernel, _] = dims4(&weight.shape());
+        let (x, dtype) = read::<B>(x);
+        Self {
+            x,
+            w: read::<B>(weight).0,
+            bias: read::<B>(bias).0,
+            geometry: Geometry {
+                batch,
+                channels,
+                height,
+                width,
+                filters,
+                kernel,
+                stride,
+                padding,
+                pool: pool.max(1),
+            },
+            dtype,
+        }
+    }
+
+    /// The geometry of the batch rows `rows`.
+    fn part(&self, rows: &Range<usize>) -> Geometry {
+        Geometry {
+            batch: rows.len(),
+            ..self.geometry
+        }
+    }
+}
+
+fn dims4(shape: &[usize]) -> [usize; 4] {
+    shape.try_into().expect("a fused convolution takes 4-d tensors")
+}
+
+/// Below this many multiply-adds per part, splitting the batch costs more than it saves.
+const MIN_PART_WORK: usize = 1 << 20;
+
+/// Each part's batch rows and forward tape.
+type Tapes = Vec<(Range<usize>, Tape)>;
+
+/// Runs the forward kernel, the batch split across threads: the output values, its shape and
+/// the tapes.
+fn forward(i: &Inputs) -> (Vec<f32>, Vec<usize>, Tapes) {
+    let g = i.geometry;
+    let work_per_row = g.positions() / g.batch.max(1) * g.patch() * g.filters;
+    let parts = kiln_kernels::batch_parts(g.batch, work_per_row, MIN_PART_WORK);
+    let part = |rows: &Range<usize>| {
+        let x = &i.x[rows.start * g.input_len()..rows.end * g.input_len()];
+        kernels::forward(x, &i.w, &i.bias, i.part(rows))
+    };
+    let results: Vec<(Vec<f32>, Tape)> = if parts.len() == 1 {
+        vec![part(&parts[0])]
+    } else {
+        parts.par_iter().map(|rows| serial(|| part(rows))).collect()
+    };
+    let mut out = Vec::with_capacity(g.batch * g.output_len());
+    let mut tapes = Vec::with_capacity(parts.len());
+    for (rows, (values, tape)) in parts.into_iter().zip(results) {
+        out.extend_from_slice(&values);
+        tapes.push((rows, tape));
+    }
+    let (ph, pw) = g.pooled_size();
+    (out, vec![g.batch, g.filters, ph, pw], tapes)
+}
+
+/// Runs the backward kernel part by part (in parallel) and joins the gradients: input
+/// gradients side by side, weight and bias gradients summed.
+fn backward(dout: &[f32], i: &Inputs, tapes: &Tapes, want_x: bool) -> Grads {
+    let g = i.geometry;
+    let part = |(rows, tape): &(Range<usize>, Tape)| {
+        let dout = &dout[rows.start * g.output_len()..rows.end * g.output_len()];
+        kernels::backward(dout, &i.w, tape, i.part(rows), want_x)
+    };
+    let mut grads: Vec<Grads> = if tapes.len() == 1 {
+        vec![part(&tapes[0])]
+    } else {
+        tapes.par_iter().map(|t| serial(|| part(t))).collect()
+    };
+    let mut total = grads.remove(0);
+    for part in grads {
+        if let (Some(all), Some(x)) = (total.x.as_mut(), part.x.as_ref()) {
+            all.extend_from_slice(x);
+        }
+        add(&mut total.w, &part.w);
+        add(&mut total.bias, &part.bias);
+    }
+    total
+}
+
+/// `sum += values`, element-wise.
+fn add(sum: &mut [f32], values: &[f32]) {
+    for (s, v) in sum.iter_mut().zip(values) {
+        *s += v;
+    }
+}
+
+/// The forward pass on a CPU backend without autodiff.
+fn run<B: Backend>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    bias: FloatTensor<B>,
+    stride: usize,
+    padding: usize,
+    pool: usize,
+) -> FloatTensor<B> {
+    let device = x.device();
+    let inputs = Inputs::read::<B>(x, weight, bias, stride, padding, pool);
+    let (out, shape, _) = forward(&inputs);
+    write::<B>(out, shape, inputs.dtype, &device)
+}
+
+macro_rules! cpu_backend {
+    ($backend:ty) => {
+        impl FusedConvBackend for $backend {
+            fn fused_conv_relu_pool(
+                x: FloatTensor<Self>,
+                weight: FloatTensor<Self>,
+                bias: FloatTensor<Self>,
+                stride: usize,
+                padding: usize,
+                pool: usize,
+            ) -> FloatTensor<Self> {
+                run::<Self>(x, weight, bias, stride, padding, pool)
+            }
+        }
+    };
+}
+
+#[cfg(feature = "flex")]
+cpu_backend!(burn::backend::Flex);
+#[cfg(feature = "ndarray")]
+cpu_backend!(burn::backend::NdArray);
+
+/// What the backward pass needs: the forward inputs and tapes, and where to write.
+#[derive(Debug, Clone)]
+struct Saved<D> {
+    inputs: Arc<Inputs>,
+    tapes: Arc<Tapes>,
+    /// dtypes of `x`, `weight`, `bias` (the gradients are written in them).
+    dtypes: [DType; 3],
+    /// Shape of `weight`.
+    weight_shape: Vec<usize>,
+    device: D,
+}
+
+/// The hand-written backward pass of a fused call.
+#[derive(Debug)]
+struct FusedBackward;
+
+impl<B: Backend> Backward<B, 3> for FusedBackward {
+    type State = Saved<Device<B>>;
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let saved = ops.state;
+        let (dout, _) = read::<B>(grads.consume::<B>(&ops.node));
+        let i = &saved.inputs;
+        let want_x = ops.parents[0].is_some();
+        let g = backward(&dout, i, &saved.tapes, want_x);
+        let geo = i.geometry;
+        let shapes = [
+            vec![geo.batch, geo.channels, geo.height, geo.width],
+            saved.weight_shape.clone(),
+            vec![geo.filters],
+        ];
+        let values = [g.x, Some(g.w), Some(g.bias)];
+        for (k, (parent, value)) in ops.parents.into_iter().zip(values).enumerate() {
+            if let (Some(node), Some(value)) = (parent, value) {
+                let grad = write::<B>(value, shapes[k].clone(), saved.dtypes[k], &saved.device);
+                grads.register::<B>(node.id, grad);
+            }
+        }
+    }
+}
+
+impl<B: FusedConvBackend, C: CheckpointStrategy> FusedConvBackend for Autodiff<B, C> {
+    fn fused_conv_relu_pool(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        stride: usize,
+        padding: usize,
+        pool: usize,
+    ) -> FloatTensor<Self> {
+        let nodes = [x.node(), weight.node(), bias.node()];
+        let dtypes = [x.dtype(), weight.dtype(), bias.dtype()];
+        let weight_shape = weight.shape().to_vec();
+        let prep = FusedBackward.prepare::<C>(nodes).compute_bound().stateful();
+        let device = x.primitive().device();
+        let mut inputs = Inputs::read::<B>(
+            x.into_primitive(),
+            weight.primitive().clone(),
+            bias.primitive().clone(),
+            stride,
+            padding,
+            pool,
+        );
+        let (out, shape, tapes) = forward(&inputs);
+        let output = write::<B>(out, shape, inputs.dtype, &device);
+        // The backward pass reads the im2col matrix, not the input.
+        inputs.x = Vec::new();
+        match prep {
+            OpsKind::Tracked(prep) => {
+                let state = Saved {
+                    inputs: Arc::new(inputs),
+                    tapes: Arc::new(tapes),
+                    dtypes,
+                    weight_shape,
+                    device,
+                };
+                prep.finish(state, output)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(output),
+        }
+    }
+}

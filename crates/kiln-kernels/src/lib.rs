@@ -1,0 +1,69 @@
+//! Host-side helpers shared by Kiln's fused CPU kernels (the recurrent layers of `kiln-rnn`, the
+//! convolution blocks of `kiln-cnn`).
+//!
+//! A fused kernel reads its Burn tensor primitives into host `f32` vectors ([`host`]), runs its
+//! maths there with Burn's own `gemm` ([`matmul`]) on parts of the batch in parallel
+//! ([`batch_parts`]), and writes the result back as a primitive of the input's dtype.
+#![warn(missing_docs)]
+
+pub mod host;
+pub mod matmul;
+
+use std::ops::Range;
+
+use burn::prelude::*;
+
+/// Whether `device` is a CPU backend the fused kernels run on (flex or ndarray, with or
+/// without autodiff) given the features this crate was built with.
+pub fn has_fused_kernel(device: &Device) -> bool {
+    #[allow(unused_variables)]
+    let inner = device.clone().inner();
+    #[cfg(feature = "flex")]
+    if inner == Device::flex() {
+        return true;
+    }
+    #[cfg(feature = "ndarray")]
+    #[allow(deprecated)]
+    if inner == Device::ndarray() {
+        return true;
+    }
+    false
+}
+
+/// Splits `batch` rows into contiguous parts, one per thread of rayon's pool, but no more than
+/// `batch * work_per_row / min_part_work` parts (a part smaller than `min_part_work` costs more to
+/// hand to a thread than it saves). Always at least one part.
+pub fn batch_parts(batch: usize, work_per_row: usize, min_part_work: usize) -> Vec<Range<usize>> {
+    let by_work = (batch * work_per_row / min_part_work.max(1)).max(1);
+    let count = rayon::current_num_threads()
+        .min(batch)
+        .min(by_work)
+        .max(1);
+    let (size, extra) = (batch / count, batch % count);
+    let mut start = 0;
+    (0..count)
+        .map(|p| {
+            let len = size + usize::from(p < extra);
+            start += len;
+            start - len..start
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::batch_parts;
+
+    #[test]
+    fn parts_cover_the_batch_in_order() {
+        let parts = batch_parts(7, 1_000_000, 1);
+        assert_eq!(parts.first().map(|p| p.start), Some(0));
+        assert_eq!(parts.last().map(|p| p.end), Some(7));
+        for pair in parts.windows(2) {
+            assert_eq!(pair[0].end, pair[1].start);
+        }
+        // Too little work for more than one part.
+        assert_eq!(batch_parts(7, 1, 1_000), vec![0..7]);
+        assert_eq!(batch_parts(0, 1, 1), vec![0..0]);
+    }
+}
