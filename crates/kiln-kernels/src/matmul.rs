@@ -83,15 +83,7 @@ pub fn matmul(
         out.len() >= (m - 1) * out_stride + n,
         "matmul: output too short"
     );
-    let need = |v: &View, rows: usize, cols: usize| {
-        let (r, c) = if v.transposed {
-            (cols, rows)
-        } else {
-            (rows, cols)
-        };
-        r == 0 || c == 0 || v.data.len() >= (r - 1) * v.stride + c
-    };
-    assert!(need(&a, m, k) && need(&b, k, n), "matmul: input too short");
+    check_inputs(&a, &b, m, k, n);
     if k == 0 {
         if !accumulate {
             for row in 0..m {
@@ -100,6 +92,61 @@ pub fn matmul(
         }
         return;
     }
+    // SAFETY: the asserts above keep every index gemm reads or writes inside the slices.
+    unsafe { run_gemm(out.as_mut_ptr(), out_stride, a, b, m, k, n, accumulate) }
+}
+
+/// The product `a · b` (`a` read as `m x k`, `b` as `k x n`) as a new dense `m x n` matrix,
+/// written once by gemm (no zeroing first).
+///
+/// # Panics
+/// If a slice is too short for the shapes.
+pub fn product(a: View, b: View, m: usize, k: usize, n: usize) -> Vec<f32> {
+    if m == 0 || n == 0 || k == 0 {
+        return vec![0.0; m * n];
+    }
+    check_inputs(&a, &b, m, k, n);
+    let mut out = Vec::with_capacity(m * n);
+    // SAFETY: the inputs are checked above; the output has room for `m x n` values, gemm writes
+    // every one of them without reading any (`accumulate` is false), and only then does the
+    // vector take them as its length.
+    unsafe {
+        run_gemm(out.as_mut_ptr(), n, a, b, m, k, n, false);
+        out.set_len(m * n);
+    }
+    out
+}
+
+/// Asserts that `a` and `b` hold `m x k` and `k x n` matrices.
+fn check_inputs(a: &View, b: &View, m: usize, k: usize, n: usize) {
+    let need = |v: &View, rows: usize, cols: usize| {
+        let (r, c) = if v.transposed {
+            (cols, rows)
+        } else {
+            (rows, cols)
+        };
+        r == 0 || c == 0 || v.data.len() >= (r - 1) * v.stride + c
+    };
+    assert!(need(a, m, k) && need(b, k, n), "matmul: input too short");
+}
+
+/// Calls gemm: `out (+)= a · b`, on gemm's thread pool when the product is large and this thread
+/// is not [`serial`].
+///
+/// # Safety
+/// `out` must be valid for writes (and for reads when `accumulate`) of an `m x n` matrix with rows
+/// `out_stride` apart; `a` and `b` must hold `m x k` and `k x n` matrices; `m`, `n`, `k` > 0.
+#[allow(clippy::too_many_arguments)]
+unsafe fn run_gemm(
+    out: *mut f32,
+    out_stride: usize,
+    a: View,
+    b: View,
+    m: usize,
+    k: usize,
+    n: usize,
+    accumulate: bool,
+) {
     let parallelism = if m * n * k >= PARALLEL_WORK && !SERIAL.with(Cell::get) {
         gemm::Parallelism::Rayon(0)
     } else {
@@ -107,13 +154,13 @@ pub fn matmul(
     };
     let (a_cs, a_rs) = a.strides();
     let (b_cs, b_rs) = b.strides();
-    // SAFETY: the asserts above keep every index gemm reads or writes inside the slices.
+    // SAFETY: the caller guarantees the shapes (see above).
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            out.as_mut_ptr(),
+            out,
             1,
             out_stride as isize,
             accumulate,
@@ -173,5 +220,8 @@ mod tests {
         );
         assert_eq!(gram[0], 1.0 + 0.0 * 0.0 + 3.0 * 3.0);
         assert_eq!(gram[5], 1.0 + 1.0 * 2.0 + 4.0 * 5.0);
+        // A new product equals an overwriting matmul.
+        let fresh = product(View::dense(&a, 3), View::dense(&b, 4), 2, 3, 4);
+        assert_eq!(fresh, expected);
     }
 }

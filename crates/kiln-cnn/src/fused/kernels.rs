@@ -2,7 +2,7 @@
 //! im2col and one matrix product forward, and a backward pass that routes the gradient through
 //! the saved pooling winners straight into the convolution's products.
 
-use kiln_kernels::matmul::{View, matmul};
+use kiln_kernels::matmul::{View, product};
 
 /// No gradient flows to this pooled output: its window's maximum was not positive, so the ReLU
 /// cut it.
@@ -77,34 +77,48 @@ pub struct Tape {
     pub winners: Vec<u32>,
 }
 
+/// The output columns `[lo, hi)` whose kernel tap `kx` reads inside a row of `width` values
+/// (the others read the padding), for an output row of `ow` values.
+fn inside(kx: usize, g: Geometry, ow: usize) -> (usize, usize) {
+    let (s, p) = (g.stride, g.padding);
+    // Column `ox` reads `ox * s + kx - p`, inside when 0 <= that < width.
+    let lo = p.saturating_sub(kx).div_ceil(s).min(ow);
+    let hi = if g.width + p > kx {
+        (g.width + p - kx).div_ceil(s).min(ow)
+    } else {
+        0
+    };
+    (lo, hi.max(lo))
+}
+
 /// The im2col matrix of `x` (`[batch, channels, height, width]`): row `(c, ky, kx)`, column
 /// `(sample, oy, ox)` holds the input value under kernel tap `(ky, kx)` of output `(oy, ox)`, or 0
 /// in the padding.
 pub fn im2col(x: &[f32], g: Geometry) -> Vec<f32> {
     let (oh, ow) = g.conv_size();
-    let positions = g.positions();
-    let mut cols = vec![0.0f32; g.patch() * positions];
-    let (k, s, p) = (g.kernel, g.stride, g.padding as isize);
+    let mut cols = Vec::with_capacity(g.patch() * g.positions());
+    let (k, s, p) = (g.kernel, g.stride, g.padding);
+    let plane_len = g.height * g.width;
     for c in 0..g.channels {
         for ky in 0..k {
             for kx in 0..k {
-                let row = (c * k + ky) * k + kx;
-                let out_row = &mut cols[row * positions..(row + 1) * positions];
+                let (lo, hi) = inside(kx, g, ow);
                 for n in 0..g.batch {
-                    let plane = &x[(n * g.channels + c) * g.height * g.width..][..g.height * g.width];
+                    let plane = &x[(n * g.channels + c) * plane_len..][..plane_len];
                     for oy in 0..oh {
-                        let iy = (oy * s + ky) as isize - p;
-                        if iy < 0 || iy >= g.height as isize {
+                        let iy = (oy * s + ky).wrapping_sub(p);
+                        if iy >= g.height {
+                            cols.resize(cols.len() + ow, 0.0);
                             continue;
                         }
-                        let src = &plane[iy as usize * g.width..][..g.width];
-                        let dst = &mut out_row[(n * oh + oy) * ow..][..ow];
-                        for (ox, d) in dst.iter_mut().enumerate() {
-                            let ix = (ox * s + kx) as isize - p;
-                            if ix >= 0 && ix < g.width as isize {
-                                *d = src[ix as usize];
-                            }
+                        let src = &plane[iy * g.width..][..g.width];
+                        cols.resize(cols.len() + lo, 0.0);
+                        if s == 1 {
+                            cols.extend_from_slice(&src[lo + kx - p..hi + kx - p]);
+                        } else {
+                            cols.extend((lo..hi).map(|ox| src[ox * s + kx - p]));
                         }
+                        cols.resize(cols.len() + ow - hi, 0.0);
                     }
                 }
             }
@@ -118,26 +132,32 @@ pub fn im2col(x: &[f32], g: Geometry) -> Vec<f32> {
 pub fn col2im(cols: &[f32], g: Geometry) -> Vec<f32> {
     let (oh, ow) = g.conv_size();
     let positions = g.positions();
+    let plane_len = g.height * g.width;
     let mut x = vec![0.0f32; g.batch * g.input_len()];
-    let (k, s, p) = (g.kernel, g.stride, g.padding as isize);
+    let (k, s, p) = (g.kernel, g.stride, g.padding);
     for n in 0..g.batch {
         for c in 0..g.channels {
-            let plane = &mut x[(n * g.channels + c) * g.height * g.width..][..g.height * g.width];
+            let plane = &mut x[(n * g.channels + c) * plane_len..][..plane_len];
             for ky in 0..k {
                 for kx in 0..k {
+                    let (lo, hi) = inside(kx, g, ow);
                     let row = (c * k + ky) * k + kx;
                     let col_row = &cols[row * positions..(row + 1) * positions];
                     for oy in 0..oh {
-                        let iy = (oy * s + ky) as isize - p;
-                        if iy < 0 || iy >= g.height as isize {
+                        let iy = (oy * s + ky).wrapping_sub(p);
+                        if iy >= g.height {
                             continue;
                         }
-                        let dst = &mut plane[iy as usize * g.width..][..g.width];
-                        let src = &col_row[(n * oh + oy) * ow..][..ow];
-                        for (ox, v) in src.iter().enumerate() {
-                            let ix = (ox * s + kx) as isize - p;
-                            if ix >= 0 && ix < g.width as isize {
-                                dst[ix as usize] += v;
+                        let dst = &mut plane[iy * g.width..][..g.width];
+                        let src = &col_row[(n * oh + oy) * ow..][lo..hi];
+                        if s == 1 {
+                            let dst = &mut dst[lo + kx - p..hi + kx - p];
+                            for (d, v) in dst.iter_mut().zip(src) {
+                                *d += v;
+                            }
+                        } else {
+                            for (ox, v) in (lo..hi).zip(src) {
+                                dst[ox * s + kx - p] += v;
                             }
                         }
                     }
@@ -154,27 +174,21 @@ pub fn col2im(cols: &[f32], g: Geometry) -> Vec<f32> {
 pub fn forward(x: &[f32], w: &[f32], bias: &[f32], g: Geometry) -> (Vec<f32>, Tape) {
     let cols = im2col(x, g);
     let (patch, positions) = (g.patch(), g.positions());
-    let mut conv = vec![0.0f32; g.filters * positions];
-    for (row, b) in conv.chunks_exact_mut(positions.max(1)).zip(bias) {
-        row.fill(*b);
-    }
-    matmul(
-        &mut conv,
-        positions,
+    let conv = product(
         View::dense(w, patch),
         View::dense(&cols, positions),
         g.filters,
         patch,
         positions,
-        true,
     );
-    let (out, winners) = relu_max_pool(&conv, g);
+    let (out, winners) = bias_relu_max_pool(&conv, bias, g);
     (out, Tape { cols, winners })
 }
 
-/// `max(0, max over each pool window)` of the convolution output `[filters, positions]`, in the
+/// `max(0, bias + max over each pool window)` of the convolution output `[filters, positions]`
+/// (the bias is added after the maximum: the same value, one addition per window), in the
 /// layout `[batch, filters, ph, pw]`, with each window's winner (or [`CUT`]).
-fn relu_max_pool(conv: &[f32], g: Geometry) -> (Vec<f32>, Vec<u32>) {
+fn bias_relu_max_pool(conv: &[f32], bias: &[f32], g: Geometry) -> (Vec<f32>, Vec<u32>) {
     let (oh, ow) = g.conv_size();
     let (ph, pw) = g.pooled_size();
     let q = g.pool;
@@ -182,27 +196,70 @@ fn relu_max_pool(conv: &[f32], g: Geometry) -> (Vec<f32>, Vec<u32>) {
     let len = g.batch * g.output_len();
     let (mut out, mut winners) = (Vec::with_capacity(len), Vec::with_capacity(len));
     for n in 0..g.batch {
-        for f in 0..g.filters {
+        for (f, &b) in bias.iter().enumerate().take(g.filters) {
             let plane = f * positions + n * oh * ow;
             for py in 0..ph {
+                let top = plane + py * q * ow;
+                if q == 2 {
+                    pool_rows_of_two(conv, top, ow, pw, b, &mut out, &mut winners);
+                    continue;
+                }
                 for px in 0..pw {
-                    let (mut best, mut at) = (0.0f32, CUT);
+                    let corner = top + px * q;
+                    let (mut best, mut at) = (conv[corner], corner);
                     for dy in 0..q {
-                        let row = plane + (py * q + dy) * ow + px * q;
-                        for (dx, &v) in conv[row..row + q].iter().enumerate() {
-                            if v > best {
-                                best = v;
-                                at = (row + dx) as u32;
+                        for dx in 0..q {
+                            let i = corner + dy * ow + dx;
+                            if conv[i] > best {
+                                best = conv[i];
+                                at = i;
                             }
                         }
                     }
-                    out.push(best);
-                    winners.push(at);
+                    push_rectified(best + b, at, &mut out, &mut winners);
                 }
             }
         }
     }
     (out, winners)
+}
+
+/// Pools one row of 2x2 windows starting at `top` (rows `ow` apart) without branches: a random
+/// winner is as likely in any corner, so comparisons the CPU has to predict stall it.
+fn pool_rows_of_two(
+    conv: &[f32],
+    top: usize,
+    ow: usize,
+    pw: usize,
+    bias: f32,
+    out: &mut Vec<f32>,
+    winners: &mut Vec<u32>,
+) {
+    let upper = &conv[top..top + 2 * pw];
+    let lower = &conv[top + ow..top + ow + 2 * pw];
+    for (px, (u, l)) in upper.chunks_exact(2).zip(lower.chunks_exact(2)).enumerate() {
+        let left = top + 2 * px;
+        let (top_best, top_at) = if u[1] > u[0] { (u[1], left + 1) } else { (u[0], left) };
+        let (low_best, low_at) = if l[1] > l[0] {
+            (l[1], left + ow + 1)
+        } else {
+            (l[0], left + ow)
+        };
+        let (best, at) = if low_best > top_best {
+            (low_best, low_at)
+        } else {
+            (top_best, top_at)
+        };
+        push_rectified(best + bias, at, out, winners);
+    }
+}
+
+/// Appends `max(0, value)` and its winner `at`, or [`CUT`] when the ReLU cuts it.
+#[inline(always)]
+fn push_rectified(value: f32, at: usize, out: &mut Vec<f32>, winners: &mut Vec<u32>) {
+    let live = value > 0.0;
+    out.push(if live { value } else { 0.0 });
+    winners.push(if live { at as u32 } else { CUT });
 }
 
 /// The gradients of one part: input (when asked for), weight and bias.
@@ -229,28 +286,20 @@ pub fn backward(dout: &[f32], w: &[f32], tape: &Tape, g: Geometry, want_x: bool)
         .chunks_exact(positions.max(1))
         .map(|row| row.iter().sum())
         .collect();
-    let mut dw = vec![0.0f32; g.filters * patch];
-    matmul(
-        &mut dw,
-        patch,
+    let dw = product(
         View::dense(&dconv, positions),
         View::dense_t(&tape.cols, positions),
         g.filters,
         positions,
         patch,
-        false,
     );
     let x = want_x.then(|| {
-        let mut dcols = vec![0.0f32; patch * positions];
-        matmul(
-            &mut dcols,
-            positions,
+        let dcols = product(
             View::dense_t(w, patch),
             View::dense(&dconv, positions),
             patch,
             g.filters,
             positions,
-            false,
         );
         col2im(&dcols, g)
     });
