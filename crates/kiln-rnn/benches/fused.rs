@@ -8,6 +8,9 @@ use burn::tensor::Distribution;
 use criterion::{Criterion, criterion_group, criterion_main};
 use kiln_rnn::fused::{Cell, SequenceInput, composed_sequence, sequence};
 
+/// Features per step: seq-MNIST reads rows of 28 pixels.
+const FEATURES: usize = 28;
+
 type Sequence = fn(Cell, SequenceInput, bool) -> Tensor<3>;
 
 /// Random inputs of `(batch, time, hidden)` for `cell`.
@@ -22,13 +25,17 @@ fn inputs(
         Cell::Elman { .. } => 1,
     };
     let uniform = Distribution::Uniform(-0.5, 0.5);
-    let xp = Tensor::<3>::random([batch, time, gates * hidden], uniform, device);
+    let x = Tensor::<3>::random([batch, time, FEATURES], uniform, device);
+    let w_in = Tensor::<2>::random([FEATURES, gates * hidden], uniform, device);
+    let b_in = Tensor::<1>::zeros([gates * hidden], device);
     let w = Tensor::<2>::random([hidden, gates * hidden], uniform, device);
     let bias = (cell == Cell::Gru).then(|| Tensor::<1>::zeros([gates * hidden], device));
     let h0 = Tensor::<2>::zeros([batch, hidden], device);
     let c0 = (cell == Cell::Lstm).then(|| Tensor::<2>::zeros([batch, hidden], device));
     SequenceInput {
-        xp,
+        x,
+        w_in,
+        b_in,
         w,
         bias,
         h0,
@@ -39,7 +46,7 @@ fn inputs(
 fn step(f: Sequence, cell: Cell, input: SequenceInput) {
     let w = input.w.clone().require_grad();
     let input = SequenceInput {
-        xp: input.xp.require_grad(),
+        w_in: input.w_in.require_grad(),
         w: w.clone(),
         ..input
     };

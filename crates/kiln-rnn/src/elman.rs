@@ -111,27 +111,24 @@ impl ElmanLayer {
     /// `None`) and returns the hidden state at every step `[batch, time, hidden]` (in time
     /// order, also when reversed) and the last state computed `[batch, hidden]`.
     ///
-    /// The input projection `x W_xh^T + b_h` of all steps is one matmul before the time loop,
-    /// which is one fused operation ([`crate::fused`]).
+    /// The input projection `x W_xh^T + b_h` of all steps and the time loop are one fused
+    /// operation ([`crate::fused`]).
     ///
     /// # Panics
     /// If the sequence has no time step.
     pub fn forward(&self, x: Tensor<3>, state: Option<Tensor<2>>) -> (Tensor<3>, Tensor<2>) {
-        let [batch, time, input] = x.dims();
+        let [batch, time, _] = x.dims();
         assert!(time > 0, "an Elman layer needs at least one time step");
         let hidden = self.hidden_size();
         let device = x.device();
         let dtype = x.dtype();
 
-        let projected = x
-            .reshape([batch * time, input])
-            .matmul(self.w_xh.val().transpose())
-            .add(self.b_h.val().unsqueeze::<2>())
-            .reshape([batch, time, hidden]);
         let h0 = state.unwrap_or_else(|| Tensor::zeros([batch, hidden], (&device, dtype)));
         let relu = self.activation == ElmanActivation::Relu;
         let input = SequenceInput {
-            xp: projected,
+            x,
+            w_in: self.w_xh.val().transpose(),
+            b_in: self.b_h.val(),
             w: self.w_hh.val().transpose(),
             bias: None,
             h0,

@@ -101,11 +101,11 @@ impl GatedLayer {
         hidden: Option<Tensor<2>>,
         cell: Option<Tensor<2>>,
     ) -> GatedOutput {
-        let [batch, time, input] = x.dims();
+        let [batch, time, _] = x.dims();
         assert!(time > 0, "a recurrent layer needs at least one time step");
         let size = self.hidden_size();
-        let width = self.kind.gates() * size;
-        let zeros = || Tensor::<2>::zeros([batch, size], (&x.device(), x.dtype()));
+        let (device, dtype) = (x.device(), x.dtype());
+        let zeros = || Tensor::<2>::zeros([batch, size], (&device, dtype));
         let h0 = hidden.unwrap_or_else(zeros);
         // An LSTM's two biases only ever appear summed; a GRU's hidden bias sits inside the
         // reset product, so the kernel takes it separately.
@@ -113,15 +113,11 @@ impl GatedLayer {
             GateKind::Lstm => self.b_ih.val() + self.b_hh.val(),
             GateKind::Gru => self.b_ih.val(),
         };
-        let xp = x
-            .clone()
-            .reshape([batch * time, input])
-            .matmul(self.w_ih.val())
-            .add(input_bias.unsqueeze::<2>())
-            .reshape([batch, time, width]);
         let lstm = self.kind == GateKind::Lstm;
         let input = SequenceInput {
-            xp,
+            x,
+            w_in: self.w_ih.val(),
+            b_in: input_bias,
             w: self.w_hh.val(),
             bias: (!lstm).then(|| self.b_hh.val()),
             c0: lstm.then(|| cell.unwrap_or_else(zeros)),

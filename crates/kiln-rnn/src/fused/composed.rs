@@ -11,13 +11,21 @@ use super::{Cell, SequenceInput};
 /// [`super::sequence`]).
 pub fn sequence(cell: Cell, input: SequenceInput, reverse: bool) -> Tensor<3> {
     let SequenceInput {
-        xp,
+        x,
+        w_in,
+        b_in,
         w,
         bias,
         h0,
         c0,
     } = input;
-    let [_, time, _] = xp.dims();
+    let [batch, time, features] = x.dims();
+    let width = w_in.dims()[1];
+    let xp = x
+        .reshape([batch * time, features])
+        .matmul(w_in)
+        .add(b_in.unsqueeze::<2>())
+        .reshape([batch, time, width]);
     let hidden = h0.dims()[1];
     let mut h = h0;
     let mut c = c0;

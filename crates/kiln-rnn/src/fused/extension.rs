@@ -19,16 +19,21 @@ use burn::backend::{Autodiff, Backend, TensorMetadata, backend_extension};
 use burn::tensor::DType;
 
 use super::Cell;
-use super::kernels::{self, Dims, Grads};
+use super::kernels::{self, Dims};
 use kiln_kernels::host::{read, write};
-use kiln_kernels::matmul::serial;
+use kiln_kernels::matmul::{View, product, serial};
 
-/// Fused recurrent sequences (see [`kernels`]).
+/// Fused recurrent sequences (see [`kernels`]): each takes the layer's input `x`
+/// `[batch, time, features]` with its input weight `w_in` `[features, gates * hidden]` and bias
+/// `b_in`, and projects it inside the operation.
 #[backend_extension(Flex: cfg(feature = "flex"), NdArray: cfg(feature = "ndarray"), Autodiff)]
 pub trait FusedRecurrentBackend: Backend {
     /// LSTM over a sequence: `[batch, time + 1, hidden]` (hidden states, then the final cell).
+    #[allow(clippy::too_many_arguments)]
     fn fused_lstm(
-        xp: FloatTensor<Self>,
+        x: FloatTensor<Self>,
+        w_in: FloatTensor<Self>,
+        b_in: FloatTensor<Self>,
         w: FloatTensor<Self>,
         h0: FloatTensor<Self>,
         c0: FloatTensor<Self>,
@@ -36,8 +41,11 @@ pub trait FusedRecurrentBackend: Backend {
     ) -> FloatTensor<Self>;
 
     /// GRU over a sequence: every hidden state `[batch, time, hidden]`.
+    #[allow(clippy::too_many_arguments)]
     fn fused_gru(
-        xp: FloatTensor<Self>,
+        x: FloatTensor<Self>,
+        w_in: FloatTensor<Self>,
+        b_in: FloatTensor<Self>,
         w: FloatTensor<Self>,
         bias: FloatTensor<Self>,
         h0: FloatTensor<Self>,
@@ -45,8 +53,11 @@ pub trait FusedRecurrentBackend: Backend {
     ) -> FloatTensor<Self>;
 
     /// Elman network over a sequence: every hidden state `[batch, time, hidden]`.
+    #[allow(clippy::too_many_arguments)]
     fn fused_elman(
-        xp: FloatTensor<Self>,
+        x: FloatTensor<Self>,
+        w_in: FloatTensor<Self>,
+        b_in: FloatTensor<Self>,
         w: FloatTensor<Self>,
         h0: FloatTensor<Self>,
         relu: bool,
@@ -54,12 +65,26 @@ pub trait FusedRecurrentBackend: Backend {
     ) -> FloatTensor<Self>;
 }
 
+/// The primitives of one call (`bias` and `c0` only where the cell has them).
+struct Primitives<B: Backend> {
+    x: FloatTensor<B>,
+    w_in: FloatTensor<B>,
+    b_in: FloatTensor<B>,
+    w: FloatTensor<B>,
+    bias: Option<FloatTensor<B>>,
+    h0: FloatTensor<B>,
+    c0: Option<FloatTensor<B>>,
+}
+
 /// The host inputs of one call, read from the primitives.
 #[derive(Debug, Clone)]
 struct Inputs {
-    /// The input projection; after [`forward`] it holds the activations instead (reused in
-    /// place, so the backward pass reads them here).
-    xp: Vec<f32>,
+    /// The layer's input `[batch, time, features]`.
+    x: Vec<f32>,
+    /// The input weight `[features, width]`.
+    w_in: Vec<f32>,
+    /// The input bias `[width]`.
+    b_in: Vec<f32>,
     /// The recurrent weight.
     w: Vec<f32>,
     /// The recurrent bias (GRU), else empty.
@@ -70,34 +95,35 @@ struct Inputs {
     c0: Vec<f32>,
     /// Sizes of the call.
     dims: Dims,
-    /// The dtype of `xp`, which the output takes.
+    /// Features per step of `x`.
+    features: usize,
+    /// Gates times hidden: the width of the projection.
+    width: usize,
+    /// The dtype of `x`, which the output takes.
     dtype: DType,
 }
 
 impl Inputs {
-    /// Reads `xp`, `w`, `h0` and the optional `bias` and `c0`.
-    fn read<B: Backend>(
-        xp: FloatTensor<B>,
-        w: FloatTensor<B>,
-        bias: Option<FloatTensor<B>>,
-        h0: FloatTensor<B>,
-        c0: Option<FloatTensor<B>>,
-    ) -> Self {
-        let shape = xp.shape();
-        let hidden = h0.shape()[1];
+    fn read<B: Backend>(p: Primitives<B>) -> Self {
+        let shape = p.x.shape();
+        let (features, width) = (shape[2], p.w_in.shape()[1]);
         let dims = Dims {
             batch: shape[0],
             time: shape[1],
-            hidden,
+            hidden: p.h0.shape()[1],
         };
-        let (xp, dtype) = read::<B>(xp);
+        let (x, dtype) = read::<B>(p.x);
         Self {
-            xp,
-            w: read::<B>(w).0,
-            bias: bias.map(|b| read::<B>(b).0).unwrap_or_default(),
-            h0: read::<B>(h0).0,
-            c0: c0.map(|c| read::<B>(c).0).unwrap_or_default(),
+            x,
+            w_in: read::<B>(p.w_in).0,
+            b_in: read::<B>(p.b_in).0,
+            w: read::<B>(p.w).0,
+            bias: p.bias.map(|b| read::<B>(b).0).unwrap_or_default(),
+            h0: read::<B>(p.h0).0,
+            c0: p.c0.map(|c| read::<B>(c).0).unwrap_or_default(),
             dims,
+            features,
+            width,
             dtype,
         }
     }
@@ -111,6 +137,17 @@ enum Tape {
     Elman(kernels::ElmanTape),
 }
 
+/// What one part of the batch keeps for the backward pass.
+#[derive(Debug, Clone)]
+struct Part {
+    /// The batch rows of the part.
+    rows: Range<usize>,
+    /// Its gate activations `[rows, time, width]`.
+    acts: Vec<f32>,
+    /// The rest of its cell's tape.
+    tape: Tape,
+}
+
 /// Below this many multiply-adds per part, splitting the batch costs more than it saves.
 const MIN_PART_WORK: usize = 64 * 64 * 64;
 
@@ -120,50 +157,56 @@ fn parts(d: Dims) -> Vec<Range<usize>> {
     kiln_kernels::batch_parts(d.batch, d.time * d.hidden * d.hidden, MIN_PART_WORK)
 }
 
-/// Runs the forward kernel of `cell` on the batch rows `rows`, whose input projection `acts`
-/// becomes their activations.
-fn forward_part(
-    cell: Cell,
-    acts: &mut [f32],
-    i: &Shared,
-    rows: Range<usize>,
-    reverse: bool,
-) -> (Vec<f32>, Tape) {
+/// `x_part · w_in + b_in` for the batch rows `rows`: `[rows, time, width]`.
+fn project(i: &Inputs, rows: &Range<usize>) -> Vec<f32> {
+    let per_row = i.dims.time * i.features;
+    let x = &i.x[rows.start * per_row..rows.end * per_row];
+    let steps = rows.len() * i.dims.time;
+    let mut acts = product(
+        View::dense(x, i.features),
+        View::dense(&i.w_in, i.width),
+        steps,
+        i.features,
+        i.width,
+    );
+    for row in acts.chunks_exact_mut(i.width.max(1)) {
+        for (a, b) in row.iter_mut().zip(&i.b_in) {
+            *a += b;
+        }
+    }
+    acts
+}
+
+/// Projects the input of the batch rows `rows` and runs the forward kernel of `cell` on it.
+fn forward_part(cell: Cell, i: &Inputs, rows: Range<usize>, reverse: bool) -> (Vec<f32>, Part) {
+    let mut acts = project(i, &rows);
     let d = Dims {
         batch: rows.len(),
         ..i.dims
     };
     let h = d.hidden;
     let h0 = &i.h0[rows.start * h..rows.end * h];
-    match cell {
+    let (out, tape) = match cell {
         Cell::Lstm => {
             let c0 = &i.c0[rows.start * h..rows.end * h];
-            let (out, tape) = kernels::lstm_forward(acts, i.w, h0, c0, d, reverse);
+            let (out, tape) = kernels::lstm_forward(&mut acts, &i.w, h0, c0, d, reverse);
             (out, Tape::Lstm(tape))
         }
         Cell::Gru => {
-            let (out, tape) = kernels::gru_forward(acts, i.w, i.bias, h0, d, reverse);
+            let (out, tape) = kernels::gru_forward(&mut acts, &i.w, &i.bias, h0, d, reverse);
             (out, Tape::Gru(tape))
         }
         Cell::Elman { relu } => {
-            let (out, tape) = kernels::elman_forward(acts, i.w, h0, d, relu, reverse);
+            let (out, tape) = kernels::elman_forward(&mut acts, &i.w, h0, d, relu, reverse);
             (out, Tape::Elman(tape))
         }
-    }
-}
-
-/// The inputs every part reads.
-struct Shared<'a> {
-    w: &'a [f32],
-    bias: &'a [f32],
-    h0: &'a [f32],
-    c0: &'a [f32],
-    dims: Dims,
+    };
+    (out, Part { rows, acts, tape })
 }
 
 /// Runs the forward kernel, the batch split across threads: the output values, its shape, and
-/// each part's rows and tape. Afterwards `inputs.xp` holds the activations.
-fn forward(cell: Cell, inputs: &mut Inputs, reverse: bool) -> (Vec<f32>, Vec<usize>, Tapes) {
+/// each part's tape.
+fn forward(cell: Cell, inputs: &Inputs, reverse: bool) -> (Vec<f32>, Vec<usize>, Vec<Part>) {
     let d = inputs.dims;
     let steps = if cell == Cell::Lstm {
         d.time + 1
@@ -171,75 +214,119 @@ fn forward(cell: Cell, inputs: &mut Inputs, reverse: bool) -> (Vec<f32>, Vec<usi
         d.time
     };
     let parts = parts(d);
-    let per_row = inputs.xp.len() / d.batch.max(1);
-    let shared = Shared {
-        w: &inputs.w,
-        bias: &inputs.bias,
-        h0: &inputs.h0,
-        c0: &inputs.c0,
-        dims: d,
-    };
-    let mut slices = Vec::with_capacity(parts.len());
-    let mut rest: &mut [f32] = &mut inputs.xp;
-    for rows in &parts {
-        let (head, tail) = rest.split_at_mut(rows.len() * per_row);
-        slices.push((rows.clone(), head));
-        rest = tail;
-    }
-    let results: Vec<(Vec<f32>, Tape)> = if slices.len() == 1 {
-        let (rows, acts) = slices.pop().expect("one part");
-        vec![forward_part(cell, acts, &shared, rows, reverse)]
+    let results: Vec<(Vec<f32>, Part)> = if parts.len() == 1 {
+        let rows = parts.into_iter().next().expect("one part");
+        vec![forward_part(cell, inputs, rows, reverse)]
     } else {
-        slices
+        parts
             .into_par_iter()
-            .map(|(rows, acts)| serial(|| forward_part(cell, acts, &shared, rows, reverse)))
+            .map(|rows| serial(|| forward_part(cell, inputs, rows, reverse)))
             .collect()
     };
     let mut out = Vec::with_capacity(d.batch * steps * d.hidden);
-    let mut tapes = Vec::with_capacity(parts.len());
-    for (rows, (values, tape)) in parts.into_iter().zip(results) {
+    let mut tapes = Vec::with_capacity(results.len());
+    for (values, part) in results {
         if tapes.is_empty() && out.capacity() == values.len() {
             out = values;
         } else {
             out.extend_from_slice(&values);
         }
-        tapes.push((rows, tape));
+        tapes.push(part);
     }
     (out, vec![d.batch, steps, d.hidden], tapes)
 }
 
-/// Each part's batch rows and forward tape.
-type Tapes = Vec<(Range<usize>, Tape)>;
+/// The gradients of one call.
+#[derive(Debug)]
+struct AllGrads {
+    x: Option<Vec<f32>>,
+    w_in: Vec<f32>,
+    b_in: Vec<f32>,
+    w: Vec<f32>,
+    bias: Option<Vec<f32>>,
+    h0: Vec<f32>,
+    c0: Option<Vec<f32>>,
+}
 
-/// Runs the backward kernels part by part (in parallel) and joins their gradients: per-row
-/// gradients side by side, weight and bias gradients summed. `i.xp` holds the activations.
-fn backward(cell: Cell, dout: &[f32], i: &Inputs, tapes: &Tapes, reverse: bool) -> Grads {
-    let per_row = dout.len() / i.dims.batch.max(1);
-    let acts_per_row = i.xp.len() / i.dims.batch.max(1);
-    let part = |(rows, tape): &(Range<usize>, Tape)| {
-        let d = Dims {
-            batch: rows.len(),
-            ..i.dims
-        };
-        let dout = &dout[rows.start * per_row..rows.end * per_row];
-        let acts = &i.xp[rows.start * acts_per_row..rows.end * acts_per_row];
-        match (cell, tape) {
-            (Cell::Lstm, Tape::Lstm(t)) => kernels::lstm_backward(dout, &i.w, acts, t, d, reverse),
-            (Cell::Gru, Tape::Gru(t)) => kernels::gru_backward(dout, &i.w, acts, t, d, reverse),
-            (Cell::Elman { relu }, Tape::Elman(t)) => {
-                kernels::elman_backward(dout, &i.w, acts, t, d, relu, reverse)
-            }
-            _ => unreachable!("the tape always matches its cell"),
-        }
+/// The backward pass of one part: the cell's kernel, then through the input projection.
+fn backward_part(
+    cell: Cell,
+    dout: &[f32],
+    i: &Inputs,
+    part: &Part,
+    reverse: bool,
+    want_x: bool,
+) -> AllGrads {
+    let rows = &part.rows;
+    let d = Dims {
+        batch: rows.len(),
+        ..i.dims
     };
-    let mut grads: Vec<Grads> = if tapes.len() == 1 {
-        vec![part(&tapes[0])]
+    let per_row = dout.len() / i.dims.batch.max(1);
+    let dout = &dout[rows.start * per_row..rows.end * per_row];
+    let acts = &part.acts;
+    let g = match (cell, &part.tape) {
+        (Cell::Lstm, Tape::Lstm(t)) => kernels::lstm_backward(dout, &i.w, acts, t, d, reverse),
+        (Cell::Gru, Tape::Gru(t)) => kernels::gru_backward(dout, &i.w, acts, t, d, reverse),
+        (Cell::Elman { relu }, Tape::Elman(t)) => {
+            kernels::elman_backward(dout, &i.w, acts, t, d, relu, reverse)
+        }
+        _ => unreachable!("the tape always matches its cell"),
+    };
+    let x_per_row = d.time * i.features;
+    let x = &i.x[rows.start * x_per_row..rows.end * x_per_row];
+    let steps = rows.len() * d.time;
+    let dacts = &g.xp;
+    let w_in = product(
+        View::dense_t(x, i.features),
+        View::dense(dacts, i.width),
+        i.features,
+        steps,
+        i.width,
+    );
+    let dx = want_x.then(|| {
+        product(
+            View::dense(dacts, i.width),
+            View::dense_t(&i.w_in, i.width),
+            steps,
+            i.width,
+            i.features,
+        )
+    });
+    AllGrads {
+        x: dx,
+        w_in,
+        b_in: kernels::column_sums(dacts, i.width),
+        w: g.w,
+        bias: g.bias,
+        h0: g.h0,
+        c0: g.c0,
+    }
+}
+
+/// Runs the backward pass part by part (in parallel) and joins the gradients: per-row
+/// gradients side by side, weight and bias gradients summed.
+fn backward(
+    cell: Cell,
+    dout: &[f32],
+    i: &Inputs,
+    parts: &[Part],
+    reverse: bool,
+    want_x: bool,
+) -> AllGrads {
+    let run = |part: &Part| backward_part(cell, dout, i, part, reverse, want_x);
+    let mut grads: Vec<AllGrads> = if parts.len() == 1 {
+        vec![run(&parts[0])]
     } else {
-        tapes.par_iter().map(|t| serial(|| part(t))).collect()
+        parts.par_iter().map(|p| serial(|| run(p))).collect()
     };
     let mut total = grads.remove(0);
     for g in grads {
-        total.xp.extend_from_slice(&g.xp);
+        if let (Some(all), Some(x)) = (total.x.as_mut(), g.x.as_ref()) {
+            all.extend_from_slice(x);
+        }
+        add(&mut total.w_in, &g.w_in);
+        add(&mut total.b_in, &g.b_in);
         add(&mut total.w, &g.w);
         if let (Some(sum), Some(b)) = (total.bias.as_mut(), g.bias.as_ref()) {
             add(sum, b);
@@ -260,19 +347,10 @@ fn add(sum: &mut [f32], values: &[f32]) {
 }
 
 /// The forward pass on a CPU backend without autodiff.
-#[allow(clippy::too_many_arguments)]
-fn run<B: Backend>(
-    cell: Cell,
-    xp: FloatTensor<B>,
-    w: FloatTensor<B>,
-    bias: Option<FloatTensor<B>>,
-    h0: FloatTensor<B>,
-    c0: Option<FloatTensor<B>>,
-    reverse: bool,
-) -> FloatTensor<B> {
-    let device = xp.device();
-    let mut inputs = Inputs::read::<B>(xp, w, bias, h0, c0);
-    let (out, shape, _) = forward(cell, &mut inputs, reverse);
+fn run<B: Backend>(cell: Cell, p: Primitives<B>, reverse: bool) -> FloatTensor<B> {
+    let device = p.x.device();
+    let inputs = Inputs::read::<B>(p);
+    let (out, shape, _) = forward(cell, &inputs, reverse);
     write::<B>(out, shape, inputs.dtype, &device)
 }
 
@@ -280,34 +358,45 @@ macro_rules! cpu_backend {
     ($backend:ty) => {
         impl FusedRecurrentBackend for $backend {
             fn fused_lstm(
-                xp: FloatTensor<Self>,
+                x: FloatTensor<Self>,
+                w_in: FloatTensor<Self>,
+                b_in: FloatTensor<Self>,
                 w: FloatTensor<Self>,
                 h0: FloatTensor<Self>,
                 c0: FloatTensor<Self>,
                 reverse: bool,
             ) -> FloatTensor<Self> {
-                run::<Self>(Cell::Lstm, xp, w, None, h0, Some(c0), reverse)
+                let (bias, c0) = (None, Some(c0));
+                let p = Primitives { x, w_in, b_in, w, bias, h0, c0 };
+                run::<Self>(Cell::Lstm, p, reverse)
             }
 
             fn fused_gru(
-                xp: FloatTensor<Self>,
+                x: FloatTensor<Self>,
+                w_in: FloatTensor<Self>,
+                b_in: FloatTensor<Self>,
                 w: FloatTensor<Self>,
                 bias: FloatTensor<Self>,
                 h0: FloatTensor<Self>,
                 reverse: bool,
             ) -> FloatTensor<Self> {
-                run::<Self>(Cell::Gru, xp, w, Some(bias), h0, None, reverse)
+                let (bias, c0) = (Some(bias), None);
+                let p = Primitives { x, w_in, b_in, w, bias, h0, c0 };
+                run::<Self>(Cell::Gru, p, reverse)
             }
 
             fn fused_elman(
-                xp: FloatTensor<Self>,
+                x: FloatTensor<Self>,
+                w_in: FloatTensor<Self>,
+                b_in: FloatTensor<Self>,
                 w: FloatTensor<Self>,
                 h0: FloatTensor<Self>,
                 relu: bool,
                 reverse: bool,
             ) -> FloatTensor<Self> {
-                let cell = Cell::Elman { relu };
-                run::<Self>(cell, xp, w, None, h0, None, reverse)
+                let (bias, c0) = (None, None);
+                let p = Primitives { x, w_in, b_in, w, bias, h0, c0 };
+                run::<Self>(Cell::Elman { relu }, p, reverse)
             }
         }
     };
@@ -318,15 +407,16 @@ cpu_backend!(burn::backend::Flex);
 #[cfg(feature = "ndarray")]
 cpu_backend!(burn::backend::NdArray);
 
-/// What the backward pass needs: the cell, the forward inputs and tape, and where to write.
+/// What the backward pass needs: the cell, the forward inputs and tapes, and where to write.
 #[derive(Debug, Clone)]
 struct Saved<D> {
     cell: Cell,
     reverse: bool,
     inputs: Arc<Inputs>,
-    tape: Arc<Tapes>,
-    /// dtypes of `xp`, `w`, `bias`, `h0`, `c0` (the gradients are written in them).
-    dtypes: [DType; 5],
+    parts: Arc<Vec<Part>>,
+    /// dtypes of `x`, `w_in`, `b_in`, `w`, `bias`, `h0`, `c0` (the gradients are written in
+    /// them).
+    dtypes: [DType; 7],
     device: D,
 }
 
@@ -334,23 +424,33 @@ struct Saved<D> {
 #[derive(Debug)]
 struct FusedBackward;
 
-impl<B: Backend> Backward<B, 5> for FusedBackward {
+impl<B: Backend> Backward<B, 7> for FusedBackward {
     type State = Saved<Device<B>>;
 
-    fn backward(self, ops: Ops<Self::State, 5>, grads: &mut Gradients, _: &mut Checkpointer) {
+    fn backward(self, ops: Ops<Self::State, 7>, grads: &mut Gradients, _: &mut Checkpointer) {
         let saved = ops.state;
         let (dout, _) = read::<B>(grads.consume::<B>(&ops.node));
         let (i, d) = (&saved.inputs, saved.inputs.dims);
-        let g = backward(saved.cell, &dout, i, &saved.tape, saved.reverse);
-        let gates = g.xp.len() / (d.batch * d.time).max(1);
+        let want_x = ops.parents[0].is_some();
+        let g = backward(saved.cell, &dout, i, &saved.parts, saved.reverse, want_x);
         let shapes = [
-            vec![d.batch, d.time, gates],
-            vec![d.hidden, gates],
-            vec![gates],
+            vec![d.batch, d.time, i.features],
+            vec![i.features, i.width],
+            vec![i.width],
+            vec![d.hidden, i.width],
+            vec![i.width],
             vec![d.batch, d.hidden],
             vec![d.batch, d.hidden],
         ];
-        let values = [Some(g.xp), Some(g.w), g.bias, Some(g.h0), g.c0];
+        let values = [
+            g.x,
+            Some(g.w_in),
+            Some(g.b_in),
+            Some(g.w),
+            g.bias,
+            Some(g.h0),
+            g.c0,
+        ];
         for (k, (parent, value)) in ops.parents.into_iter().zip(values).enumerate() {
             if let (Some(node), Some(value)) = (parent, value) {
                 let grad = write::<B>(value, shapes[k].clone(), saved.dtypes[k], &saved.device);
@@ -361,48 +461,44 @@ impl<B: Backend> Backward<B, 5> for FusedBackward {
 }
 
 /// The autodiff forward pass: runs the kernel, keeping its tape when any input is tracked.
-#[allow(clippy::too_many_arguments)]
 fn run_tracked<B: FusedRecurrentBackend, C: CheckpointStrategy>(
     cell: Cell,
-    xp: FloatTensor<Autodiff<B, C>>,
-    w: FloatTensor<Autodiff<B, C>>,
-    bias: Option<FloatTensor<Autodiff<B, C>>>,
-    h0: FloatTensor<Autodiff<B, C>>,
-    c0: Option<FloatTensor<Autodiff<B, C>>>,
+    p: Primitives<Autodiff<B, C>>,
     reverse: bool,
 ) -> FloatTensor<Autodiff<B, C>> {
     // Absent inputs stand in as an untracked copy of `h0`; they never receive a gradient.
-    let filler = || h0.clone();
-    let (bias, has_bias) = match bias {
+    let filler = || p.h0.clone();
+    let (bias, has_bias) = match p.bias {
         Some(b) => (b, true),
         None => (filler(), false),
     };
-    let (c0, has_c0) = match c0 {
+    let (c0, has_c0) = match p.c0 {
         Some(c) => (c, true),
         None => (filler(), false),
     };
-    let nodes = [xp.node(), w.node(), bias.node(), h0.node(), c0.node()];
-    let dtypes = [xp.dtype(), w.dtype(), bias.dtype(), h0.dtype(), c0.dtype()];
+    let all = [&p.x, &p.w_in, &p.b_in, &p.w, &bias, &p.h0, &c0];
+    let nodes = all.map(|t| t.node());
+    let dtypes = all.map(|t| t.dtype());
     let prep = FusedBackward.prepare::<C>(nodes).compute_bound().stateful();
-    let device = xp.primitive().device();
-    // `xp` is read by value: its buffer becomes the activations without a copy when unique.
-    let mut inputs = Inputs::read::<B>(
-        xp.into_primitive(),
-        w.primitive().clone(),
-        has_bias.then(|| bias.primitive().clone()),
-        h0.primitive().clone(),
-        has_c0.then(|| c0.primitive().clone()),
-    );
-    let (out, shape, tape) = forward(cell, &mut inputs, reverse);
-    let inputs = Arc::new(inputs);
+    let device = p.x.primitive().device();
+    let inputs = Inputs::read::<B>(Primitives {
+        x: p.x.into_primitive(),
+        w_in: p.w_in.into_primitive(),
+        b_in: p.b_in.into_primitive(),
+        w: p.w.into_primitive(),
+        bias: has_bias.then(|| bias.primitive().clone()),
+        h0: p.h0.primitive().clone(),
+        c0: has_c0.then(|| c0.primitive().clone()),
+    });
+    let (out, shape, parts) = forward(cell, &inputs, reverse);
     let output = write::<B>(out, shape, inputs.dtype, &device);
     match prep {
         OpsKind::Tracked(prep) => {
             let state = Saved {
                 cell,
                 reverse,
-                inputs,
-                tape: Arc::new(tape),
+                inputs: Arc::new(inputs),
+                parts: Arc::new(parts),
                 dtypes,
                 device,
             };
@@ -414,32 +510,44 @@ fn run_tracked<B: FusedRecurrentBackend, C: CheckpointStrategy>(
 
 impl<B: FusedRecurrentBackend, C: CheckpointStrategy> FusedRecurrentBackend for Autodiff<B, C> {
     fn fused_lstm(
-        xp: FloatTensor<Self>,
+        x: FloatTensor<Self>,
+        w_in: FloatTensor<Self>,
+        b_in: FloatTensor<Self>,
         w: FloatTensor<Self>,
         h0: FloatTensor<Self>,
         c0: FloatTensor<Self>,
         reverse: bool,
     ) -> FloatTensor<Self> {
-        run_tracked::<B, C>(Cell::Lstm, xp, w, None, h0, Some(c0), reverse)
+        let (bias, c0) = (None, Some(c0));
+        let p = Primitives { x, w_in, b_in, w, bias, h0, c0 };
+        run_tracked::<B, C>(Cell::Lstm, p, reverse)
     }
 
     fn fused_gru(
-        xp: FloatTensor<Self>,
+        x: FloatTensor<Self>,
+        w_in: FloatTensor<Self>,
+        b_in: FloatTensor<Self>,
         w: FloatTensor<Self>,
         bias: FloatTensor<Self>,
         h0: FloatTensor<Self>,
         reverse: bool,
     ) -> FloatTensor<Self> {
-        run_tracked::<B, C>(Cell::Gru, xp, w, Some(bias), h0, None, reverse)
+        let (bias, c0) = (Some(bias), None);
+        let p = Primitives { x, w_in, b_in, w, bias, h0, c0 };
+        run_tracked::<B, C>(Cell::Gru, p, reverse)
     }
 
     fn fused_elman(
-        xp: FloatTensor<Self>,
+        x: FloatTensor<Self>,
+        w_in: FloatTensor<Self>,
+        b_in: FloatTensor<Self>,
         w: FloatTensor<Self>,
         h0: FloatTensor<Self>,
         relu: bool,
         reverse: bool,
     ) -> FloatTensor<Self> {
-        run_tracked::<B, C>(Cell::Elman { relu }, xp, w, None, h0, None, reverse)
+        let (bias, c0) = (None, None);
+        let p = Primitives { x, w_in, b_in, w, bias, h0, c0 };
+        run_tracked::<B, C>(Cell::Elman { relu }, p, reverse)
     }
 }

@@ -109,7 +109,7 @@ fn weight_grad(h_prev: &[f32], d_gates: &[f32], hidden: usize, width: usize) -> 
 }
 
 /// Column sums of a dense `rows x cols` matrix.
-fn column_sums(data: &[f32], cols: usize) -> Vec<f32> {
+pub fn column_sums(data: &[f32], cols: usize) -> Vec<f32> {
     let mut sums = vec![0.0; cols];
     for row in data.chunks_exact(cols) {
         for (s, v) in sums.iter_mut().zip(row) {

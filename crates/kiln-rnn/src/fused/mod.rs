@@ -33,15 +33,20 @@ pub enum Cell {
     },
 }
 
-/// The tensors of one recurrent sequence: the input projection of every step `xp`
-/// `[batch, time, gates * hidden]` (biases included), the recurrent weight `w`
+/// The tensors of one recurrent layer over a sequence: its input `x` `[batch, time, features]`
+/// with the input weight `w_in` `[features, gates * hidden]` and bias `b_in` `[gates * hidden]`
+/// (projected inside the operation: `x · w_in + b_in`), the recurrent weight `w`
 /// `[hidden, gates * hidden]` (right-multiplied: `h · w`), the recurrent `bias`
 /// `[gates * hidden]` of a GRU, the initial state `h0` `[batch, hidden]` and the initial cell `c0`
 /// of an LSTM.
 #[derive(Debug, Clone)]
 pub struct SequenceInput {
-    /// Input projection of every step, `[batch, time, gates * hidden]`.
-    pub xp: Tensor<3>,
+    /// The layer's input, `[batch, time, features]`.
+    pub x: Tensor<3>,
+    /// Input weight, `[features, gates * hidden]`.
+    pub w_in: Tensor<2>,
+    /// Input bias, `[gates * hidden]` (an LSTM's two biases summed).
+    pub b_in: Tensor<1>,
     /// Recurrent weight, `[hidden, gates * hidden]`.
     pub w: Tensor<2>,
     /// Recurrent bias of a GRU, `[gates * hidden]`.
@@ -64,7 +69,7 @@ pub use kiln_kernels::has_fused_kernel;
 /// If a GRU has no bias or an LSTM no `c0`.
 pub fn sequence(cell: Cell, input: SequenceInput, reverse: bool) -> Tensor<3> {
     #[cfg(any(feature = "flex", feature = "ndarray"))]
-    if has_fused_kernel(&input.xp.device()) {
+    if has_fused_kernel(&input.x.device()) {
         return fused(cell, input, reverse);
     }
     composed::sequence(cell, input, reverse)
@@ -75,24 +80,28 @@ fn fused(cell: Cell, input: SequenceInput, reverse: bool) -> Tensor<3> {
     use burn::backend::Dispatch;
     use extension::FusedRecurrentBackend;
     let SequenceInput {
-        xp,
+        x,
+        w_in,
+        b_in,
         w,
         bias,
         h0,
         c0,
     } = input;
-    let (xp, w, h0) = (xp.into_dispatch(), w.into_dispatch(), h0.into_dispatch());
+    let (x, w_in, b_in) = (x.into_dispatch(), w_in.into_dispatch(), b_in.into_dispatch());
+    let (w, h0) = (w.into_dispatch(), h0.into_dispatch());
+    type Fused = Dispatch;
     let out = match cell {
         Cell::Lstm => {
             let c0 = c0.expect("an LSTM needs c0").into_dispatch();
-            <Dispatch as FusedRecurrentBackend>::fused_lstm(xp, w, h0, c0, reverse)
+            <Fused as FusedRecurrentBackend>::fused_lstm(x, w_in, b_in, w, h0, c0, reverse)
         }
         Cell::Gru => {
             let bias = bias.expect("a GRU needs its bias").into_dispatch();
-            <Dispatch as FusedRecurrentBackend>::fused_gru(xp, w, bias, h0, reverse)
+            <Fused as FusedRecurrentBackend>::fused_gru(x, w_in, b_in, w, bias, h0, reverse)
         }
         Cell::Elman { relu } => {
-            <Dispatch as FusedRecurrentBackend>::fused_elman(xp, w, h0, relu, reverse)
+            <Fused as FusedRecurrentBackend>::fused_elman(x, w_in, b_in, w, h0, relu, reverse)
         }
     };
     Tensor::from_dispatch(out)

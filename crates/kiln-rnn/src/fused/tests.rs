@@ -34,6 +34,9 @@ fn assert_close<const D: usize>(actual: Tensor<D>, expected: Tensor<D>, tol: f32
 /// A small batch (one part) and one large enough to be split across threads.
 const SIZES: [(usize, usize, usize); 2] = [(3, 5, 4), (64, 6, 48)];
 
+/// Features per step of the layer's input.
+const FEATURES: usize = 7;
+
 const CELLS: [Cell; 4] = [
     Cell::Lstm,
     Cell::Gru,
@@ -55,7 +58,9 @@ fn inputs(
     let uniform = Distribution::Uniform(-1.0, 1.0);
     let width = gates * hidden;
     SequenceInput {
-        xp: Tensor::random([batch, time, width], uniform, device),
+        x: Tensor::random([batch, time, FEATURES], uniform, device),
+        w_in: Tensor::random([FEATURES, width], uniform, device) * 0.5,
+        b_in: Tensor::random([width], uniform, device),
         w: Tensor::random([hidden, width], uniform, device),
         bias: (cell == Cell::Gru).then(|| Tensor::random([width], uniform, device)),
         h0: Tensor::random([batch, hidden], uniform, device),
@@ -66,7 +71,9 @@ fn inputs(
 /// Every input as a fresh leaf that requires its gradient.
 fn leaves(input: &SequenceInput) -> SequenceInput {
     SequenceInput {
-        xp: input.xp.clone().detach().require_grad(),
+        x: input.x.clone().detach().require_grad(),
+        w_in: input.w_in.clone().detach().require_grad(),
+        b_in: input.b_in.clone().detach().require_grad(),
         w: input.w.clone().detach().require_grad(),
         bias: input.bias.clone().map(|b| b.detach().require_grad()),
         h0: input.h0.clone().detach().require_grad(),
@@ -77,7 +84,9 @@ fn leaves(input: &SequenceInput) -> SequenceInput {
 /// The input cast to `dtype`.
 fn cast(input: &SequenceInput, dtype: DType) -> SequenceInput {
     SequenceInput {
-        xp: input.xp.clone().cast(dtype),
+        x: input.x.clone().cast(dtype),
+        w_in: input.w_in.clone().cast(dtype),
+        b_in: input.b_in.clone().cast(dtype),
         w: input.w.clone().cast(dtype),
         bias: input.bias.clone().map(|b| b.cast(dtype)),
         h0: input.h0.clone().cast(dtype),
@@ -104,7 +113,9 @@ fn output_and_gradients(
     let as3 = |t: Tensor<2>| t.unsqueeze::<3>();
     let mut all = vec![
         out.detach(),
-        leaves.xp.grad(&grads).expect("d xp"),
+        leaves.x.grad(&grads).expect("d x"),
+        as3(leaves.w_in.grad(&grads).expect("d w_in")),
+        leaves.b_in.grad(&grads).expect("d b_in").unsqueeze::<3>(),
         as3(leaves.w.grad(&grads).expect("d w")),
         as3(leaves.h0.grad(&grads).expect("d h0")),
     ];
@@ -120,7 +131,15 @@ fn output_and_gradients(
 #[test]
 fn fused_outputs_and_gradients_match_the_composed_reference() {
     let device = Device::flex().autodiff();
-    let names = ["output", "d xp", "d w", "d h0", "d bias or c0", "d c0"];
+    let names = [
+        "output",
+        "d x",
+        "d w_in",
+        "d b_in",
+        "d w",
+        "d h0",
+        "d bias or c0",
+    ];
     for cell in CELLS {
         for size in SIZES {
             for reverse in [false, true] {
@@ -161,5 +180,29 @@ fn without_autodiff_the_fused_kernel_gives_the_same_outputs() {
         let fused = sequence(cell, input.clone(), true);
         let reference = composed::sequence(cell, input, true);
         assert_close(fused, reference, 3e-5, &format!("{cell:?}"));
+    }
+}
+
+#[test]
+fn an_untracked_input_still_gives_the_weight_gradients() {
+    let device = Device::flex().autodiff();
+    for cell in CELLS {
+        let input = inputs(cell, &device, SIZES[1]);
+        let grads_of = |f: Run| {
+            let w_in = input.w_in.clone().detach().require_grad();
+            let w = input.w.clone().detach().require_grad();
+            let run = SequenceInput {
+                x: input.x.clone().detach(),
+                w_in: w_in.clone(),
+                w: w.clone(),
+                ..input.clone()
+            };
+            let grads = f(cell, run, false).sum().backward();
+            (w_in.grad(&grads).unwrap(), w.grad(&grads).unwrap())
+        };
+        let (fused_in, fused_w) = grads_of(sequence);
+        let (ref_in, ref_w) = grads_of(composed::sequence);
+        assert_close(fused_in, ref_in, 3e-5, &format!("{cell:?}: d w_in"));
+        assert_close(fused_w, ref_w, 3e-5, &format!("{cell:?}: d w"));
     }
 }
