@@ -194,50 +194,55 @@ fn bias_relu_max_pool(conv: &[f32], bias: &[f32], g: Geometry) -> (Vec<f32>, Vec
     let q = g.pool;
     let positions = g.positions();
     let len = g.batch * g.output_len();
-    let (mut out, mut winners) = (Vec::with_capacity(len), Vec::with_capacity(len));
-    for n in 0..g.batch {
-        for (f, &b) in bias.iter().enumerate().take(g.filters) {
-            let plane = f * positions + n * oh * ow;
-            for py in 0..ph {
-                let top = plane + py * q * ow;
-                if q == 2 {
-                    pool_rows_of_two(conv, top, ow, pw, b, &mut out, &mut winners);
-                    continue;
-                }
-                for px in 0..pw {
-                    let corner = top + px * q;
-                    let (mut best, mut at) = (conv[corner], corner);
-                    for dy in 0..q {
-                        for dx in 0..q {
-                            let i = corner + dy * ow + dx;
-                            if conv[i] > best {
-                                best = conv[i];
-                                at = i;
-                            }
-                        }
+    let (mut out, mut winners) = (vec![0.0f32; len], vec![CUT; len]);
+    if len == 0 {
+        return (out, winners);
+    }
+    // One output row (`pw` windows) per `(sample, filter, py)`, in output order.
+    let rows = out.chunks_exact_mut(pw).zip(winners.chunks_exact_mut(pw));
+    for (r, (out_row, win_row)) in rows.enumerate() {
+        let (sample_filter, py) = (r / ph, r % ph);
+        let (n, f) = (sample_filter / g.filters, sample_filter % g.filters);
+        let top = f * positions + n * oh * ow + py * q * ow;
+        let b = bias[f];
+        if q == 2 {
+            pool_row_of_twos(conv, top, ow, b, out_row, win_row);
+            continue;
+        }
+        for (px, (o, w)) in out_row.iter_mut().zip(win_row.iter_mut()).enumerate() {
+            let corner = top + px * q;
+            let (mut best, mut at) = (conv[corner], corner);
+            for dy in 0..q {
+                for dx in 0..q {
+                    let i = corner + dy * ow + dx;
+                    if conv[i] > best {
+                        best = conv[i];
+                        at = i;
                     }
-                    push_rectified(best + b, at, &mut out, &mut winners);
                 }
             }
+            (*o, *w) = rectified(best + b, at);
         }
     }
     (out, winners)
 }
 
-/// Pools one row of 2x2 windows starting at `top` (rows `ow` apart) without branches: a random
-/// winner is as likely in any corner, so comparisons the CPU has to predict stall it.
-fn pool_rows_of_two(
+/// Pools one row of 2x2 windows starting at `top` (rows `ow` apart) into `out` and `winners`
+/// without branches: a random winner is as likely in any corner, so comparisons the CPU has to
+/// predict stall it.
+fn pool_row_of_twos(
     conv: &[f32],
     top: usize,
     ow: usize,
-    pw: usize,
     bias: f32,
-    out: &mut Vec<f32>,
-    winners: &mut Vec<u32>,
+    out: &mut [f32],
+    winners: &mut [u32],
 ) {
+    let pw = out.len();
     let upper = &conv[top..top + 2 * pw];
     let lower = &conv[top + ow..top + ow + 2 * pw];
-    for (px, (u, l)) in upper.chunks_exact(2).zip(lower.chunks_exact(2)).enumerate() {
+    let windows = upper.chunks_exact(2).zip(lower.chunks_exact(2));
+    for (px, ((u, l), (o, w))) in windows.zip(out.iter_mut().zip(winners.iter_mut())).enumerate() {
         let left = top + 2 * px;
         let (top_best, top_at) = if u[1] > u[0] { (u[1], left + 1) } else { (u[0], left) };
         let (low_best, low_at) = if l[1] > l[0] {
@@ -250,16 +255,18 @@ fn pool_rows_of_two(
         } else {
             (top_best, top_at)
         };
-        push_rectified(best + bias, at, out, winners);
+        (*o, *w) = rectified(best + bias, at);
     }
 }
 
-/// Appends `max(0, value)` and its winner `at`, or [`CUT`] when the ReLU cuts it.
+/// `max(0, value)` and its winner `at`, or [`CUT`] when the ReLU cuts it.
 #[inline(always)]
-fn push_rectified(value: f32, at: usize, out: &mut Vec<f32>, winners: &mut Vec<u32>) {
-    let live = value > 0.0;
-    out.push(if live { value } else { 0.0 });
-    winners.push(if live { at as u32 } else { CUT });
+fn rectified(value: f32, at: usize) -> (f32, u32) {
+    if value > 0.0 {
+        (value, at as u32)
+    } else {
+        (0.0, CUT)
+    }
 }
 
 /// The gradients of one part: input (when asked for), weight and bias.
