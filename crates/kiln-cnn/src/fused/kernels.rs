@@ -4,9 +4,10 @@
 
 use kiln_kernels::matmul::{View, product};
 
-/// No gradient flows to this pooled output: its window's maximum was not positive, so the ReLU
-/// cut it.
-pub const CUT: u32 = u32::MAX;
+/// Set on a winner whose window's maximum was not positive: the ReLU cut it, so no gradient
+/// flows back (the other bits still name the window's winner, which keeps the backward pass
+/// free of branches).
+pub const CUT: u32 = 1 << 31;
 
 /// The sizes of one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,7 +74,7 @@ pub struct Tape {
     /// The im2col matrix `[patch, positions]`.
     pub cols: Vec<f32>,
     /// For every pooled output, the index of its winner in the `[filters, positions]`
-    /// convolution output, or [`CUT`].
+    /// convolution output, with [`CUT`] set when the ReLU cut it.
     pub winners: Vec<u32>,
 }
 
@@ -187,14 +188,18 @@ pub fn forward(x: &[f32], w: &[f32], bias: &[f32], g: Geometry) -> (Vec<f32>, Ta
 
 /// `max(0, bias + max over each pool window)` of the convolution output `[filters, positions]`
 /// (the bias is added after the maximum: the same value, one addition per window), in the
-/// layout `[batch, filters, ph, pw]`, with each window's winner (or [`CUT`]).
+/// layout `[batch, filters, ph, pw]`, with each window's winner (see [`Tape::winners`]).
 fn bias_relu_max_pool(conv: &[f32], bias: &[f32], g: Geometry) -> (Vec<f32>, Vec<u32>) {
     let (oh, ow) = g.conv_size();
     let (ph, pw) = g.pooled_size();
     let q = g.pool;
     let positions = g.positions();
     let len = g.batch * g.output_len();
-    let (mut out, mut winners) = (vec![0.0f32; len], vec![CUT; len]);
+    assert!(
+        g.filters * positions < CUT as usize,
+        "a fused convolution part this large does not fit its winner indices"
+    );
+    let (mut out, mut winners) = (vec![0.0f32; len], vec![0; len]);
     if len == 0 {
         return (out, winners);
     }
@@ -259,13 +264,13 @@ fn pool_row_of_twos(
     }
 }
 
-/// `max(0, value)` and its winner `at`, or [`CUT`] when the ReLU cuts it.
+/// `max(0, value)` and its winner `at`, marked [`CUT`] when the ReLU cuts it.
 #[inline(always)]
 fn rectified(value: f32, at: usize) -> (f32, u32) {
     if value > 0.0 {
         (value, at as u32)
     } else {
-        (0.0, CUT)
+        (0.0, at as u32 | CUT)
     }
 }
 
@@ -284,15 +289,18 @@ pub struct Grads {
 pub fn backward(dout: &[f32], w: &[f32], tape: &Tape, g: Geometry, want_x: bool) -> Grads {
     let (patch, positions) = (g.patch(), g.positions());
     let mut dconv = vec![0.0f32; g.filters * positions];
-    for (&at, &d) in tape.winners.iter().zip(dout) {
-        if at != CUT {
-            dconv[at as usize] += d;
+    let mut bias = vec![0.0f32; g.filters];
+    let plane = g.output_len() / g.filters.max(1);
+    let planes = tape.winners.chunks_exact(plane.max(1));
+    for (k, (winners, dout)) in planes.zip(dout.chunks_exact(plane.max(1))).enumerate() {
+        let mut sum = 0.0;
+        for (&at, &d) in winners.iter().zip(dout) {
+            let d = if at & CUT == 0 { d } else { 0.0 };
+            dconv[(at & !CUT) as usize] += d;
+            sum += d;
         }
+        bias[k % g.filters] += sum;
     }
-    let bias = dconv
-        .chunks_exact(positions.max(1))
-        .map(|row| row.iter().sum())
-        .collect();
     let dw = product(
         View::dense(&dconv, positions),
         View::dense_t(&tape.cols, positions),
