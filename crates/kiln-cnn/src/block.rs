@@ -155,7 +155,10 @@ impl ConvBlock {
                     && p.stride == [q0, q0]
                     && p.dilation == [1, 1]
                     && !p.ceil_mode
-                    && matches!(p.padding, PaddingConfig2d::Valid | PaddingConfig2d::Explicit(0, 0, 0, 0));
+                    && matches!(
+                        p.padding,
+                        PaddingConfig2d::Valid | PaddingConfig2d::Explicit(0, 0, 0, 0)
+                    );
                 if !simple {
                     return None;
                 }

@@ -35,10 +35,7 @@ pub fn has_fused_kernel(device: &Device) -> bool {
 /// hand to a thread than it saves). Always at least one part.
 pub fn batch_parts(batch: usize, work_per_row: usize, min_part_work: usize) -> Vec<Range<usize>> {
     let by_work = (batch * work_per_row / min_part_work.max(1)).max(1);
-    let count = rayon::current_num_threads()
-        .min(batch)
-        .min(by_work)
-        .max(1);
+    let count = rayon::current_num_threads().min(batch).min(by_work).max(1);
     let (size, extra) = (batch / count, batch % count);
     let mut start = 0;
     (0..count)

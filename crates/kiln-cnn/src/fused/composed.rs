@@ -9,13 +9,13 @@ use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
 use super::ConvPool;
 
 /// `max_pool(relu(conv2d(x, weight) + bias))`, as [`super::conv_relu_pool`].
-pub fn conv_relu_pool(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, spec: ConvPool) -> Tensor<4> {
-    let options = ConvOptions::new(
-        [spec.stride; 2],
-        [spec.padding; 2],
-        [1, 1],
-        1,
-    );
+pub fn conv_relu_pool(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Tensor<1>,
+    spec: ConvPool,
+) -> Tensor<4> {
+    let options = ConvOptions::new([spec.stride; 2], [spec.padding; 2], [1, 1], 1);
     let y = relu(conv2d(x, weight, Some(bias), options));
     if spec.pool <= 1 {
         return y;

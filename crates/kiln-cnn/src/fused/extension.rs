@@ -90,7 +90,9 @@ impl Inputs {
 }
 
 fn dims4(shape: &[usize]) -> [usize; 4] {
-    shape.try_into().expect("a fused convolution takes 4-d tensors")
+    shape
+        .try_into()
+        .expect("a fused convolution takes 4-d tensors")
 }
 
 /// Below this many multiply-adds per part, splitting the batch costs more than it saves.

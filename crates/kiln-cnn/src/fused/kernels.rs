@@ -2,7 +2,7 @@
 //! im2col and one matrix product forward, and a backward pass that routes the gradient through
 //! the saved pooling winners straight into the convolution's products.
 
-use kiln_kernels::matmul::{View, product};
+use kiln_kernels::matmul::{View, matmul, product};
 
 /// Set on a winner whose window's maximum was not positive: the ReLU cut it, so no gradient
 /// flows back (the other bits still name the window's winner, which keeps the backward pass
@@ -73,8 +73,8 @@ impl Geometry {
 pub struct Tape {
     /// The im2col matrix `[patch, positions]`.
     pub cols: Vec<f32>,
-    /// For every pooled output, the index of its winner in the `[filters, positions]`
-    /// convolution output, with [`CUT`] set when the ReLU cut it.
+    /// For every pooled output, the index of its winner inside its convolution plane
+    /// `[oh, ow]` (the same sample and filter), with [`CUT`] set when the ReLU cut it.
     pub winners: Vec<u32>,
 }
 
@@ -129,12 +129,11 @@ pub fn im2col(x: &[f32], g: Geometry) -> Vec<f32> {
 }
 
 /// The adjoint of [`im2col`]: adds every column entry of `cols` back to the input position it
-/// was read from, giving the gradient `[batch, channels, height, width]`.
-pub fn col2im(cols: &[f32], g: Geometry) -> Vec<f32> {
+/// was read from, into the gradient `x` `[batch, channels, height, width]`.
+pub fn col2im_into(cols: &[f32], g: Geometry, x: &mut [f32]) {
     let (oh, ow) = g.conv_size();
     let positions = g.positions();
     let plane_len = g.height * g.width;
-    let mut x = vec![0.0f32; g.batch * g.input_len()];
     let (k, s, p) = (g.kernel, g.stride, g.padding);
     for n in 0..g.batch {
         for c in 0..g.channels {
@@ -166,62 +165,109 @@ pub fn col2im(cols: &[f32], g: Geometry) -> Vec<f32> {
             }
         }
     }
-    x
+}
+
+/// Columns of the convolution output a group of samples should span: enough for an efficient
+/// matrix product, few enough that the group's output stays in cache while it is pooled.
+const GROUP_COLUMNS: usize = 2048;
+
+/// The samples `[start, end)` of each group of a part.
+fn groups(g: Geometry) -> impl Iterator<Item = (usize, usize)> {
+    let (oh, ow) = g.conv_size();
+    let size = (GROUP_COLUMNS / (oh * ow).max(1)).max(1);
+    (0..g.batch)
+        .step_by(size)
+        .map(move |start| (start, (start + size).min(g.batch)))
+}
+
+/// The columns of `cols` (`[patch, positions]`) that belong to samples `[start, end)`, as a
+/// matrix `[patch, (end - start) * oh * ow]` (or its transpose).
+fn group_columns(cols: &[f32], g: Geometry, start: usize, transposed: bool) -> View<'_> {
+    let (oh, ow) = g.conv_size();
+    View {
+        data: &cols[start * oh * ow..],
+        stride: g.positions(),
+        transposed,
+    }
 }
 
 /// Forward pass of one part: `x` `[batch, channels, height, width]`, `w` `[filters, patch]`,
 /// `bias` `[filters]`. Returns the pooled, rectified output `[batch, filters, oh / pool,
-/// ow / pool]` and the tape.
+/// ow / pool]` and the tape. The convolution runs a group of samples at a time and is pooled
+/// while it is still in cache.
 pub fn forward(x: &[f32], w: &[f32], bias: &[f32], g: Geometry) -> (Vec<f32>, Tape) {
     let cols = im2col(x, g);
-    let (patch, positions) = (g.patch(), g.positions());
-    let conv = product(
-        View::dense(w, patch),
-        View::dense(&cols, positions),
-        g.filters,
-        patch,
-        positions,
-    );
-    let (out, winners) = bias_relu_max_pool(&conv, bias, g);
+    let (oh, ow) = g.conv_size();
+    let patch = g.patch();
+    let len = g.batch * g.output_len();
+    let (mut out, mut winners) = (vec![0.0f32; len], vec![0u32; len]);
+    for (start, end) in groups(g) {
+        let width = (end - start) * oh * ow;
+        let conv = product(
+            View::dense(w, patch),
+            group_columns(&cols, g, start, false),
+            g.filters,
+            patch,
+            width,
+        );
+        let range = start * g.output_len()..end * g.output_len();
+        let group = Geometry {
+            batch: end - start,
+            ..g
+        };
+        bias_relu_max_pool(
+            &conv,
+            bias,
+            group,
+            &mut out[range.clone()],
+            &mut winners[range],
+        );
+    }
     (out, Tape { cols, winners })
 }
 
 /// `max(0, bias + max over each pool window)` of the convolution output `[filters, positions]`
-/// (the bias is added after the maximum: the same value, one addition per window), in the
-/// layout `[batch, filters, ph, pw]`, with each window's winner (see [`Tape::winners`]).
-fn bias_relu_max_pool(conv: &[f32], bias: &[f32], g: Geometry) -> (Vec<f32>, Vec<u32>) {
+/// of the samples `g` describes (the bias is added after the maximum: the same value, one
+/// addition per window), into `out` `[batch, filters, ph, pw]`, with each window's winner (see
+/// [`Tape::winners`]).
+fn bias_relu_max_pool(
+    conv: &[f32],
+    bias: &[f32],
+    g: Geometry,
+    out: &mut [f32],
+    winners: &mut [u32],
+) {
     let (oh, ow) = g.conv_size();
     let (ph, pw) = g.pooled_size();
     let q = g.pool;
     let positions = g.positions();
-    let len = g.batch * g.output_len();
     assert!(
-        g.filters * positions < CUT as usize,
-        "a fused convolution part this large does not fit its winner indices"
+        oh * ow < CUT as usize,
+        "a fused convolution this large does not fit its winner indices"
     );
-    let (mut out, mut winners) = (vec![0.0f32; len], vec![0; len]);
-    if len == 0 {
-        return (out, winners);
+    if out.is_empty() {
+        return;
     }
     // One output row (`pw` windows) per `(sample, filter, py)`, in output order.
     let rows = out.chunks_exact_mut(pw).zip(winners.chunks_exact_mut(pw));
     for (r, (out_row, win_row)) in rows.enumerate() {
         let (sample_filter, py) = (r / ph, r % ph);
         let (n, f) = (sample_filter / g.filters, sample_filter % g.filters);
-        let top = f * positions + n * oh * ow + py * q * ow;
+        let plane = f * positions + n * oh * ow;
+        let top = py * q * ow;
         let b = bias[f];
         if q == 2 {
-            pool_row_of_twos(conv, top, ow, b, out_row, win_row);
+            pool_row_of_twos(&conv[plane..plane + oh * ow], top, ow, b, out_row, win_row);
             continue;
         }
         for (px, (o, w)) in out_row.iter_mut().zip(win_row.iter_mut()).enumerate() {
             let corner = top + px * q;
-            let (mut best, mut at) = (conv[corner], corner);
+            let (mut best, mut at) = (conv[plane + corner], corner);
             for dy in 0..q {
                 for dx in 0..q {
                     let i = corner + dy * ow + dx;
-                    if conv[i] > best {
-                        best = conv[i];
+                    if conv[plane + i] > best {
+                        best = conv[plane + i];
                         at = i;
                     }
                 }
@@ -229,12 +275,12 @@ fn bias_relu_max_pool(conv: &[f32], bias: &[f32], g: Geometry) -> (Vec<f32>, Vec
             (*o, *w) = rectified(best + b, at);
         }
     }
-    (out, winners)
 }
 
 /// Pools one row of 2x2 windows starting at `top` (rows `ow` apart) into `out` and `winners`
-/// without branches: a random winner is as likely in any corner, so comparisons the CPU has to
-/// predict stall it.
+/// without branches (a random winner is as likely in any corner, so branches would be
+/// mispredicted), in a form the compiler vectorises: the vertical maximum of each column pair
+/// first, then the horizontal one. Compiled for AVX2 as well and chosen at run time.
 fn pool_row_of_twos(
     conv: &[f32],
     top: usize,
@@ -243,35 +289,58 @@ fn pool_row_of_twos(
     out: &mut [f32],
     winners: &mut [u32],
 ) {
-    let pw = out.len();
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2,fma")]
+        fn wide(conv: &[f32], top: usize, ow: usize, b: f32, out: &mut [f32], w: &mut [u32]) {
+            pool_row_of_twos_body(conv, top, ow, b, out, w)
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU has the features `wide` was compiled for.
+            unsafe { wide(conv, top, ow, bias, out, winners) };
+            return;
+        }
+    }
+    pool_row_of_twos_body(conv, top, ow, bias, out, winners)
+}
+
+/// The body of [`pool_row_of_twos`].
+#[inline(always)]
+fn pool_row_of_twos_body(
+    conv: &[f32],
+    top: usize,
+    ow: usize,
+    bias: f32,
+    out: &mut [f32],
+    winners: &mut [u32],
+) {
+    let pw = out.len().min(winners.len());
     let upper = &conv[top..top + 2 * pw];
     let lower = &conv[top + ow..top + ow + 2 * pw];
-    let windows = upper.chunks_exact(2).zip(lower.chunks_exact(2));
-    for (px, ((u, l), (o, w))) in windows.zip(out.iter_mut().zip(winners.iter_mut())).enumerate() {
-        let left = top + 2 * px;
-        let (top_best, top_at) = if u[1] > u[0] { (u[1], left + 1) } else { (u[0], left) };
-        let (low_best, low_at) = if l[1] > l[0] {
-            (l[1], left + ow + 1)
-        } else {
-            (l[0], left + ow)
-        };
-        let (best, at) = if low_best > top_best {
-            (low_best, low_at)
-        } else {
-            (top_best, top_at)
-        };
-        (*o, *w) = rectified(best + bias, at);
+    let (out, winners) = (&mut out[..pw], &mut winners[..pw]);
+    for px in 0..pw {
+        let (u0, u1) = (upper[2 * px], upper[2 * px + 1]);
+        let (l0, l1) = (lower[2 * px], lower[2 * px + 1]);
+        let (down0, down1) = (l0 > u0, l1 > u1);
+        let (v0, v1) = (if down0 { l0 } else { u0 }, if down1 { l1 } else { u1 });
+        let right = v1 > v0;
+        let best = if right { v1 } else { v0 };
+        let down = if right { down1 } else { down0 };
+        let at = (top + 2 * px) as u32 + u32::from(right) + if down { ow as u32 } else { 0 };
+        let value = best + bias;
+        let cut = u32::from(value <= 0.0) << 31;
+        out[px] = value.max(0.0);
+        winners[px] = at | cut;
     }
 }
 
 /// `max(0, value)` and its winner `at`, marked [`CUT`] when the ReLU cuts it.
 #[inline(always)]
 fn rectified(value: f32, at: usize) -> (f32, u32) {
-    if value > 0.0 {
-        (value, at as u32)
-    } else {
-        (0.0, at as u32 | CUT)
-    }
+    // Without a branch: about half the values are cut, at random.
+    let cut = u32::from(value <= 0.0) << 31;
+    (value.max(0.0), at as u32 | cut)
 }
 
 /// The gradients of one part: input (when asked for), weight and bias.
@@ -285,38 +354,62 @@ pub struct Grads {
     pub bias: Vec<f32>,
 }
 
-/// Backward pass of one part from the gradient `dout` of its output.
+/// Backward pass of one part from the gradient `dout` of its output, a group of samples at a
+/// time (the group's convolution gradient stays in cache).
 pub fn backward(dout: &[f32], w: &[f32], tape: &Tape, g: Geometry, want_x: bool) -> Grads {
-    let (patch, positions) = (g.patch(), g.positions());
-    let mut dconv = vec![0.0f32; g.filters * positions];
+    let (oh, ow) = g.conv_size();
+    let plane_len = oh * ow;
+    let patch = g.patch();
+    let pooled = g.output_len() / g.filters.max(1);
+    let mut dw = vec![0.0f32; g.filters * patch];
     let mut bias = vec![0.0f32; g.filters];
-    let plane = g.output_len() / g.filters.max(1);
-    let planes = tape.winners.chunks_exact(plane.max(1));
-    for (k, (winners, dout)) in planes.zip(dout.chunks_exact(plane.max(1))).enumerate() {
-        let mut sum = 0.0;
-        for (&at, &d) in winners.iter().zip(dout) {
-            let d = if at & CUT == 0 { d } else { 0.0 };
-            dconv[(at & !CUT) as usize] += d;
-            sum += d;
+    let mut dx = want_x.then(|| vec![0.0f32; g.batch * g.input_len()]);
+    for (start, end) in groups(g) {
+        let width = (end - start) * plane_len;
+        // The gradient of the group's convolution output `[filters, width]`, through the
+        // pooling winners and the ReLU.
+        let mut dconv = vec![0.0f32; g.filters * width];
+        for n in start..end {
+            for f in 0..g.filters {
+                let at = (n * g.filters + f) * pooled;
+                let plane = &mut dconv[f * width + (n - start) * plane_len..][..plane_len];
+                let mut sum = 0.0;
+                for (&win, &d) in tape.winners[at..at + pooled]
+                    .iter()
+                    .zip(&dout[at..at + pooled])
+                {
+                    let d = if win & CUT == 0 { d } else { 0.0 };
+                    plane[(win & !CUT) as usize] += d;
+                    sum += d;
+                }
+                bias[f] += sum;
+            }
         }
-        bias[k % g.filters] += sum;
-    }
-    let dw = product(
-        View::dense(&dconv, positions),
-        View::dense_t(&tape.cols, positions),
-        g.filters,
-        positions,
-        patch,
-    );
-    let x = want_x.then(|| {
-        let dcols = product(
-            View::dense_t(w, patch),
-            View::dense(&dconv, positions),
+        matmul(
+            &mut dw,
             patch,
+            View::dense(&dconv, width),
+            group_columns(&tape.cols, g, start, true),
             g.filters,
-            positions,
+            width,
+            patch,
+            true,
         );
-        col2im(&dcols, g)
-    });
-    Grads { x, w: dw, bias }
+        if let Some(dx) = dx.as_mut() {
+            let dcols = product(
+                View::dense_t(w, patch),
+                View::dense(&dconv, width),
+                patch,
+                g.filters,
+                width,
+            );
+            let group = Geometry {
+                batch: end - start,
+                ..g
+            };
+            let x = &mut dx[start * g.input_len()..end * g.input_len()];
+            col2im_into(&dcols, group, x);
+        }
+    }
+    Grads { x: dx, w: dw, bias }
 }

@@ -34,7 +34,12 @@ pub struct ConvPool {
 /// `max_pool(relu(conv2d(x, weight) + bias))` for `x` `[batch, channels, height, width]`,
 /// `weight` `[filters, channels, k, k]` (square) and `bias` `[filters]`. Pooling windows that do
 /// not fit are dropped, like Burn's `MaxPool2d`. Uses the fused kernel where the device has one.
-pub fn conv_relu_pool(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, spec: ConvPool) -> Tensor<4> {
+pub fn conv_relu_pool(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Tensor<1>,
+    spec: ConvPool,
+) -> Tensor<4> {
     #[cfg(any(feature = "flex", feature = "ndarray"))]
     if has_fused_kernel(&x.device()) {
         use burn::backend::Dispatch;

@@ -89,16 +89,35 @@ fn fused_matches_composed_outputs_and_gradients() {
         let reference = composed::conv_relu_pool(x.clone(), w.clone(), b.clone(), spec);
         let probe = reference.random_like(normal);
         let what = format!("{batch}x{channels}x{size} -> {filters} k{kernel} {spec:?}");
-        let fused = run(|x, w, b| conv_relu_pool(x, w, b, spec), (&x, &w, &b), &probe);
+        let fused = run(
+            |x, w, b| conv_relu_pool(x, w, b, spec),
+            (&x, &w, &b),
+            &probe,
+        );
         let composed = run(
             |x, w, b| composed::conv_relu_pool(x, w, b, spec),
             (&x, &w, &b),
             &probe,
         );
         assert_close(fused.out, composed.out, 1e-5, &format!("{what}: output"));
-        assert_close(fused.dx, composed.dx, 1e-5, &format!("{what}: input gradient"));
-        assert_close(fused.dw, composed.dw, 1e-5, &format!("{what}: weight gradient"));
-        assert_close(fused.db, composed.db, 1e-5, &format!("{what}: bias gradient"));
+        assert_close(
+            fused.dx,
+            composed.dx,
+            1e-5,
+            &format!("{what}: input gradient"),
+        );
+        assert_close(
+            fused.dw,
+            composed.dw,
+            1e-5,
+            &format!("{what}: weight gradient"),
+        );
+        assert_close(
+            fused.db,
+            composed.db,
+            1e-5,
+            &format!("{what}: bias gradient"),
+        );
     }
 }
 
@@ -119,8 +138,18 @@ fn untracked_input_gets_no_gradient_and_weights_still_do() {
     let grads = fused.sum().backward();
     let reference = composed::conv_relu_pool(x, w.clone(), b.clone(), spec);
     let expected = reference.sum().backward();
-    assert_close(w.grad(&grads).unwrap(), w.grad(&expected).unwrap(), 1e-5, "weight");
-    assert_close(b.grad(&grads).unwrap(), b.grad(&expected).unwrap(), 1e-5, "bias");
+    assert_close(
+        w.grad(&grads).unwrap(),
+        w.grad(&expected).unwrap(),
+        1e-5,
+        "weight",
+    );
+    assert_close(
+        b.grad(&grads).unwrap(),
+        b.grad(&expected).unwrap(),
+        1e-5,
+        "bias",
+    );
 }
 
 #[test]

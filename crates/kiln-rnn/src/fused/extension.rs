@@ -367,7 +367,15 @@ macro_rules! cpu_backend {
                 reverse: bool,
             ) -> FloatTensor<Self> {
                 let (bias, c0) = (None, Some(c0));
-                let p = Primitives { x, w_in, b_in, w, bias, h0, c0 };
+                let p = Primitives {
+                    x,
+                    w_in,
+                    b_in,
+                    w,
+                    bias,
+                    h0,
+                    c0,
+                };
                 run::<Self>(Cell::Lstm, p, reverse)
             }
 
@@ -381,7 +389,15 @@ macro_rules! cpu_backend {
                 reverse: bool,
             ) -> FloatTensor<Self> {
                 let (bias, c0) = (Some(bias), None);
-                let p = Primitives { x, w_in, b_in, w, bias, h0, c0 };
+                let p = Primitives {
+                    x,
+                    w_in,
+                    b_in,
+                    w,
+                    bias,
+                    h0,
+                    c0,
+                };
                 run::<Self>(Cell::Gru, p, reverse)
             }
 
@@ -395,7 +411,15 @@ macro_rules! cpu_backend {
                 reverse: bool,
             ) -> FloatTensor<Self> {
                 let (bias, c0) = (None, None);
-                let p = Primitives { x, w_in, b_in, w, bias, h0, c0 };
+                let p = Primitives {
+                    x,
+                    w_in,
+                    b_in,
+                    w,
+                    bias,
+                    h0,
+                    c0,
+                };
                 run::<Self>(Cell::Elman { relu }, p, reverse)
             }
         }
@@ -519,7 +543,15 @@ impl<B: FusedRecurrentBackend, C: CheckpointStrategy> FusedRecurrentBackend for 
         reverse: bool,
     ) -> FloatTensor<Self> {
         let (bias, c0) = (None, Some(c0));
-        let p = Primitives { x, w_in, b_in, w, bias, h0, c0 };
+        let p = Primitives {
+            x,
+            w_in,
+            b_in,
+            w,
+            bias,
+            h0,
+            c0,
+        };
         run_tracked::<B, C>(Cell::Lstm, p, reverse)
     }
 
@@ -533,7 +565,15 @@ impl<B: FusedRecurrentBackend, C: CheckpointStrategy> FusedRecurrentBackend for 
         reverse: bool,
     ) -> FloatTensor<Self> {
         let (bias, c0) = (Some(bias), None);
-        let p = Primitives { x, w_in, b_in, w, bias, h0, c0 };
+        let p = Primitives {
+            x,
+            w_in,
+            b_in,
+            w,
+            bias,
+            h0,
+            c0,
+        };
         run_tracked::<B, C>(Cell::Gru, p, reverse)
     }
 
@@ -547,7 +587,15 @@ impl<B: FusedRecurrentBackend, C: CheckpointStrategy> FusedRecurrentBackend for 
         reverse: bool,
     ) -> FloatTensor<Self> {
         let (bias, c0) = (None, None);
-        let p = Primitives { x, w_in, b_in, w, bias, h0, c0 };
+        let p = Primitives {
+            x,
+            w_in,
+            b_in,
+            w,
+            bias,
+            h0,
+            c0,
+        };
         run_tracked::<B, C>(Cell::Elman { relu }, p, reverse)
     }
 }

@@ -88,7 +88,11 @@ fn fused(cell: Cell, input: SequenceInput, reverse: bool) -> Tensor<3> {
         h0,
         c0,
     } = input;
-    let (x, w_in, b_in) = (x.into_dispatch(), w_in.into_dispatch(), b_in.into_dispatch());
+    let (x, w_in, b_in) = (
+        x.into_dispatch(),
+        w_in.into_dispatch(),
+        b_in.into_dispatch(),
+    );
     let (w, h0) = (w.into_dispatch(), h0.into_dispatch());
     type Fused = Dispatch;
     let out = match cell {
