@@ -1,5 +1,5 @@
-//! The seed's config trains on every backend compiled into this build. CI builds with
-//! `--features ndarray,wgpu` (wgpu on Mesa's lavapipe) to cover all three.
+//! The seed's config (and the fused CNN and LSTM) train on every backend compiled into this
+//! build. CI builds with `--features ndarray,wgpu` (wgpu on Mesa's lavapipe) to cover all three.
 
 use std::process::Command;
 
@@ -260,4 +260,56 @@ fn f16_training_resumes_bit_exactly_with_its_loss_scaler() {
         reference,
         "weights and scaler state after resume"
     );
+}
+
+/// Trains a shipped `config` for `epochs` on `backend` (no augmentation) and returns its summary.
+fn train_config(config: &str, backend: &str, epochs: usize) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join(backend);
+    let status = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args(["train", config, "--backend", backend, "--epochs"])
+        .arg(epochs.to_string())
+        .args([
+            "--set",
+            "data.augment_shift=0",
+            "--set",
+            "data.augment_rotation=0",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{config} on {backend}: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap()
+}
+
+/// The fused kernels (the CNN's conv blocks, the LSTM's input projection and time loop) run on
+/// every CPU backend compiled in, learn there, and agree: one epoch of each reference model
+/// reaches about the same test accuracy on each backend.
+#[test]
+fn the_fused_cnn_and_lstm_learn_alike_on_every_compiled_cpu_backend() {
+    for (config, floor) in [("cnn-mnist", 0.9), ("lstm-seqmnist", 0.5)] {
+        let accuracies: Vec<(String, f64)> = compiled_backends()
+            .into_iter()
+            .filter(|b| b != "wgpu")
+            .map(|backend| {
+                let summary = train_config(config, &backend, 1);
+                let accuracy = summary["test"]["accuracy"].as_f64().unwrap();
+                (backend, accuracy)
+            })
+            .collect();
+        for (backend, accuracy) in &accuracies {
+            assert!(*accuracy > floor, "{config} on {backend}: {accuracy}");
+            let first = accuracies[0].1;
+            assert!(
+                (accuracy - first).abs() < 0.02,
+                "{config}: {backend} {accuracy} against {} {first}",
+                accuracies[0].0
+            );
+        }
+    }
 }
