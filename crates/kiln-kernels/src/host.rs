@@ -6,6 +6,8 @@ use std::task::{Context, Poll, Waker};
 
 use burn::backend::Backend;
 use burn::backend::TensorMetadata;
+use burn::backend::autodiff::NodeId;
+use burn::backend::autodiff::grads::Gradients;
 use burn::backend::tensor::{Device, FloatTensor};
 use burn::tensor::{DType, TensorData};
 
@@ -48,4 +50,22 @@ pub fn write<B: Backend>(
         data.convert_dtype(dtype)
     };
     B::float_from_data(data, device)
+}
+
+/// Registers the gradients a hand-written backward pass computed: for each parent that takes
+/// one (`Some` node) and has a value, the value as a primitive of its shape and dtype.
+pub fn register_gradients<B: Backend, const N: usize>(
+    grads: &mut Gradients,
+    parents: [Option<NodeId>; N],
+    values: [Option<Vec<f32>>; N],
+    shapes: [Vec<usize>; N],
+    dtypes: [DType; N],
+    device: &Device<B>,
+) {
+    let each = parents.into_iter().zip(values).zip(shapes).zip(dtypes);
+    for (((parent, value), shape), dtype) in each {
+        if let (Some(node), Some(value)) = (parent, value) {
+            grads.register::<B>(node, write::<B>(value, shape, dtype, device));
+        }
+    }
 }

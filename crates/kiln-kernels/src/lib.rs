@@ -8,6 +8,7 @@
 
 pub mod host;
 pub mod matmul;
+pub mod testing;
 
 use std::ops::Range;
 

@@ -22,27 +22,40 @@ fn compiled_backends() -> Vec<String> {
         .collect()
 }
 
-fn train(backend: &str, epochs: usize) -> Value {
+/// Runs `kiln train CONFIG --backend B --epochs N [ARGS...]` into a fresh folder and returns
+/// the folder (kept alive by the returned guard) after checking that it succeeded.
+fn train_run(
+    config: &str,
+    backend: &str,
+    epochs: usize,
+    args: &[&str],
+) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join(backend);
     let status = Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .args([
-            "train",
-            "fnn-breast-cancer",
-            "--backend",
-            backend,
-            "--epochs",
-            &epochs.to_string(),
-        ])
+        .args(["train", config, "--backend", backend, "--epochs"])
+        .arg(epochs.to_string())
+        .args(args)
         .arg("--out")
         .arg(&out)
         .output()
         .unwrap();
     assert!(
         status.status.success(),
-        "{backend}: {}",
+        "{config} on {backend}: {}",
         String::from_utf8_lossy(&status.stderr)
     );
+    (dir, out)
+}
+
+/// The summary of a run folder.
+fn summary(out: &std::path::Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap()
+}
+
+/// Trains the seed network on `backend`, checks that its loss falls and returns its summary.
+fn train(backend: &str, epochs: usize) -> Value {
+    let (_dir, out) = train_run("fnn-breast-cancer", backend, epochs, &[]);
     let metrics = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
     let losses: Vec<f64> = metrics
         .lines()
@@ -53,7 +66,7 @@ fn train(backend: &str, epochs: usize) -> Value {
         losses.last().unwrap() < &(losses[0] * 0.9),
         "{backend}: loss falls: {losses:?}"
     );
-    serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap()
+    summary(&out)
 }
 
 #[test]
@@ -264,27 +277,14 @@ fn f16_training_resumes_bit_exactly_with_its_loss_scaler() {
 
 /// Trains a shipped `config` for `epochs` on `backend` (no augmentation) and returns its summary.
 fn train_config(config: &str, backend: &str, epochs: usize) -> Value {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join(backend);
-    let status = Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .args(["train", config, "--backend", backend, "--epochs"])
-        .arg(epochs.to_string())
-        .args([
-            "--set",
-            "data.augment_shift=0",
-            "--set",
-            "data.augment_rotation=0",
-        ])
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(
-        status.status.success(),
-        "{config} on {backend}: {}",
-        String::from_utf8_lossy(&status.stderr)
-    );
-    serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap()
+    let no_augmentation = [
+        "--set",
+        "data.augment_shift=0",
+        "--set",
+        "data.augment_rotation=0",
+    ];
+    let (_dir, out) = train_run(config, backend, epochs, &no_augmentation);
+    summary(&out)
 }
 
 /// The fused kernels (the CNN's conv blocks, the LSTM's input projection and time loop) run on

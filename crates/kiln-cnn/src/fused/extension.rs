@@ -17,7 +17,7 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::tensor::{Device, FloatTensor};
 use burn::backend::{Autodiff, Backend, TensorMetadata, backend_extension};
 use burn::tensor::DType;
-use kiln_kernels::host::{read, write};
+use kiln_kernels::host::{read, register_gradients, write};
 use kiln_kernels::matmul::serial;
 
 use super::kernels::{self, Geometry, Grads, Tape};
@@ -225,13 +225,9 @@ impl<B: Backend> Backward<B, 3> for FusedBackward {
             saved.weight_shape.clone(),
             vec![geo.filters],
         ];
+        let parents = ops.parents.map(|p| p.map(|node| node.id));
         let values = [g.x, Some(g.w), Some(g.bias)];
-        for (k, (parent, value)) in ops.parents.into_iter().zip(values).enumerate() {
-            if let (Some(node), Some(value)) = (parent, value) {
-                let grad = write::<B>(value, shapes[k].clone(), saved.dtypes[k], &saved.device);
-                grads.register::<B>(node.id, grad);
-            }
-        }
+        register_gradients::<B, 3>(grads, parents, values, shapes, saved.dtypes, &saved.device);
     }
 }
 

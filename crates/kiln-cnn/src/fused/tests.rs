@@ -5,31 +5,9 @@
 
 use burn::prelude::*;
 use burn::tensor::{DType, Distribution};
+use kiln_kernels::testing::assert_close;
 
 use super::{ConvPool, composed, conv_relu_pool};
-
-fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .unwrap()
-}
-
-/// Asserts that two tensors agree within `tol` times the largest magnitude (at least 1).
-fn assert_close<const D: usize>(actual: Tensor<D>, expected: Tensor<D>, tol: f32, what: &str) {
-    assert_eq!(actual.dims(), expected.dims(), "{what}: shape");
-    let (a, e) = (values(actual), values(expected));
-    let worst = a
-        .iter()
-        .zip(&e)
-        .map(|(a, e)| (a - e).abs())
-        .fold(0.0f32, f32::max);
-    let scale = e.iter().map(|v| v.abs()).fold(1.0f32, f32::max);
-    assert!(
-        worst < tol * scale,
-        "{what}: max difference {worst} (scale {scale})"
-    );
-}
 
 /// `(batch, channels, size, filters, kernel, spec)` cases.
 fn cases() -> Vec<(usize, usize, usize, usize, usize, ConvPool)> {

@@ -20,7 +20,7 @@ use burn::tensor::DType;
 
 use super::Cell;
 use super::kernels::{self, Dims};
-use kiln_kernels::host::{read, write};
+use kiln_kernels::host::{read, register_gradients, write};
 use kiln_kernels::matmul::{View, product, serial};
 
 /// Fused recurrent sequences (see [`kernels`]): each takes the layer's input `x`
@@ -74,6 +74,70 @@ struct Primitives<B: Backend> {
     bias: Option<FloatTensor<B>>,
     h0: FloatTensor<B>,
     c0: Option<FloatTensor<B>>,
+}
+
+impl<B: Backend> Primitives<B> {
+    /// An LSTM's primitives.
+    fn lstm(
+        x: FloatTensor<B>,
+        w_in: FloatTensor<B>,
+        b_in: FloatTensor<B>,
+        w: FloatTensor<B>,
+        h0: FloatTensor<B>,
+        c0: FloatTensor<B>,
+    ) -> Self {
+        let (bias, c0) = (None, Some(c0));
+        Self {
+            x,
+            w_in,
+            b_in,
+            w,
+            bias,
+            h0,
+            c0,
+        }
+    }
+
+    /// A GRU's primitives.
+    fn gru(
+        x: FloatTensor<B>,
+        w_in: FloatTensor<B>,
+        b_in: FloatTensor<B>,
+        w: FloatTensor<B>,
+        bias: FloatTensor<B>,
+        h0: FloatTensor<B>,
+    ) -> Self {
+        let (bias, c0) = (Some(bias), None);
+        Self {
+            x,
+            w_in,
+            b_in,
+            w,
+            bias,
+            h0,
+            c0,
+        }
+    }
+
+    /// An Elman network's primitives.
+    fn elman(
+        x: FloatTensor<B>,
+        w_in: FloatTensor<B>,
+        b_in: FloatTensor<B>,
+        w: FloatTensor<B>,
+        h0: FloatTensor<B>,
+    ) -> Self {
+        let (bias, c0) = (None, None);
+        Self {
+            x,
+            w_in,
+            b_in,
+            w,
+            bias,
+            h0,
+            c0,
+        }
+    }
 }
 
 /// The host inputs of one call, read from the primitives.
@@ -366,16 +430,7 @@ macro_rules! cpu_backend {
                 c0: FloatTensor<Self>,
                 reverse: bool,
             ) -> FloatTensor<Self> {
-                let (bias, c0) = (None, Some(c0));
-                let p = Primitives {
-                    x,
-                    w_in,
-                    b_in,
-                    w,
-                    bias,
-                    h0,
-                    c0,
-                };
+                let p = Primitives::lstm(x, w_in, b_in, w, h0, c0);
                 run::<Self>(Cell::Lstm, p, reverse)
             }
 
@@ -388,16 +443,7 @@ macro_rules! cpu_backend {
                 h0: FloatTensor<Self>,
                 reverse: bool,
             ) -> FloatTensor<Self> {
-                let (bias, c0) = (Some(bias), None);
-                let p = Primitives {
-                    x,
-                    w_in,
-                    b_in,
-                    w,
-                    bias,
-                    h0,
-                    c0,
-                };
+                let p = Primitives::gru(x, w_in, b_in, w, bias, h0);
                 run::<Self>(Cell::Gru, p, reverse)
             }
 
@@ -410,16 +456,7 @@ macro_rules! cpu_backend {
                 relu: bool,
                 reverse: bool,
             ) -> FloatTensor<Self> {
-                let (bias, c0) = (None, None);
-                let p = Primitives {
-                    x,
-                    w_in,
-                    b_in,
-                    w,
-                    bias,
-                    h0,
-                    c0,
-                };
+                let p = Primitives::elman(x, w_in, b_in, w, h0);
                 run::<Self>(Cell::Elman { relu }, p, reverse)
             }
         }
@@ -475,12 +512,8 @@ impl<B: Backend> Backward<B, 7> for FusedBackward {
             Some(g.h0),
             g.c0,
         ];
-        for (k, (parent, value)) in ops.parents.into_iter().zip(values).enumerate() {
-            if let (Some(node), Some(value)) = (parent, value) {
-                let grad = write::<B>(value, shapes[k].clone(), saved.dtypes[k], &saved.device);
-                grads.register::<B>(node.id, grad);
-            }
-        }
+        let parents = ops.parents.map(|p| p.map(|node| node.id));
+        register_gradients::<B, 7>(grads, parents, values, shapes, saved.dtypes, &saved.device);
     }
 }
 
@@ -542,16 +575,7 @@ impl<B: FusedRecurrentBackend, C: CheckpointStrategy> FusedRecurrentBackend for 
         c0: FloatTensor<Self>,
         reverse: bool,
     ) -> FloatTensor<Self> {
-        let (bias, c0) = (None, Some(c0));
-        let p = Primitives {
-            x,
-            w_in,
-            b_in,
-            w,
-            bias,
-            h0,
-            c0,
-        };
+        let p = Primitives::lstm(x, w_in, b_in, w, h0, c0);
         run_tracked::<B, C>(Cell::Lstm, p, reverse)
     }
 
@@ -564,16 +588,7 @@ impl<B: FusedRecurrentBackend, C: CheckpointStrategy> FusedRecurrentBackend for 
         h0: FloatTensor<Self>,
         reverse: bool,
     ) -> FloatTensor<Self> {
-        let (bias, c0) = (Some(bias), None);
-        let p = Primitives {
-            x,
-            w_in,
-            b_in,
-            w,
-            bias,
-            h0,
-            c0,
-        };
+        let p = Primitives::gru(x, w_in, b_in, w, bias, h0);
         run_tracked::<B, C>(Cell::Gru, p, reverse)
     }
 
@@ -586,16 +601,7 @@ impl<B: FusedRecurrentBackend, C: CheckpointStrategy> FusedRecurrentBackend for 
         relu: bool,
         reverse: bool,
     ) -> FloatTensor<Self> {
-        let (bias, c0) = (None, None);
-        let p = Primitives {
-            x,
-            w_in,
-            b_in,
-            w,
-            bias,
-            h0,
-            c0,
-        };
+        let p = Primitives::elman(x, w_in, b_in, w, h0);
         run_tracked::<B, C>(Cell::Elman { relu }, p, reverse)
     }
 }

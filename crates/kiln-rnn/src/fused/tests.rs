@@ -4,32 +4,9 @@
 
 use burn::prelude::*;
 use burn::tensor::{DType, Distribution};
+use kiln_kernels::testing::assert_close;
 
 use super::{Cell, SequenceInput, composed, sequence};
-
-fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .unwrap()
-}
-
-/// Asserts that two tensors agree within `tol` times the largest magnitude (at least 1): sums of
-/// many products round differently in each order.
-fn assert_close<const D: usize>(actual: Tensor<D>, expected: Tensor<D>, tol: f32, what: &str) {
-    assert_eq!(actual.dims(), expected.dims(), "{what}: shape");
-    let (a, e) = (values(actual), values(expected));
-    let worst = a
-        .iter()
-        .zip(&e)
-        .map(|(a, e)| (a - e).abs())
-        .fold(0.0f32, f32::max);
-    let scale = e.iter().map(|v| v.abs()).fold(1.0f32, f32::max);
-    assert!(
-        worst < tol * scale,
-        "{what}: max difference {worst} (scale {scale})"
-    );
-}
 
 /// A small batch (one part) and one large enough to be split across threads.
 const SIZES: [(usize, usize, usize); 2] = [(3, 5, 4), (64, 6, 48)];
