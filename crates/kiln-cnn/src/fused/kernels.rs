@@ -182,12 +182,12 @@ fn groups(g: Geometry) -> impl Iterator<Item = (usize, usize)> {
 
 /// The columns of `cols` (`[patch, positions]`) that belong to samples `[start, end)`, as a
 /// matrix `[patch, (end - start) * oh * ow]` (or its transpose).
-fn group_columns(cols: &[f32], g: Geometry, start: usize, transposed: bool) -> View<'_> {
+fn group_columns(cols: &[f32], g: Geometry, start: usize) -> View<'_> {
     let (oh, ow) = g.conv_size();
     View {
         data: &cols[start * oh * ow..],
         stride: g.positions(),
-        transposed,
+        transposed: false,
     }
 }
 
@@ -205,7 +205,7 @@ pub fn forward(x: &[f32], w: &[f32], bias: &[f32], g: Geometry) -> (Vec<f32>, Ta
         let width = (end - start) * oh * ow;
         let conv = product(
             View::dense(w, patch),
-            group_columns(&cols, g, start, false),
+            group_columns(&cols, g, start),
             g.filters,
             patch,
             width,
@@ -361,7 +361,9 @@ pub fn backward(dout: &[f32], w: &[f32], tape: &Tape, g: Geometry, want_x: bool)
     let plane_len = oh * ow;
     let patch = g.patch();
     let pooled = g.output_len() / g.filters.max(1);
-    let mut dw = vec![0.0f32; g.filters * patch];
+    // `dWᵀ = cols · dconvᵀ`, accumulated group by group: the im2col matrix is read by rows, as
+    // stored (reading it transposed made gemm repack it at every call).
+    let mut dw_t = vec![0.0f32; patch * g.filters];
     let mut bias = vec![0.0f32; g.filters];
     let mut dx = want_x.then(|| vec![0.0f32; g.batch * g.input_len()]);
     for (start, end) in groups(g) {
@@ -386,13 +388,13 @@ pub fn backward(dout: &[f32], w: &[f32], tape: &Tape, g: Geometry, want_x: bool)
             }
         }
         matmul(
-            &mut dw,
-            patch,
-            View::dense(&dconv, width),
-            group_columns(&tape.cols, g, start, true),
+            &mut dw_t,
             g.filters,
-            width,
+            group_columns(&tape.cols, g, start),
+            View::dense_t(&dconv, width),
             patch,
+            width,
+            g.filters,
             true,
         );
         if let Some(dx) = dx.as_mut() {
@@ -409,6 +411,12 @@ pub fn backward(dout: &[f32], w: &[f32], tape: &Tape, g: Geometry, want_x: bool)
             };
             let x = &mut dx[start * g.input_len()..end * g.input_len()];
             col2im_into(&dcols, group, x);
+        }
+    }
+    let mut dw = vec![0.0f32; g.filters * patch];
+    for (p, row) in dw_t.chunks_exact(g.filters.max(1)).enumerate() {
+        for (f, v) in row.iter().enumerate() {
+            dw[f * patch + p] = *v;
         }
     }
     Grads { x: dx, w: dw, bias }
