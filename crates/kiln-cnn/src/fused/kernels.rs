@@ -181,7 +181,7 @@ fn groups(g: Geometry) -> impl Iterator<Item = (usize, usize)> {
 }
 
 /// The columns of `cols` (`[patch, positions]`) that belong to samples `[start, end)`, as a
-/// matrix `[patch, (end - start) * oh * ow]` (or its transpose).
+/// matrix `[patch, (end - start) * oh * ow]`.
 fn group_columns(cols: &[f32], g: Geometry, start: usize) -> View<'_> {
     let (oh, ow) = g.conv_size();
     View {
