@@ -8,7 +8,7 @@ use burn::backend::Backend;
 use burn::backend::TensorMetadata;
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::tensor::{Device, FloatTensor};
+use burn::backend::tensor::{Device, FloatTensor, IntTensor};
 use burn::tensor::{DType, TensorData};
 
 /// Runs a future that a CPU backend completes at once (polling again if it does not).
@@ -34,6 +34,14 @@ pub fn read<B: Backend>(tensor: FloatTensor<B>) -> (Vec<f32>, DType) {
     };
     let values = data.try_into_vec::<f32>().expect("f32 values");
     (values, dtype)
+}
+
+/// An int primitive as i64 values in row-major order.
+pub fn read_ints<B: Backend>(tensor: IntTensor<B>) -> Vec<i64> {
+    let data = block_on(B::int_into_data(tensor)).expect("a CPU tensor can be read");
+    data.convert::<i64>()
+        .try_into_vec::<i64>()
+        .expect("i64 values")
 }
 
 /// f32 values as a float primitive of `shape` and `dtype` on `device`.

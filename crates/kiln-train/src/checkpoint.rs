@@ -14,10 +14,11 @@ use burn::lr_scheduler::LrSchedulerRecord;
 use burn::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
 use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
+use burn::store::RecordError;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::run_dir::write_atomic;
+use crate::checkpoint_writer::{BackgroundWriter, CapturedCheckpoint, checkpoint_names};
 use crate::{EpochRecord, KilnError, Result};
 
 /// Folder of the checkpoints inside a run folder.
@@ -138,6 +139,16 @@ impl TrainState {
         self
     }
 
+    /// The state with its files' digests and its own hash filled in.
+    pub(crate) fn sealed(mut self, files: &[(String, Vec<u8>)]) -> Self {
+        self.files = files
+            .iter()
+            .map(|(file, bytes)| (file.clone(), digest_bytes(bytes)))
+            .collect();
+        self.state_sha256 = self.self_hash();
+        self
+    }
+
     fn self_hash(&self) -> String {
         let mut blank = self.clone();
         blank.state_sha256 = String::new();
@@ -166,6 +177,7 @@ pub struct Checkpointer {
     root: PathBuf,
     policy: CheckpointPolicy,
     config_hash: String,
+    writer: BackgroundWriter,
 }
 
 /// What a checkpoint holds besides its state.
@@ -214,6 +226,7 @@ impl Checkpointer {
             root: run_dir.join(CHECKPOINTS_DIR),
             policy,
             config_hash,
+            writer: BackgroundWriter::default(),
         }
     }
 
@@ -235,143 +248,104 @@ impl Checkpointer {
         (every > 0 && epoch.is_multiple_of(every)) || last || crate::interrupt::requested()
     }
 
-    /// [`Checkpointer::save`], then [`KilnError::Interrupted`] when a signal asked to stop.
+    /// Saves a checkpoint, then returns [`KilnError::Interrupted`] when a signal asked to stop.
+    ///
+    /// The checkpoint is captured in memory here and written on a background thread while
+    /// training goes on; the next save, [`Checkpointer::flush`] and the end of a signalled run
+    /// wait for it (and report its error, if writing failed).
     pub fn save_or_stop<M: Module>(
         &self,
         snapshot: Snapshot<'_, M>,
         state: TrainState,
         is_best: bool,
     ) -> Result<()> {
-        let saved = self.save(snapshot, state, is_best)?;
+        let checkpoint = self.capture(snapshot, state, is_best)?;
         if crate::interrupt::requested() {
-            return Err(KilnError::Interrupted(saved));
+            self.writer.wait()?;
+            return Err(KilnError::Interrupted(checkpoint.write()?));
         }
-        Ok(())
+        self.writer.submit(checkpoint)
     }
 
-    /// Writes a checkpoint atomically and prunes old ones; `is_best` marks it as the best so far.
+    /// Waits until every checkpoint saved so far is on disk.
+    pub fn flush(&self) -> Result<()> {
+        self.writer.wait().map(|_| ())
+    }
+
+    /// Writes a checkpoint atomically (waiting for it) and prunes old ones; `is_best` marks it as
+    /// the best so far.
     pub fn save<M: Module>(
+        &self,
+        snapshot: Snapshot<'_, M>,
+        state: TrainState,
+        is_best: bool,
+    ) -> Result<PathBuf> {
+        let checkpoint = self.capture(snapshot, state, is_best)?;
+        self.writer.wait()?;
+        checkpoint.write()
+    }
+
+    /// Serialises everything a checkpoint holds into memory (the writer adds the digests).
+    fn capture<M: Module>(
         &self,
         snapshot: Snapshot<'_, M>,
         mut state: TrainState,
         is_best: bool,
-    ) -> Result<PathBuf> {
-        let name = format!("step-{:010}", state.step);
-        let target = self.root.join(&name);
-        let tmp = self
-            .root
-            .join(format!(".tmp-{name}-{}", std::process::id()));
-        let failed = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| KilnError::Write { path, source }
+    ) -> Result<CapturedCheckpoint> {
+        let failed = |e: RecordError| {
+            KilnError::Internal(format!(
+                "{}: cannot serialise the checkpoint: {e:?}",
+                self.root.display()
+            ))
         };
-        fs::create_dir_all(&self.root).map_err(failed(&self.root))?;
-        if tmp.exists() {
-            fs::remove_dir_all(&tmp).map_err(failed(&tmp))?;
-        }
-        fs::create_dir(&tmp).map_err(failed(&tmp))?;
-        let record = save_failed(&tmp);
         let _ = snapshot.model.valid(); // brings batch-norm statistics up to date
-        snapshot
-            .model
-            .clone()
-            .save_file(tmp.join("model"))
-            .map_err(&record)?;
+        let mut files = vec![(
+            MODEL.to_string(),
+            snapshot
+                .model
+                .clone()
+                .into_record()
+                .into_bytes()
+                .map_err(failed)?
+                .to_vec(),
+        )];
         if let Some(best) = snapshot.best {
             let _ = best.valid();
-            best.clone()
-                .save_file(tmp.join("best-model"))
-                .map_err(&record)?;
+            let bytes = best.clone().into_record().into_bytes().map_err(failed)?;
+            files.push((BEST_MODEL.to_string(), bytes.to_vec()));
         }
-        snapshot
-            .optimizer
-            .save(tmp.join(OPTIMIZER))
-            .map_err(&record)?;
-        snapshot
+        let optimizer = snapshot.optimizer.into_bytes().map_err(failed)?;
+        files.push((OPTIMIZER.to_string(), optimizer.to_vec()));
+        let scheduler = snapshot
             .scheduler
             .to_record()
-            .save(tmp.join(SCHEDULER))
-            .map_err(&record)?;
-        state.config_hash = self.config_hash.clone();
-        state.kiln_version = env!("CARGO_PKG_VERSION").into();
-        state.files = BTreeMap::new();
+            .into_bytes()
+            .map_err(failed)?;
+        files.push((SCHEDULER.to_string(), scheduler.to_vec()));
         state.carried = BTreeMap::new();
-        let mut carried_files = Vec::new();
         for (name, tensor) in &snapshot.carried {
-            let file = format!("{name}.f32");
             let values: Vec<f32> = tensor
                 .to_data()
                 .convert::<f32>()
                 .try_to_vec()
                 .unwrap_or_default();
             let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-            fs::write(tmp.join(&file), bytes).map_err(failed(&tmp.join(&file)))?;
+            files.push((format!("{name}.f32"), bytes));
             state
                 .carried
                 .insert(name.to_string(), tensor.dims().to_vec());
-            carried_files.push(file);
         }
-        let fixed = [MODEL, BEST_MODEL, OPTIMIZER, SCHEDULER].map(String::from);
-        for file in fixed.iter().chain(&carried_files) {
-            let file = file.as_str();
-            let path = tmp.join(file);
-            if path.exists() {
-                fsync(&path)?;
-                state
-                    .files
-                    .insert(file.into(), digest(&path).map_err(failed(&path))?);
-            }
-        }
-        state.state_sha256 = state.self_hash();
-        write_atomic(
-            &tmp.join(STATE_FILE),
-            serde_json::to_string_pretty(&state)
-                .expect("serialises")
-                .as_bytes(),
-        )?;
-        fsync(&tmp)?;
-        if target.exists() {
-            fs::remove_dir_all(&target).map_err(failed(&target))?;
-        }
-        fs::rename(&tmp, &target).map_err(failed(&target))?;
-        fsync(&self.root)?;
-        write_atomic(&self.root.join("latest"), name.as_bytes())?;
-        if is_best {
-            write_atomic(&self.root.join("best"), name.as_bytes())?;
-        }
-        self.prune()?;
-        Ok(target)
-    }
-
-    /// Removes all but the newest `keep_last` checkpoints and the best one.
-    fn prune(&self) -> Result<()> {
-        let best = fs::read_to_string(self.root.join("best")).unwrap_or_default();
-        let mut names = checkpoint_names(&self.root);
-        let keep = self.policy.keep_last.max(1);
-        if names.len() <= keep {
-            return Ok(());
-        }
-        names.truncate(names.len() - keep);
-        for name in names.into_iter().filter(|n| *n != best.trim()) {
-            let path = self.root.join(name);
-            fs::remove_dir_all(&path).map_err(|source| KilnError::Write { path, source })?;
-        }
-        Ok(())
-    }
-}
-
-/// The names of the checkpoint folders under `root`, oldest first.
-fn checkpoint_names(root: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(root)
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok()?.file_name().into_string().ok())
-                .filter(|n| n.starts_with("step-"))
-                .collect()
+        state.config_hash = self.config_hash.clone();
+        state.kiln_version = env!("CARGO_PKG_VERSION").into();
+        Ok(CapturedCheckpoint {
+            root: self.root.clone(),
+            name: format!("step-{:010}", state.step),
+            files,
+            state,
+            is_best,
+            keep_last: self.policy.keep_last,
         })
-        .unwrap_or_default();
-    names.sort();
-    names
+    }
 }
 
 /// A checkpoint folder that passed verification.
@@ -432,10 +406,6 @@ impl VerifiedCheckpoint {
             .map_err(|e| KilnError::Input(format!("{}: cannot load: {e:?}", path.display())))?;
         Ok(scheduler.load_record(record))
     }
-}
-
-fn save_failed<E: std::fmt::Debug>(dir: &Path) -> impl Fn(E) -> KilnError + '_ {
-    move |e| KilnError::Internal(format!("{}: cannot save: {e:?}", dir.display()))
 }
 
 fn load_module<M: Module>(model: M, path: &Path) -> Result<M> {
@@ -524,20 +494,18 @@ fn digest(path: &Path) -> std::io::Result<FileDigest> {
         size += n as u64;
     }
     Ok(FileDigest {
-        sha256: hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect(),
+        sha256: hex(&hasher.finalize()),
         size,
     })
 }
 
-fn fsync(path: &Path) -> Result<()> {
-    fs::File::open(path)
-        .and_then(|f| f.sync_all())
-        .map_err(|source| KilnError::Write {
-            path: path.to_path_buf(),
-            source,
-        })
+fn digest_bytes(bytes: &[u8]) -> FileDigest {
+    FileDigest {
+        sha256: hex(&Sha256::digest(bytes)),
+        size: bytes.len() as u64,
+    }
+}
+
+fn hex(hash: &[u8]) -> String {
+    hash.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -243,6 +243,9 @@ pub fn fit_language_model(
             break;
         }
     }
+    if let Some(checkpointer) = control.checkpointer {
+        checkpointer.flush()?;
+    }
     progress.finish();
     Ok(FitReport {
         model: best_model.unwrap_or(model),

@@ -9,12 +9,14 @@
 mod backend;
 pub mod bench;
 pub mod checkpoint;
+mod checkpoint_writer;
 pub mod clip;
 pub mod config;
 pub mod data;
 mod early_stopping;
 mod error;
 mod experiment;
+pub mod fused_loss;
 mod hash;
 pub mod interrupt;
 pub mod language_model;

@@ -8,11 +8,14 @@ use serde::Serialize;
 use crate::checkpoint::RunningSums;
 use crate::{Objective, TaskModel};
 
-/// Sums of loss and correct predictions over an epoch, kept as device tensors.
+/// Sums of loss and correct predictions over an epoch: kept as device tensors on GPU backends
+/// (one read per epoch), and on the host on the CPU backends, where reading a tensor costs less
+/// than the tensor operations that would sum it on the device.
 #[derive(Default)]
 pub struct RunningMetrics {
     loss_sum: Option<Tensor<1>>,
     correct: Option<Tensor<1, Int>>,
+    host: RunningSums,
     samples: usize,
     carried: RunningSums,
 }
@@ -27,6 +30,12 @@ impl RunningMetrics {
         labels: Tensor<1, Int>,
     ) {
         let n = labels.dims()[0];
+        self.samples += n;
+        if kiln_kernels::has_fused_kernel(&loss.device()) {
+            self.host.loss_sum += loss.into_scalar::<f64>() * n as f64;
+            self.host.correct += count_correct(objective, logits, labels) as f64;
+            return;
+        }
         let weighted = loss.mul_scalar(n as f64);
         let correct = objective.predict(logits).equal(labels).int().sum();
         self.loss_sum = Some(match self.loss_sum.take() {
@@ -37,7 +46,6 @@ impl RunningMetrics {
             Some(total) => total + correct,
             None => correct,
         });
-        self.samples += n;
     }
 
     /// Starts from sums carried over from a checkpoint.
@@ -52,11 +60,13 @@ impl RunningMetrics {
     pub fn sums(&self) -> RunningSums {
         RunningSums {
             loss_sum: self.carried.loss_sum
+                + self.host.loss_sum
                 + self
                     .loss_sum
                     .clone()
                     .map_or(0.0, |t| t.into_scalar::<f64>()),
             correct: self.carried.correct
+                + self.host.correct
                 + self
                     .correct
                     .clone()
@@ -74,6 +84,41 @@ impl RunningMetrics {
         let n = sums.samples as f64;
         (sums.loss_sum / n, sums.correct / n)
     }
+}
+
+/// How many rows of `logits` predict their label, counted on the host.
+fn count_correct(objective: Objective, logits: Tensor<2>, labels: Tensor<1, Int>) -> usize {
+    let classes = logits.dims()[1].max(1);
+    let logits: Vec<f32> = logits
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .unwrap_or_default();
+    let labels: Vec<i64> = labels
+        .into_data()
+        .convert::<i64>()
+        .try_to_vec::<i64>()
+        .unwrap_or_default();
+    let predicted = |row: &[f32]| match objective {
+        Objective::Binary => i64::from(row[0] > 0.0),
+        Objective::Multiclass { .. } => argmax(row) as i64,
+    };
+    logits
+        .chunks_exact(classes)
+        .zip(&labels)
+        .filter(|&(row, &label)| predicted(row) == label)
+        .count()
+}
+
+/// Index of the first largest value (like Burn's `argmax`).
+fn argmax(row: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &v) in row.iter().enumerate() {
+        if v > row[best] {
+            best = i;
+        }
+    }
+    best
 }
 
 /// The result of evaluating a model on a split.
@@ -164,5 +209,26 @@ mod tests {
         };
         assert_eq!(e.precision(), vec![1.0, 0.5]);
         assert_eq!(e.recall(), vec![2.0 / 3.0, 1.0]);
+    }
+
+    #[test]
+    fn host_count_of_correct_predictions_matches_the_device_one() {
+        use burn::tensor::Distribution;
+        let device = Device::flex();
+        device.seed(3);
+        for (objective, classes) in [(Objective::Binary, 1), (Objective::for_classes(7), 7)] {
+            let logits =
+                Tensor::<2>::random([50, classes], Distribution::Normal(0.0, 1.0), &device);
+            let labels = Tensor::<1>::random([50], Distribution::Uniform(0.0, 2.0), &device).int();
+            let on_device: i64 = objective
+                .predict(logits.clone())
+                .equal(labels.clone())
+                .int()
+                .sum()
+                .into_scalar();
+            let on_host = count_correct(objective, logits, labels);
+            assert_eq!(on_host as i64, on_device);
+            assert!(on_host > 0 && on_host < 50);
+        }
     }
 }

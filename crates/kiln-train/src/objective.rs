@@ -1,9 +1,11 @@
 //! What a classifier is trained for: binary (one logit, sigmoid, binary cross-entropy) or
-//! multi-class (one logit per class, softmax, cross-entropy). Losses are Burn's own.
+//! multi-class (one logit per class, softmax, cross-entropy). The losses are Burn's, fused into
+//! one operation each on the CPU backends ([`crate::fused_loss`]).
 
-use burn::nn::loss::{BinaryCrossEntropyLossConfig, CrossEntropyLossConfig};
 use burn::prelude::*;
 use burn::tensor::activation::{sigmoid, softmax};
+
+use crate::fused_loss;
 
 /// The training objective of a classifier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,15 +47,9 @@ impl Objective {
 
     /// Mean loss of `logits` against `labels`.
     pub fn loss(self, logits: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1> {
-        let device = logits.device();
         match self {
-            Objective::Binary => BinaryCrossEntropyLossConfig::new()
-                .with_logits(true)
-                .init(&device)
-                .forward(logits, labels.unsqueeze_dim(1)),
-            Objective::Multiclass { .. } => CrossEntropyLossConfig::new()
-                .init(&device)
-                .forward(logits, labels),
+            Objective::Binary => fused_loss::binary_cross_entropy_with_logits(logits, labels),
+            Objective::Multiclass { .. } => fused_loss::cross_entropy(logits, labels),
         }
     }
 

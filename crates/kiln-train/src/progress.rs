@@ -65,11 +65,10 @@ impl Progress for ConsoleProgress {
     }
 
     fn epoch(&mut self, record: &EpochRecord) {
-        let line = record.describe(self.epochs);
         match &self.bar {
-            Some(bar) => bar.set_message(line),
+            Some(bar) => bar.set_message(record.describe(self.epochs)),
             None if record.epoch.is_multiple_of(self.log_every) || record.epoch == self.epochs => {
-                eprintln!("{line}")
+                eprintln!("{}", record.describe(self.epochs))
             }
             None => {}
         }

@@ -174,6 +174,13 @@ pub fn fit_with<M: TaskModel>(
     }
     let mut stopped_early = false;
 
+    // Full-batch training without augmentation: every step sees the same batch, so it is built
+    // once (in the data's order: shuffling one batch would only reorder its sums).
+    let whole_set = (steps_per_epoch == 1 && augment.is_identity()).then(|| {
+        let order = splits.train.batch_order(batch_size, None);
+        let batch = splits.train.batch(&order[0], device);
+        (order, batch)
+    });
     progress.start(epochs, steps_per_epoch);
     let start = Instant::now();
     let elapsed = || seconds_before + start.elapsed().as_secs_f64();
@@ -184,17 +191,28 @@ pub fn fit_with<M: TaskModel>(
             Default::default()
         });
         let mut lr = config.optim.lr;
-        let order = splits
-            .train
-            .batch_order(batch_size, Some(mix(config.seed, epoch as u64)));
+        let shuffled;
+        let order = match &whole_set {
+            Some((order, _)) => order,
+            None => {
+                shuffled = splits
+                    .train
+                    .batch_order(batch_size, Some(mix(config.seed, epoch as u64)));
+                &shuffled
+            }
+        };
         let skip_now = if epoch == first_epoch { skip } else { 0 };
         for (index, indices) in order.iter().enumerate().skip(skip_now) {
             device.seed(mix(config.seed ^ 0xD20F, steps as u64));
             let mut augment_rng = SeededRng::new(mix(config.seed ^ 0xA06, steps as u64));
-            let batch =
-                splits
-                    .train
-                    .augmented_batch(indices, device, Some((&augment, &mut augment_rng)));
+            let batch = match &whole_set {
+                Some((_, batch)) => batch.clone(),
+                None => splits.train.augmented_batch(
+                    indices,
+                    device,
+                    Some((&augment, &mut augment_rng)),
+                ),
+            };
             let logits = match (mixed.cast(&model), half) {
                 (Some(cast), Some(dtype)) => {
                     cast.logits(batch.inputs.cast(dtype)).cast(FloatDType::F32)
@@ -292,6 +310,9 @@ pub fn fit_with<M: TaskModel>(
             stopped_early = epoch < epochs;
             break;
         }
+    }
+    if let Some(checkpointer) = control.checkpointer {
+        checkpointer.flush()?;
     }
     progress.finish();
     Ok(FitReport {
