@@ -13,8 +13,11 @@ pub fn binary_cross_entropy(x: &[f32], labels: &[i64]) -> (f32, Vec<f32>) {
         .zip(labels)
         .map(|(&x, &label)| {
             let t = label as f32;
-            sum += f64::from(x.max(0.0) - t * x + (-x.abs()).exp().ln_1p());
-            (sigmoid(x) - t) / n
+            // One exponential serves both: e = e^-|x|, sigmoid(x) = 1/(1+e) or e/(1+e).
+            let e = (-x.abs()).exp();
+            let sigmoid = if x >= 0.0 { 1.0 } else { e } / (1.0 + e);
+            sum += f64::from(x.max(0.0) - t * x + e.ln_1p());
+            (sigmoid - t) / n
         })
         .collect();
     ((sum / f64::from(n)) as f32, grad)
@@ -53,15 +56,6 @@ pub fn cross_entropy(x: &[f32], labels: &[i64], classes: usize) -> (f32, Vec<f32
         g[label] -= scale;
     }
     ((sum * f64::from(scale)) as f32, grad)
-}
-
-fn sigmoid(x: f32) -> f32 {
-    if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (1.0 + e)
-    }
 }
 
 #[cfg(test)]
