@@ -101,53 +101,70 @@ const MIN_PART_WORK: usize = 1 << 20;
 /// Each part's batch rows and forward tape.
 type Tapes = Vec<(Range<usize>, Tape)>;
 
-/// Runs the forward kernel, the batch split across threads: the output values, its shape and
-/// the tapes.
+/// Runs the forward kernel, the batch split across threads, each part writing its own rows of
+/// the output: the output values, its shape and the tapes.
 fn forward(i: &Inputs) -> (Vec<f32>, Vec<usize>, Tapes) {
     let g = i.geometry;
     let work_per_row = g.positions() / g.batch.max(1) * g.patch() * g.filters;
     let parts = kiln_kernels::batch_parts(g.batch, work_per_row, MIN_PART_WORK);
-    let part = |rows: &Range<usize>| {
+    let mut out = vec![0.0f32; g.batch * g.output_len()];
+    let slices = split_rows(&mut out, &parts, g.output_len());
+    let part = |(rows, out): (&Range<usize>, &mut [f32])| {
         let x = &i.x[rows.start * g.input_len()..rows.end * g.input_len()];
-        kernels::forward(x, &i.w, &i.bias, i.part(rows))
+        kernels::forward(x, &i.w, &i.bias, i.part(rows), out)
     };
-    let results: Vec<(Vec<f32>, Tape)> = if parts.len() == 1 {
-        vec![part(&parts[0])]
+    let tapes: Vec<Tape> = if parts.len() == 1 {
+        parts.iter().zip(slices).map(part).collect()
     } else {
-        parts.par_iter().map(|rows| serial(|| part(rows))).collect()
+        let jobs: Vec<_> = parts.iter().zip(slices).collect();
+        jobs.into_par_iter().map(|job| serial(|| part(job))).collect()
     };
-    let mut out = Vec::with_capacity(g.batch * g.output_len());
-    let mut tapes = Vec::with_capacity(parts.len());
-    for (rows, (values, tape)) in parts.into_iter().zip(results) {
-        out.extend_from_slice(&values);
-        tapes.push((rows, tape));
-    }
     let (ph, pw) = g.pooled_size();
-    (out, vec![g.batch, g.filters, ph, pw], tapes)
+    (out, vec![g.batch, g.filters, ph, pw], parts.into_iter().zip(tapes).collect())
 }
 
-/// Runs the backward kernel part by part (in parallel) and joins the gradients: input
-/// gradients side by side, weight and bias gradients summed.
-fn backward(dout: &[f32], i: &Inputs, tapes: &Tapes, want_x: bool) -> Grads {
+/// Runs the backward kernel part by part (in parallel), each part writing its own rows of the
+/// input gradient; the weight and bias gradients summed.
+fn backward(dout: &[f32], i: &Inputs, tapes: &Tapes, want_x: bool) -> (Option<Vec<f32>>, Grads) {
     let g = i.geometry;
-    let part = |(rows, tape): &(Range<usize>, Tape)| {
+    let mut dx = want_x.then(|| vec![0.0f32; g.batch * g.input_len()]);
+    let parts: Vec<Range<usize>> = tapes.iter().map(|(rows, _)| rows.clone()).collect();
+    let slices: Vec<Option<&mut [f32]>> = match dx.as_mut() {
+        Some(dx) => split_rows(dx, &parts, g.input_len()).into_iter().map(Some).collect(),
+        None => parts.iter().map(|_| None).collect(),
+    };
+    let part = |((rows, tape), dx): (&(Range<usize>, Tape), Option<&mut [f32]>)| {
         let dout = &dout[rows.start * g.output_len()..rows.end * g.output_len()];
-        kernels::backward(dout, &i.w, tape, i.part(rows), want_x)
+        kernels::backward(dout, &i.w, tape, i.part(rows), dx)
     };
     let mut grads: Vec<Grads> = if tapes.len() == 1 {
-        vec![part(&tapes[0])]
+        tapes.iter().zip(slices).map(part).collect()
     } else {
-        tapes.par_iter().map(|t| serial(|| part(t))).collect()
+        let jobs: Vec<_> = tapes.iter().zip(slices).collect();
+        jobs.into_par_iter().map(|job| serial(|| part(job))).collect()
     };
     let mut total = grads.remove(0);
     for part in grads {
-        if let (Some(all), Some(x)) = (total.x.as_mut(), part.x.as_ref()) {
-            all.extend_from_slice(x);
-        }
         add(&mut total.w, &part.w);
         add(&mut total.bias, &part.bias);
     }
-    total
+    (dx, total)
+}
+
+/// `data` cut into one mutable slice per part, `row_len` values per batch row.
+fn split_rows<'a>(
+    mut data: &'a mut [f32],
+    parts: &[Range<usize>],
+    row_len: usize,
+) -> Vec<&'a mut [f32]> {
+    parts
+        .iter()
+        .map(|rows| {
+            let (head, tail) = std::mem::take(&mut data).split_at_mut(rows.len() * row_len);
+            data = tail;
+            head
+        })
+        .collect()
 }
 
 /// `sum += values`, element-wise.
@@ -218,7 +235,7 @@ impl<B: Backend> Backward<B, 3> for FusedBackward {
         let (dout, _) = read::<B>(grads.consume::<B>(&ops.node));
         let i = &saved.inputs;
         let want_x = ops.parents[0].is_some();
-        let g = backward(&dout, i, &saved.tapes, want_x);
+        let (dx, g) = backward(&dout, i, &saved.tapes, want_x);
         let geo = i.geometry;
         let shapes = [
             vec![geo.batch, geo.channels, geo.height, geo.width],
@@ -226,7 +243,7 @@ impl<B: Backend> Backward<B, 3> for FusedBackward {
             vec![geo.filters],
         ];
         let parents = ops.parents.map(|p| p.map(|node| node.id));
-        let values = [g.x, Some(g.w), Some(g.bias)];
+        let values = [dx, Some(g.w), Some(g.bias)];
         register_gradients::<B, 3>(grads, parents, values, shapes, saved.dtypes, &saved.device);
     }
 }

@@ -2,6 +2,8 @@
 //! im2col and one matrix product forward, and a backward pass that routes the gradient through
 //! the saved pooling winners straight into the convolution's products.
 
+use std::mem::MaybeUninit;
+
 use kiln_kernels::matmul::{View, matmul, product};
 
 /// Set on a winner whose window's maximum was not positive: the ReLU cut it, so no gradient
@@ -97,9 +99,12 @@ fn inside(kx: usize, g: Geometry, ow: usize) -> (usize, usize) {
 /// in the padding.
 pub fn im2col(x: &[f32], g: Geometry) -> Vec<f32> {
     let (oh, ow) = g.conv_size();
-    let mut cols = Vec::with_capacity(g.patch() * g.positions());
+    let total = g.patch() * g.positions();
+    let mut cols = Vec::with_capacity(total);
+    let out = &mut cols.spare_capacity_mut()[..total];
     let (k, s, p) = (g.kernel, g.stride, g.padding);
     let plane_len = g.height * g.width;
+    let mut rows = out.chunks_exact_mut(ow.max(1));
     for c in 0..g.channels {
         for ky in 0..k {
             for kx in 0..k {
@@ -107,25 +112,62 @@ pub fn im2col(x: &[f32], g: Geometry) -> Vec<f32> {
                 for n in 0..g.batch {
                     let plane = &x[(n * g.channels + c) * plane_len..][..plane_len];
                     for oy in 0..oh {
+                        let row = rows.next().expect("im2col writes patch x positions values");
                         let iy = (oy * s + ky).wrapping_sub(p);
                         if iy >= g.height {
-                            cols.resize(cols.len() + ow, 0.0);
+                            row.fill(MaybeUninit::new(0.0));
                             continue;
                         }
                         let src = &plane[iy * g.width..][..g.width];
-                        cols.resize(cols.len() + lo, 0.0);
+                        row[..lo].fill(MaybeUninit::new(0.0));
+                        row[hi..].fill(MaybeUninit::new(0.0));
                         if s == 1 {
-                            cols.extend_from_slice(&src[lo + kx - p..hi + kx - p]);
+                            copy_short(&mut row[lo..hi], &src[lo + kx - p..hi + kx - p]);
                         } else {
-                            cols.extend((lo..hi).map(|ox| src[ox * s + kx - p]));
+                            for (d, ox) in row[lo..hi].iter_mut().zip(lo..hi) {
+                                d.write(src[ox * s + kx - p]);
+                            }
                         }
-                        cols.resize(cols.len() + ow - hi, 0.0);
                     }
                 }
             }
         }
     }
+    assert!(
+        ow == 0 || rows.next().is_none(),
+        "im2col wrote every value"
+    );
+    // SAFETY: the loops above wrote each of the `total` values (`ow` per output row, in order,
+    // and the assertion checks that every row was reached).
+    unsafe { cols.set_len(if ow == 0 { 0 } else { total }) };
     cols
+}
+
+/// Copies one output row's run of input values. im2col copies millions of these short runs a
+/// step; as whole blocks of 8 values (the last block overlapping the one before) they compile
+/// to a few vector moves instead of a call to `memcpy` each.
+#[inline(always)]
+fn copy_short(dst: &mut [MaybeUninit<f32>], src: &[f32]) {
+    let len = dst.len().min(src.len());
+    if len < 8 {
+        for (d, &v) in dst.iter_mut().zip(src) {
+            d.write(v);
+        }
+        return;
+    }
+    let block = |dst: &mut [MaybeUninit<f32>], src: &[f32]| {
+        let src: &[f32; 8] = src.try_into().expect("8 values");
+        let dst: &mut [MaybeUninit<f32>; 8] = dst.try_into().expect("8 values");
+        *dst = src.map(MaybeUninit::new);
+    };
+    let mut i = 0;
+    while i + 8 <= len {
+        block(&mut dst[i..i + 8], &src[i..i + 8]);
+        i += 8;
+    }
+    if i < len {
+        block(&mut dst[len - 8..len], &src[len - 8..len]);
+    }
 }
 
 /// The adjoint of [`im2col`]: adds every column entry of `cols` back to the input position it
@@ -192,15 +234,16 @@ fn group_columns(cols: &[f32], g: Geometry, start: usize) -> View<'_> {
 }
 
 /// Forward pass of one part: `x` `[batch, channels, height, width]`, `w` `[filters, patch]`,
-/// `bias` `[filters]`. Returns the pooled, rectified output `[batch, filters, oh / pool,
-/// ow / pool]` and the tape. The convolution runs a group of samples at a time and is pooled
+/// `bias` `[filters]`. Writes the pooled, rectified output `[batch, filters, oh / pool,
+/// ow / pool]` into `out` and returns the tape. The convolution runs a group of samples at a time and is pooled
 /// while it is still in cache.
-pub fn forward(x: &[f32], w: &[f32], bias: &[f32], g: Geometry) -> (Vec<f32>, Tape) {
+pub fn forward(x: &[f32], w: &[f32], bias: &[f32], g: Geometry, out: &mut [f32]) -> Tape {
     let cols = im2col(x, g);
     let (oh, ow) = g.conv_size();
     let patch = g.patch();
     let len = g.batch * g.output_len();
-    let (mut out, mut winners) = (vec![0.0f32; len], vec![0u32; len]);
+    assert_eq!(out.len(), len, "the output slice fits the part");
+    let mut winners = vec![0u32; len];
     for (start, end) in groups(g) {
         let width = (end - start) * oh * ow;
         let conv = product(
@@ -223,7 +266,7 @@ pub fn forward(x: &[f32], w: &[f32], bias: &[f32], g: Geometry) -> (Vec<f32>, Ta
             &mut winners[range],
         );
     }
-    (out, Tape { cols, winners })
+    Tape { cols, winners }
 }
 
 /// `max(0, bias + max over each pool window)` of the convolution output `[filters, positions]`
@@ -343,11 +386,9 @@ fn rectified(value: f32, at: usize) -> (f32, u32) {
     (value.max(0.0), at as u32 | cut)
 }
 
-/// The gradients of one part: input (when asked for), weight and bias.
+/// The weight and bias gradients of one part.
 #[derive(Debug, Clone)]
 pub struct Grads {
-    /// `[batch, channels, height, width]`, or `None` when not asked for.
-    pub x: Option<Vec<f32>>,
     /// `[filters, patch]`.
     pub w: Vec<f32>,
     /// `[filters]`.
@@ -355,8 +396,15 @@ pub struct Grads {
 }
 
 /// Backward pass of one part from the gradient `dout` of its output, a group of samples at a
-/// time (the group's convolution gradient stays in cache).
-pub fn backward(dout: &[f32], w: &[f32], tape: &Tape, g: Geometry, want_x: bool) -> Grads {
+/// time (the group's convolution gradient stays in cache). Adds the input gradient into `dx`
+/// (`[batch, channels, height, width]`, zeroed by the caller) when there is one to compute.
+pub fn backward(
+    dout: &[f32],
+    w: &[f32],
+    tape: &Tape,
+    g: Geometry,
+    mut dx: Option<&mut [f32]>,
+) -> Grads {
     let (oh, ow) = g.conv_size();
     let plane_len = oh * ow;
     let patch = g.patch();
@@ -365,7 +413,6 @@ pub fn backward(dout: &[f32], w: &[f32], tape: &Tape, g: Geometry, want_x: bool)
     // stored (reading it transposed made gemm repack it at every call).
     let mut dw_t = vec![0.0f32; patch * g.filters];
     let mut bias = vec![0.0f32; g.filters];
-    let mut dx = want_x.then(|| vec![0.0f32; g.batch * g.input_len()]);
     for (start, end) in groups(g) {
         let width = (end - start) * plane_len;
         // The gradient of the group's convolution output `[filters, width]`, through the
@@ -419,5 +466,5 @@ pub fn backward(dout: &[f32], w: &[f32], tape: &Tape, g: Geometry, want_x: bool)
             dw[f * patch + p] = *v;
         }
     }
-    Grads { x: dx, w: dw, bias }
+    Grads { w: dw, bias }
 }
