@@ -117,6 +117,48 @@ pub fn product(a: View, b: View, m: usize, k: usize, n: usize) -> Vec<f32> {
     out
 }
 
+/// [`product`] computed `rows` rows of `a` at a time: `a · b` for a row-major `a` with few rows
+/// (`m`) and a wide `b` (`n` columns).
+///
+/// gemm multiplies such a product as `bᵀ · aᵀ`, and it copies ("packs") the wide operand before
+/// multiplying when `m` is above 48; at or below 48 it reads that operand where it lies, which
+/// for the convolutions' im2col matrices is faster than packing all of it. `rows` <= 48 keeps
+/// every call below that threshold.
+pub fn product_by_rows(a: View, b: View, m: usize, k: usize, n: usize, rows: usize) -> Vec<f32> {
+    assert!(!a.transposed && rows > 0, "product_by_rows: row-major `a`");
+    if m == 0 || n == 0 || k == 0 {
+        return vec![0.0; m * n];
+    }
+    check_inputs(&a, &b, m, k, n);
+    let mut out: Vec<f32> = Vec::with_capacity(m * n);
+    for first in (0..m).step_by(rows) {
+        let count = rows.min(m - first);
+        let chunk = View {
+            data: &a.data[first * a.stride..],
+            ..a
+        };
+        // SAFETY: the inputs are checked above (a chunk of rows of `a` is a smaller matrix of
+        // the same layout); the output has room for `m x n` values, each call writes its
+        // `count` rows without reading them, and the vector takes them as its length only after
+        // every row was written.
+        unsafe {
+            run_gemm(
+                out.as_mut_ptr().add(first * n),
+                n,
+                chunk,
+                b,
+                count,
+                k,
+                n,
+                false,
+            )
+        };
+    }
+    // SAFETY: see above.
+    unsafe { out.set_len(m * n) };
+    out
+}
+
 /// Asserts that `a` and `b` hold `m x k` and `k x n` matrices.
 fn check_inputs(a: &View, b: &View, m: usize, k: usize, n: usize) {
     let need = |v: &View, rows: usize, cols: usize| {
@@ -223,5 +265,10 @@ mod tests {
         // A new product equals an overwriting matmul.
         let fresh = product(View::dense(&a, 3), View::dense(&b, 4), 2, 3, 4);
         assert_eq!(fresh, expected);
+        // Row by row (1 row per call) and in uneven chunks, the same values.
+        for rows in [1, 2, 5] {
+            let by_rows = product_by_rows(View::dense(&a, 3), View::dense(&b, 4), 2, 3, 4, rows);
+            assert_eq!(by_rows, expected);
+        }
     }
 }

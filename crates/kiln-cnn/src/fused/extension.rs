@@ -117,10 +117,16 @@ fn forward(i: &Inputs) -> (Vec<f32>, Vec<usize>, Tapes) {
         parts.iter().zip(slices).map(part).collect()
     } else {
         let jobs: Vec<_> = parts.iter().zip(slices).collect();
-        jobs.into_par_iter().map(|job| serial(|| part(job))).collect()
+        jobs.into_par_iter()
+            .map(|job| serial(|| part(job)))
+            .collect()
     };
     let (ph, pw) = g.pooled_size();
-    (out, vec![g.batch, g.filters, ph, pw], parts.into_iter().zip(tapes).collect())
+    (
+        out,
+        vec![g.batch, g.filters, ph, pw],
+        parts.into_iter().zip(tapes).collect(),
+    )
 }
 
 /// Runs the backward kernel part by part (in parallel), each part writing its own rows of the
@@ -130,7 +136,10 @@ fn backward(dout: &[f32], i: &Inputs, tapes: &Tapes, want_x: bool) -> (Option<Ve
     let mut dx = want_x.then(|| vec![0.0f32; g.batch * g.input_len()]);
     let parts: Vec<Range<usize>> = tapes.iter().map(|(rows, _)| rows.clone()).collect();
     let slices: Vec<Option<&mut [f32]>> = match dx.as_mut() {
-        Some(dx) => split_rows(dx, &parts, g.input_len()).into_iter().map(Some).collect(),
+        Some(dx) => split_rows(dx, &parts, g.input_len())
+            .into_iter()
+            .map(Some)
+            .collect(),
         None => parts.iter().map(|_| None).collect(),
     };
     let part = |((rows, tape), dx): (&(Range<usize>, Tape), Option<&mut [f32]>)| {
@@ -141,7 +150,9 @@ fn backward(dout: &[f32], i: &Inputs, tapes: &Tapes, want_x: bool) -> (Option<Ve
         tapes.iter().zip(slices).map(part).collect()
     } else {
         let jobs: Vec<_> = tapes.iter().zip(slices).collect();
-        jobs.into_par_iter().map(|job| serial(|| part(job))).collect()
+        jobs.into_par_iter()
+            .map(|job| serial(|| part(job)))
+            .collect()
     };
     let mut total = grads.remove(0);
     for part in grads {

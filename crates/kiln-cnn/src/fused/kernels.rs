@@ -4,7 +4,7 @@
 
 use std::mem::MaybeUninit;
 
-use kiln_kernels::matmul::{View, matmul, product};
+use kiln_kernels::matmul::{View, matmul, product, product_by_rows};
 
 /// Set on a winner whose window's maximum was not positive: the ReLU cut it, so no gradient
 /// flows back (the other bits still name the window's winner, which keeps the backward pass
@@ -133,10 +133,7 @@ pub fn im2col(x: &[f32], g: Geometry) -> Vec<f32> {
             }
         }
     }
-    assert!(
-        ow == 0 || rows.next().is_none(),
-        "im2col wrote every value"
-    );
+    assert!(ow == 0 || rows.next().is_none(), "im2col wrote every value");
     // SAFETY: the loops above wrote each of the `total` values (`ow` per output row, in order,
     // and the assertion checks that every row was reached).
     unsafe { cols.set_len(if ow == 0 { 0 } else { total }) };
@@ -213,6 +210,12 @@ pub fn col2im_into(cols: &[f32], g: Geometry, x: &mut [f32]) {
 /// matrix product, few enough that the group's output stays in cache while it is pooled.
 const GROUP_COLUMNS: usize = 2048;
 
+/// Filters per matrix product in the forward pass: up to 48, gemm reads the im2col matrix where
+/// it lies instead of copying it first (see `product_by_rows`); 32 splits the reference CNN's
+/// 64 filters evenly. (Measured on conv2 of the reference CNN: 6.5 -> 6.1 ms forward and
+/// backward.)
+const FILTERS_PER_PRODUCT: usize = 32;
+
 /// The samples `[start, end)` of each group of a part.
 fn groups(g: Geometry) -> impl Iterator<Item = (usize, usize)> {
     let (oh, ow) = g.conv_size();
@@ -246,12 +249,13 @@ pub fn forward(x: &[f32], w: &[f32], bias: &[f32], g: Geometry, out: &mut [f32])
     let mut winners = vec![0u32; len];
     for (start, end) in groups(g) {
         let width = (end - start) * oh * ow;
-        let conv = product(
+        let conv = product_by_rows(
             View::dense(w, patch),
             group_columns(&cols, g, start),
             g.filters,
             patch,
             width,
+            FILTERS_PER_PRODUCT,
         );
         let range = start * g.output_len()..end * g.output_len();
         let group = Geometry {
