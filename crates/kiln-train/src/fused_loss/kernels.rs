@@ -1,6 +1,8 @@
 //! The host maths of the fused losses: the mean loss and, in the same pass, its gradient with
 //! respect to every logit (what the backward pass scales by the incoming gradient).
 
+use rayon::prelude::*;
+
 /// Mean binary cross-entropy of logits `x` against 0/1 `labels`, and `d loss / d x`.
 ///
 /// Per logit `max(x, 0) - t x + ln(1 + e^-|x|)`, which equals Burn's
@@ -23,8 +25,12 @@ pub fn binary_cross_entropy(x: &[f32], labels: &[i64]) -> (f32, Vec<f32>) {
     ((sum / f64::from(n)) as f32, grad)
 }
 
+/// Rows per parallel task of [`cross_entropy`]: fixed, so that the loss is summed in the same
+/// order on any number of threads (a language model's step has thousands of rows).
+const ROWS_PER_TASK: usize = 256;
+
 /// Mean softmax cross-entropy of `[rows, classes]` logits `x` against class `labels`, and
-/// `d loss / d x = (softmax(x) - onehot(label)) / rows`.
+/// `d loss / d x = (softmax(x) - onehot(label)) / rows`. Large inputs are split across threads.
 ///
 /// # Panics
 /// When a label is not below `classes` (the data loaders check labels before training).
@@ -32,6 +38,26 @@ pub fn cross_entropy(x: &[f32], labels: &[i64], classes: usize) -> (f32, Vec<f32
     let rows = labels.len();
     let scale = 1.0 / rows.max(1) as f32;
     let mut grad = vec![0f32; x.len()];
+    let task = ROWS_PER_TASK * classes.max(1);
+    let tasks = x
+        .par_chunks(task)
+        .zip(grad.par_chunks_mut(task))
+        .zip(labels.par_chunks(ROWS_PER_TASK));
+    let sums: Vec<f64> = tasks
+        .map(|((x, grad), labels)| rows_cross_entropy(x, grad, labels, classes, scale))
+        .collect();
+    let sum: f64 = sums.iter().sum();
+    ((sum * f64::from(scale)) as f32, grad)
+}
+
+/// [`cross_entropy`] of some rows: writes their gradient, returns the sum of their losses.
+fn rows_cross_entropy(
+    x: &[f32],
+    grad: &mut [f32],
+    labels: &[i64],
+    classes: usize,
+    scale: f32,
+) -> f64 {
     let mut sum = 0f64;
     for ((row, g), &label) in x
         .chunks_exact(classes)
@@ -55,7 +81,7 @@ pub fn cross_entropy(x: &[f32], labels: &[i64], classes: usize) -> (f32, Vec<f32
         }
         g[label] -= scale;
     }
-    ((sum * f64::from(scale)) as f32, grad)
+    sum
 }
 
 #[cfg(test)]
