@@ -30,7 +30,8 @@ pub fn binary_cross_entropy(x: &[f32], labels: &[i64]) -> (f32, Vec<f32>) {
 const ROWS_PER_TASK: usize = 256;
 
 /// Mean softmax cross-entropy of `[rows, classes]` logits `x` against class `labels`, and
-/// `d loss / d x = (softmax(x) - onehot(label)) / rows`. Large inputs are split across threads.
+/// `d loss / d x = (softmax(x) - onehot(label)) / rows`. Inputs of more than [`ROWS_PER_TASK`]
+/// rows are split across threads (handing a small one to the thread pool costs more than it).
 ///
 /// # Panics
 /// When a label is not below `classes` (the data loaders check labels before training).
@@ -38,6 +39,10 @@ pub fn cross_entropy(x: &[f32], labels: &[i64], classes: usize) -> (f32, Vec<f32
     let rows = labels.len();
     let scale = 1.0 / rows.max(1) as f32;
     let mut grad = vec![0f32; x.len()];
+    if rows <= ROWS_PER_TASK {
+        let sum = rows_cross_entropy(x, &mut grad, labels, classes, scale);
+        return ((sum * f64::from(scale)) as f32, grad);
+    }
     let task = ROWS_PER_TASK * classes.max(1);
     let tasks = x
         .par_chunks(task)
