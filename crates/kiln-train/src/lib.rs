@@ -16,6 +16,7 @@ pub mod data;
 mod early_stopping;
 mod error;
 mod experiment;
+pub mod fused_adam;
 pub mod fused_loss;
 mod hash;
 pub mod interrupt;

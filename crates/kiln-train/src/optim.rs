@@ -11,9 +11,11 @@ use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer, SgdConfig};
 
 use crate::config::{OptimConfig, OptimName, RegularizationConfig, ScheduleConfig, ScheduleName};
+use crate::fused_adam::FusedAdam;
 use crate::{KilnError, Result};
 
-/// Burn's optimizer for the config; L2 becomes its weight decay.
+/// Burn's optimizer for the config; L2 becomes its weight decay. Adam without weight decay is
+/// [`FusedAdam`] (Burn's Adam, fused on the CPU backends).
 pub fn build_optimizer(
     optim: &OptimConfig,
     regularization: &RegularizationConfig,
@@ -31,6 +33,10 @@ pub fn build_optimizer(
                 .with_momentum(momentum)
                 .with_weight_decay(decay)
                 .init()
+        }
+        // Without weight decay: Burn's Adam with its update fused on the CPU backends.
+        OptimName::Adam if decay.is_none() => {
+            FusedAdam::new(optim.beta1, optim.beta2, optim.epsilon).into()
         }
         OptimName::Adam => AdamConfig::new()
             .with_beta_1(optim.beta1)
