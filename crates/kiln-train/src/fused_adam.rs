@@ -6,8 +6,9 @@
 //! `Optimizer` trait with Burn's own state type (`AdamState`, so its records, and Kiln's
 //! checkpoints, are the same as Burn's Adam's) and, on flex and ndarray for f32 parameters,
 //! does the same arithmetic in the same order in one pass over the parameter, its gradient and
-//! its two moments (split across threads for large tensors): the same weights, bit for bit. Anywhere else (wgpu, half
-//! precision) it is Burn's Adam itself; with weight decay Kiln uses Burn's Adam directly.
+//! its two moments (split across threads for large tensors): the same weights, bit for bit.
+//! Anywhere else (wgpu, half precision) it is Burn's Adam itself; with weight decay Kiln uses
+//! Burn's Adam directly.
 
 use burn::optim::{Adam, AdamConfig, AdamState, AdaptiveMomentumState, LearningRate, Optimizer};
 use burn::prelude::*;
