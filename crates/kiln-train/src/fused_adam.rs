@@ -82,17 +82,18 @@ impl FusedAdam {
         let (device, shape) = (tensor.device(), tensor.shape());
         let mut values = host(tensor);
         let grad = host(grad);
-        let (time, mut m1, mut m2) = match momentum {
+        let (time, moments) = match momentum {
             Some(state) => (
                 state.time + 1,
-                Some(host(state.moment_1)),
-                Some(host(state.moment_2)),
+                Some((host(state.moment_1), host(state.moment_2))),
             ),
-            None => (1, None, None),
+            None => (1, None),
         };
-        let first = m1.is_none();
-        let mut m1 = m1.take().unwrap_or_else(|| vec![0.0; grad.len()]);
-        let mut m2 = m2.take().unwrap_or_else(|| vec![0.0; grad.len()]);
+        // Burn's first step sets the moments rather than decaying zeros (the same values, but
+        // for the sign of a zero gradient).
+        let first = moments.is_none();
+        let (mut m1, mut m2) =
+            moments.unwrap_or_else(|| (vec![0.0; grad.len()], vec![0.0; grad.len()]));
         let coefficients = Coefficients::new(self, lr, time as i32, first);
         if values.len() <= VALUES_PER_TASK {
             update(&mut values, &mut m1, &mut m2, &grad, coefficients);
