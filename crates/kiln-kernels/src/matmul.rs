@@ -102,30 +102,17 @@ pub fn matmul(
 /// # Panics
 /// If a slice is too short for the shapes.
 pub fn product(a: View, b: View, m: usize, k: usize, n: usize) -> Vec<f32> {
-    if m == 0 || n == 0 || k == 0 {
-        return vec![0.0; m * n];
-    }
-    check_inputs(&a, &b, m, k, n);
-    let mut out = Vec::with_capacity(m * n);
-    // SAFETY: the inputs are checked above; the output has room for `m x n` values, gemm writes
-    // every one of them without reading any (`accumulate` is false), and only then does the
-    // vector take them as its length.
-    unsafe {
-        run_gemm(out.as_mut_ptr(), n, a, b, m, k, n, false);
-        out.set_len(m * n);
-    }
-    out
+    product_by_rows(a, b, m, k, n, m.max(1))
 }
 
-/// [`product`] computed `rows` rows of `a` at a time: `a · b` for a row-major `a` with few rows
-/// (`m`) and a wide `b` (`n` columns).
+/// [`product`] computed `rows` rows of `a` at a time (for `a` with few rows and a wide `b`).
 ///
 /// gemm multiplies such a product as `bᵀ · aᵀ`, and it copies ("packs") the wide operand before
 /// multiplying when `m` is above 48; at or below 48 it reads that operand where it lies, which
 /// for the convolutions' im2col matrices is faster than packing all of it. `rows` <= 48 keeps
 /// every call below that threshold.
 pub fn product_by_rows(a: View, b: View, m: usize, k: usize, n: usize, rows: usize) -> Vec<f32> {
-    assert!(!a.transposed && rows > 0, "product_by_rows: row-major `a`");
+    assert!(rows > 0, "product_by_rows: at least one row per call");
     if m == 0 || n == 0 || k == 0 {
         return vec![0.0; m * n];
     }
@@ -133,8 +120,15 @@ pub fn product_by_rows(a: View, b: View, m: usize, k: usize, n: usize, rows: usi
     let mut out: Vec<f32> = Vec::with_capacity(m * n);
     for first in (0..m).step_by(rows) {
         let count = rows.min(m - first);
+        // Row `first` of `a` starts at stored row `first`, or stored column `first` of a
+        // transposed `a`.
+        let start = if a.transposed {
+            first
+        } else {
+            first * a.stride
+        };
         let chunk = View {
-            data: &a.data[first * a.stride..],
+            data: &a.data[start..],
             ..a
         };
         // SAFETY: the inputs are checked above (a chunk of rows of `a` is a smaller matrix of
@@ -265,10 +259,16 @@ mod tests {
         // A new product equals an overwriting matmul.
         let fresh = product(View::dense(&a, 3), View::dense(&b, 4), 2, 3, 4);
         assert_eq!(fresh, expected);
-        // Row by row (1 row per call) and in uneven chunks, the same values.
+        // Row by row (1 row per call) and in uneven chunks, the same values, for a transposed
+        // `a` too: aᵀ (3x2) · b' (2x4).
         for rows in [1, 2, 5] {
             let by_rows = product_by_rows(View::dense(&a, 3), View::dense(&b, 4), 2, 3, 4, rows);
             assert_eq!(by_rows, expected);
+            let at = product(View::dense_t(&a, 3), View::dense(&b[..8], 4), 3, 2, 4);
+            let at_by_rows =
+                product_by_rows(View::dense_t(&a, 3), View::dense(&b[..8], 4), 3, 2, 4, rows);
+            assert_eq!(at_by_rows, at);
+            assert_eq!(at[4], 1.0 * b[0] + 4.0 * b[4], "row 1 of aᵀ is (1, 4)");
         }
     }
 }

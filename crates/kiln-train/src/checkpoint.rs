@@ -272,19 +272,6 @@ impl Checkpointer {
         self.writer.wait().map(|_| ())
     }
 
-    /// Writes a checkpoint atomically (waiting for it) and prunes old ones; `is_best` marks it as
-    /// the best so far.
-    pub fn save<M: Module>(
-        &self,
-        snapshot: Snapshot<'_, M>,
-        state: TrainState,
-        is_best: bool,
-    ) -> Result<PathBuf> {
-        let checkpoint = self.capture(snapshot, state, is_best)?;
-        self.writer.wait()?;
-        checkpoint.write()
-    }
-
     /// Serialises everything a checkpoint holds into memory (the writer adds the digests).
     fn capture<M: Module>(
         &self,
