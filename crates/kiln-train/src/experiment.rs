@@ -363,14 +363,17 @@ fn load_model_from(
     };
     let device = backend.device()?;
     let objective = Objective::for_classes(preprocess.classes);
-    let model = build_model(&config.model, &preprocess, objective, &device)?
-        .try_load_file(model_file)
-        .map_err(|e| {
-            KilnError::Input(format!(
-                "{}: cannot load model: {e:?}",
-                model_file.display()
-            ))
-        })?;
+    // Initialising draws from Burn's global RNG: not in the middle of another thread's training.
+    let initial = {
+        let _rng = crate::rng_guard();
+        build_model(&config.model, &preprocess, objective, &device)?
+    };
+    let model = initial.try_load_file(model_file).map_err(|e| {
+        KilnError::Input(format!(
+            "{}: cannot load model: {e:?}",
+            model_file.display()
+        ))
+    })?;
     Ok(TrainedRun {
         dir: dir.into(),
         config,

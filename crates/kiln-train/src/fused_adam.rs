@@ -237,6 +237,7 @@ mod tests {
     #[test]
     fn fused_adam_gives_burns_adam_weights() {
         let device = Device::flex().autodiff();
+        let _rng = crate::rng_guard(); // Burn's RNG is global: keep other tests from reseeding it
         let start = layer(&device);
         let ours = train(start.clone(), &mut fused(), 5);
         let burns = train(start.clone(), &mut burn_adam(), 5);
@@ -249,6 +250,7 @@ mod tests {
     #[test]
     fn fused_and_burns_adam_read_each_others_state() {
         let device = Device::flex().autodiff();
+        let _rng = crate::rng_guard(); // Burn's RNG is global: keep other tests from reseeding it
         let mut burns = burn_adam();
         let model = train(layer(&device), &mut burns, 3);
         let saved = burns.into_bytes().unwrap();

@@ -36,6 +36,7 @@ mod tests {
     #[test]
     fn counts_weights_but_not_biases() {
         let device = Device::flex();
+        let _rng = crate::rng_guard(); // model init draws from Burn's global RNG: not mid-way through another test
         let model = MlpConfig::new(3, 2)
             .with_hidden_sizes(vec![4])
             .init(&device);

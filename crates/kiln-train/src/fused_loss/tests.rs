@@ -34,12 +34,14 @@ fn assert_close(a: &[f32], b: &[f32], what: &str) {
 
 fn logits(rows: usize, classes: usize, seed: u64) -> Tensor<2> {
     let device = Device::flex();
+    let _rng = crate::rng_guard(); // Burn's RNG is global: keep other tests from reseeding it
     device.seed(seed);
     Tensor::random([rows, classes], Distribution::Normal(0.0, 4.0), &device)
 }
 
 fn labels(rows: usize, classes: usize, seed: u64) -> Tensor<1, Int> {
     let device = Device::flex();
+    let _rng = crate::rng_guard(); // Burn's RNG is global: keep other tests from reseeding it
     device.seed(seed);
     Tensor::<1>::random([rows], Distribution::Uniform(0.0, classes as f64), &device)
         .int()
