@@ -1,11 +1,12 @@
 //! Convolutional networks for Kiln, as plain Burn modules.
 //!
-//! This crate depends on Burn only (and on `gemm` and `rayon`, which Burn already uses):
-//! describe a network with a [`CnnConfig`] (or take a preset such as [`CnnConfig::lenet`] or
-//! [`CnnConfig::resnet_small`]), validate it with [`CnnConfig::check`], then build a [`Cnn`] on
-//! any [`Device`](burn::prelude::Device). On the CPU backends (features `flex`, the default, and
-//! `ndarray`) every plain block `conv -> ReLU -> max pool` runs as one [`fused`] operation with
-//! a hand-written backward pass; elsewhere it is built from Burn's own operations.
+//! This crate depends on Burn only (and on `kiln-kernels`, with `gemm` and `rayon`, which Burn
+//! already uses): describe a network with a [`CnnConfig`] (or take a preset such as
+//! [`CnnConfig::lenet`] or [`CnnConfig::resnet_small`]), validate it with [`CnnConfig::check`],
+//! then build a [`Cnn`] on any [`Device`](burn::prelude::Device). On the CPU backends (features
+//! `flex`, the default, and `ndarray`) every plain block `conv -> ReLU -> max pool` runs as one
+//! [`fused`] operation with a hand-written backward pass; elsewhere it is built from Burn's own
+//! operations.
 //!
 //! ```
 //! use burn::prelude::*;

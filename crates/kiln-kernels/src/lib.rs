@@ -13,6 +13,7 @@ pub mod testing;
 use std::ops::Range;
 
 use burn::prelude::*;
+use rayon::prelude::*;
 
 /// Whether `device` is a CPU backend the fused kernels run on (flex or ndarray, with or
 /// without autodiff) given the features this crate was built with.
@@ -48,9 +49,30 @@ pub fn batch_parts(batch: usize, work_per_row: usize, min_part_work: usize) -> V
         .collect()
 }
 
+/// Runs `job` on every part of a batch: on this thread when there is one part, otherwise in
+/// parallel on rayon's pool with each part's products single-threaded (the parts are the
+/// parallelism). The results come back in the parts' order.
+pub fn run_parts<P: Send, R: Send>(parts: Vec<P>, job: impl Fn(P) -> R + Sync + Send) -> Vec<R> {
+    if parts.len() == 1 {
+        parts.into_iter().map(job).collect()
+    } else {
+        parts
+            .into_par_iter()
+            .map(|part| matmul::serial(|| job(part)))
+            .collect()
+    }
+}
+
+/// `sum += values`, element-wise: the weight gradients of the parts of a batch, summed.
+pub fn add_into(sum: &mut [f32], values: &[f32]) {
+    for (s, v) in sum.iter_mut().zip(values) {
+        *s += v;
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::batch_parts;
+    use super::{batch_parts, run_parts};
 
     #[test]
     fn parts_cover_the_batch_in_order() {
@@ -63,5 +85,12 @@ mod tests {
         // Too little work for more than one part.
         assert_eq!(batch_parts(7, 1, 1_000), vec![0..7]);
         assert_eq!(batch_parts(0, 1, 1), vec![0..0]);
+    }
+
+    #[test]
+    fn parts_run_in_order() {
+        let squares = run_parts(vec![3, 1, 4, 1, 5], |v| v * v);
+        assert_eq!(squares, vec![9, 1, 16, 1, 25]);
+        assert_eq!(run_parts(vec![7], |v| v + 1), vec![8]);
     }
 }

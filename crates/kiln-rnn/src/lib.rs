@@ -1,6 +1,7 @@
 //! Recurrent networks for Kiln, as plain Burn modules.
 //!
-//! This crate depends on Burn only (and on `gemm` and `rayon`, which Burn already uses). It
+//! This crate depends on Burn only (and on `kiln-kernels`, with `gemm` and `rayon`, which Burn
+//! already uses). It
 //! provides:
 //! - [`Elman`], Kiln's own Elman network `h_t = f(W_hh h_{t-1} + W_xh x_t + b_h)` (tanh or
 //!   relu), stacked and optionally bidirectional;

@@ -8,8 +8,6 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use rayon::prelude::*;
-
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
@@ -18,7 +16,7 @@ use burn::backend::tensor::{Device, FloatTensor};
 use burn::backend::{Autodiff, Backend, TensorMetadata, backend_extension};
 use burn::tensor::DType;
 use kiln_kernels::host::{read, register_gradients, write};
-use kiln_kernels::matmul::serial;
+use kiln_kernels::{add_into, run_parts};
 
 use super::kernels::{self, Geometry, Grads, Tape};
 
@@ -113,14 +111,7 @@ fn forward(i: &Inputs) -> (Vec<f32>, Vec<usize>, Tapes) {
         let x = &i.x[rows.start * g.input_len()..rows.end * g.input_len()];
         kernels::forward(x, &i.w, &i.bias, i.part(rows), out)
     };
-    let tapes: Vec<Tape> = if parts.len() == 1 {
-        parts.iter().zip(slices).map(part).collect()
-    } else {
-        let jobs: Vec<_> = parts.iter().zip(slices).collect();
-        jobs.into_par_iter()
-            .map(|job| serial(|| part(job)))
-            .collect()
-    };
+    let tapes = run_parts(parts.iter().zip(slices).collect(), part);
     let (ph, pw) = g.pooled_size();
     (
         out,
@@ -146,18 +137,11 @@ fn backward(dout: &[f32], i: &Inputs, tapes: &Tapes, want_x: bool) -> (Option<Ve
         let dout = &dout[rows.start * g.output_len()..rows.end * g.output_len()];
         kernels::backward(dout, &i.w, tape, i.part(rows), dx)
     };
-    let mut grads: Vec<Grads> = if tapes.len() == 1 {
-        tapes.iter().zip(slices).map(part).collect()
-    } else {
-        let jobs: Vec<_> = tapes.iter().zip(slices).collect();
-        jobs.into_par_iter()
-            .map(|job| serial(|| part(job)))
-            .collect()
-    };
+    let mut grads = run_parts(tapes.iter().zip(slices).collect(), part);
     let mut total = grads.remove(0);
     for part in grads {
-        add(&mut total.w, &part.w);
-        add(&mut total.bias, &part.bias);
+        add_into(&mut total.w, &part.w);
+        add_into(&mut total.bias, &part.bias);
     }
     (dx, total)
 }
@@ -176,13 +160,6 @@ fn split_rows<'a>(
             head
         })
         .collect()
-}
-
-/// `sum += values`, element-wise.
-fn add(sum: &mut [f32], values: &[f32]) {
-    for (s, v) in sum.iter_mut().zip(values) {
-        *s += v;
-    }
 }
 
 /// The forward pass on a CPU backend without autodiff.

@@ -8,8 +8,6 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use rayon::prelude::*;
-
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
@@ -21,7 +19,8 @@ use burn::tensor::DType;
 use super::Cell;
 use super::kernels::{self, Dims};
 use kiln_kernels::host::{read, register_gradients, write};
-use kiln_kernels::matmul::{View, product, serial};
+use kiln_kernels::matmul::{View, product};
+use kiln_kernels::{add_into, run_parts};
 
 /// Fused recurrent sequences (see [`kernels`]): each takes the layer's input `x`
 /// `[batch, time, features]` with its input weight `w_in` `[features, gates * hidden]` and bias
@@ -278,15 +277,7 @@ fn forward(cell: Cell, inputs: &Inputs, reverse: bool) -> (Vec<f32>, Vec<usize>,
         d.time
     };
     let parts = parts(d);
-    let results: Vec<(Vec<f32>, Part)> = if parts.len() == 1 {
-        let rows = parts.into_iter().next().expect("one part");
-        vec![forward_part(cell, inputs, rows, reverse)]
-    } else {
-        parts
-            .into_par_iter()
-            .map(|rows| serial(|| forward_part(cell, inputs, rows, reverse)))
-            .collect()
-    };
+    let results = run_parts(parts, |rows| forward_part(cell, inputs, rows, reverse));
     let mut out = Vec::with_capacity(d.batch * steps * d.hidden);
     let mut tapes = Vec::with_capacity(results.len());
     for (values, part) in results {
@@ -379,21 +370,17 @@ fn backward(
     want_x: bool,
 ) -> AllGrads {
     let run = |part: &Part| backward_part(cell, dout, i, part, reverse, want_x);
-    let mut grads: Vec<AllGrads> = if parts.len() == 1 {
-        vec![run(&parts[0])]
-    } else {
-        parts.par_iter().map(|p| serial(|| run(p))).collect()
-    };
+    let mut grads = run_parts(parts.iter().collect(), run);
     let mut total = grads.remove(0);
     for g in grads {
         if let (Some(all), Some(x)) = (total.x.as_mut(), g.x.as_ref()) {
             all.extend_from_slice(x);
         }
-        add(&mut total.w_in, &g.w_in);
-        add(&mut total.b_in, &g.b_in);
-        add(&mut total.w, &g.w);
+        add_into(&mut total.w_in, &g.w_in);
+        add_into(&mut total.b_in, &g.b_in);
+        add_into(&mut total.w, &g.w);
         if let (Some(sum), Some(b)) = (total.bias.as_mut(), g.bias.as_ref()) {
-            add(sum, b);
+            add_into(sum, b);
         }
         total.h0.extend_from_slice(&g.h0);
         if let (Some(all), Some(c)) = (total.c0.as_mut(), g.c0.as_ref()) {
@@ -401,13 +388,6 @@ fn backward(
         }
     }
     total
-}
-
-/// `sum += values`, element-wise.
-fn add(sum: &mut [f32], values: &[f32]) {
-    for (s, v) in sum.iter_mut().zip(values) {
-        *s += v;
-    }
 }
 
 /// The forward pass on a CPU backend without autodiff.
