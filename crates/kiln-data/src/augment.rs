@@ -3,8 +3,9 @@
 
 use crate::SeededRng;
 
-/// Random shifts (in pixels) and rotations (in degrees) of single-channel images.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Random shifts (in pixels) and rotations (in degrees) of single-channel images; the default
+/// changes nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Augment {
     /// Largest shift along each axis, in pixels (0 = none).
     pub max_shift: f32,

@@ -7,6 +7,7 @@
 
 mod augment;
 mod batch;
+#[cfg(feature = "embedded")]
 pub mod embedded;
 mod error;
 pub mod idx;

@@ -91,6 +91,10 @@ pub struct TrainState {
     /// The loss scaler (f16 training).
     #[serde(default)]
     pub loss_scale: Option<crate::precision::LossScaleState>,
+    /// Batches trained so far (more than `step` under gradient accumulation; absent in
+    /// checkpoints written before accumulation, where it equals `step`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batches: Option<usize>,
     /// Shapes of the carried tensors saved as `<name>.f32`.
     #[serde(default)]
     pub carried: BTreeMap<String, Vec<usize>>,
@@ -127,6 +131,7 @@ impl TrainState {
             config_hash: String::new(),
             kiln_version: String::new(),
             files: BTreeMap::new(),
+            batches: None,
             carried: BTreeMap::new(),
             loss_scale: None,
             state_sha256: String::new(),
@@ -136,6 +141,13 @@ impl TrainState {
     /// The same state with the loss scaler's.
     pub fn with_loss_scale(mut self, loss_scale: Option<crate::precision::LossScaleState>) -> Self {
         self.loss_scale = loss_scale;
+        self
+    }
+
+    /// The same state with the number of batches trained (recorded only when it differs from
+    /// the number of steps, so that checkpoints without accumulation stay as they were).
+    pub fn with_batches(mut self, batches: usize) -> Self {
+        self.batches = (batches != self.step).then_some(batches);
         self
     }
 
@@ -315,7 +327,12 @@ impl Checkpointer {
                 .to_data()
                 .convert::<f32>()
                 .try_to_vec()
-                .unwrap_or_default();
+                .map_err(|e| {
+                    KilnError::Internal(format!(
+                        "{}: cannot read the carried tensor {name}: {e:?}",
+                        self.root.display()
+                    ))
+                })?;
             let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
             files.push((format!("{name}.f32"), bytes));
             state
@@ -367,11 +384,25 @@ impl VerifiedCheckpoint {
         let path = self.dir.join(format!("{name}.f32"));
         let bytes =
             fs::read(&path).map_err(|e| KilnError::Input(format!("{}: {e}", path.display())))?;
+        let &[a, b, c] = shape.as_slice() else {
+            return Err(KilnError::Input(format!(
+                "{}: {STATE_FILE} gives {name} the shape {shape:?}, not three dimensions",
+                self.dir.display()
+            )));
+        };
+        let expected = a.checked_mul(b).and_then(|n| n.checked_mul(c)).and_then(|n| n.checked_mul(4));
+        if expected != Some(bytes.len()) {
+            return Err(KilnError::Input(format!(
+                "{}: {} bytes, but the shape {shape:?} needs {} f32 values",
+                path.display(),
+                bytes.len(),
+                a.saturating_mul(b).saturating_mul(c)
+            )));
+        }
         let values: Vec<f32> = bytes
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect();
-        let [a, b, c] = [shape[0], shape[1], shape[2]];
         Ok(Some(Tensor::from_data(
             TensorData::new(values, [a, b, c]),
             device,

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use crate::checkpoint::{STATE_FILE, TrainState};
-use crate::run_dir::write_atomic;
+use crate::atomic::write_atomic;
 use crate::{KilnError, Result};
 
 /// A checkpoint held in memory, ready to be written: its files' bytes and its state (the writer

@@ -69,15 +69,13 @@ impl ModuleVisitor for Scale<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kiln_fnn::MlpConfig;
+    use crate::testing::tiny;
 
-    fn grads_of_big_loss() -> (kiln_fnn::Mlp, GradientsParams) {
+    fn grads_of_big_loss() -> (crate::testing::TinyNet, GradientsParams) {
         let device = Device::flex().autodiff();
         let _rng = crate::rng_guard(); // Burn's RNG is global: keep other tests from reseeding it
         device.seed(1);
-        let model = MlpConfig::new(3, 2)
-            .with_hidden_sizes(vec![4])
-            .init(&device);
+        let model = tiny(3, 2, &[4], &device);
         let x = Tensor::<2>::ones([5, 3], &device).mul_scalar(10.0);
         let loss = model.forward(x).square().sum();
         let grads = GradientsParams::from_grads(loss.backward(), &model);

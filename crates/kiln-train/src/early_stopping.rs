@@ -1,7 +1,7 @@
 //! Early stopping with patience on a validation metric, and the best epoch for model selection.
 
 use crate::checkpoint::StopperState;
-use crate::config::{EarlyStoppingConfig, Monitor};
+use crate::settings::{EarlyStoppingConfig, Monitor};
 
 /// What the stopper concluded after an epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

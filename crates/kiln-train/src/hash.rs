@@ -40,7 +40,7 @@ impl ModuleVisitor for HashVisitor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kiln_fnn::MlpConfig;
+    use crate::testing::tiny;
 
     #[test]
     fn same_seed_same_hash_other_seed_other_hash() {
@@ -48,9 +48,7 @@ mod tests {
         let _rng = crate::rng_guard(); // Burn's RNG is global: keep other tests from reseeding it
         let build = |seed| {
             device.seed(seed);
-            MlpConfig::new(3, 2)
-                .with_hidden_sizes(vec![4])
-                .init(&device)
+            tiny(3, 2, &[4], &device)
         };
         let a = weights_sha256(&build(1));
         assert_eq!(a.len(), 64);

@@ -6,7 +6,7 @@ use kiln_data::Samples;
 use serde::Serialize;
 
 use crate::checkpoint::RunningSums;
-use crate::{Objective, TaskModel};
+use crate::Objective;
 
 /// Sums of loss and correct predictions over an epoch: kept as device tensors on GPU backends
 /// (one read per epoch), and on the host on the CPU backends, where reading a tensor costs less
@@ -159,9 +159,11 @@ fn ratio(a: usize, b: usize) -> f64 {
     if b == 0 { 0.0 } else { a as f64 / b as f64 }
 }
 
-/// Evaluates `model` (an inference copy: `model.valid()`) on `samples` in batches of 1024.
-pub fn evaluate<M: TaskModel>(
+/// Evaluates `model` (an inference copy: `model.valid()`) through `forward` (flattened
+/// inputs to logits) on `samples` in batches of 1024.
+pub fn evaluate<M>(
     model: &M,
+    forward: impl Fn(&M, Tensor<2>) -> Tensor<2>,
     objective: Objective,
     samples: &Samples,
     device: &Device,
@@ -172,7 +174,7 @@ pub fn evaluate<M: TaskModel>(
     let order: Vec<usize> = (0..samples.len()).collect();
     for indices in order.chunks(1024) {
         let batch = samples.batch(indices, device);
-        let logits = model.logits(batch.inputs);
+        let logits = forward(model, batch.inputs);
         let loss: f64 = objective.loss(logits.clone(), batch.labels).into_scalar();
         loss_sum += loss * indices.len() as f64;
         let predicted: Vec<i64> = objective

@@ -10,7 +10,7 @@ use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer, SgdConfig};
 
-use crate::config::{OptimConfig, OptimName, RegularizationConfig, ScheduleConfig, ScheduleName};
+use crate::settings::{OptimConfig, OptimName, RegularizationConfig, ScheduleConfig, ScheduleName};
 use crate::fused_adam::FusedAdam;
 use crate::{KilnError, Result};
 

@@ -38,6 +38,15 @@ impl Precision {
         }
     }
 
+    /// The name `parse` reads.
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::F16 => "f16",
+            Precision::Bf16 => "bf16",
+        }
+    }
+
     /// The half type, or `None` for f32.
     pub fn half(self) -> Option<FloatDType> {
         match self {
@@ -118,6 +127,19 @@ fn half() -> f64 {
 }
 fn growth_interval() -> usize {
     2000
+}
+
+impl LossScaleConfig {
+    /// Checks the ranges; the message names the key.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        if !(self.initial > 0.0 && self.growth_factor >= 1.0) {
+            return Err("loss_scale.initial must be > 0 and loss_scale.growth_factor >= 1".into());
+        }
+        if !(self.backoff_factor > 0.0 && self.backoff_factor < 1.0) {
+            return Err("loss_scale.backoff_factor must be in (0, 1)".into());
+        }
+        Ok(())
+    }
 }
 
 impl Default for LossScaleConfig {
@@ -234,12 +256,9 @@ impl MixedPrecision {
     }
 
     /// Back-propagates `objective` (scaled for f16) and returns the f32 gradients of `model`'s
-    /// parameters and whether the optimizer may step (not after an overflow).
-    pub fn backward<M: Module>(
-        &mut self,
-        model: &M,
-        objective: Tensor<1>,
-    ) -> (GradientsParams, bool) {
+    /// parameters and whether any of them overflowed (always false in f32). The first stage of
+    /// the loop's gradient path; [`MixedPrecision::may_step`] then decides on the step.
+    pub fn backward<M: Module>(&self, model: &M, objective: Tensor<1>) -> (GradientsParams, bool) {
         let scale = self.scaler.as_ref().map(LossScaler::scale);
         let backward = match scale {
             Some(scale) => objective.mul_scalar(scale).backward(),
@@ -247,14 +266,18 @@ impl MixedPrecision {
         };
         let grads = GradientsParams::from_grads(backward, model);
         if self.half.is_none() {
-            return (grads, true);
+            return (grads, false);
         }
-        let (grads, overflow) = unscale_and_check(model, grads, scale.unwrap_or(1.0));
-        let may_step = match self.scaler.as_mut() {
+        unscale_and_check(model, grads, scale.unwrap_or(1.0))
+    }
+
+    /// Whether the optimizer may step after gradients that did (or did not) overflow; updates
+    /// the f16 scaler (halved on overflow, grown after enough good steps).
+    pub fn may_step(&mut self, overflow: bool) -> bool {
+        match self.scaler.as_mut() {
             Some(scaler) => scaler.update(overflow),
             None => !overflow,
-        };
-        (grads, may_step)
+        }
     }
 
     /// The scaler's state to save or report (f16 only).
@@ -304,7 +327,7 @@ impl ModuleVisitor for Unscale<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kiln_fnn::MlpConfig;
+    use crate::testing::tiny;
 
     #[test]
     fn overflow_skips_the_step_and_halves_the_scale() {
@@ -335,7 +358,7 @@ mod tests {
         let device = Device::flex().autodiff();
         let _rng = crate::rng_guard(); // Burn's RNG is global: keep other tests from reseeding it
         device.seed(3);
-        let model = MlpConfig::new(3, 2).init(&device);
+        let model = tiny(3, 2, &[], &device);
         let x = Tensor::<2>::ones([4, 3], &device);
         let loss = model.forward(x).sum().mul_scalar(f32::INFINITY as f64);
         let grads = GradientsParams::from_grads(loss.backward(), &model);
@@ -363,7 +386,7 @@ mod tests {
         let device = Device::flex().autodiff();
         let _rng = crate::rng_guard(); // Burn's RNG is global: keep other tests from reseeding it
         device.seed(3);
-        let model = MlpConfig::new(3, 2).init(&device);
+        let model = tiny(3, 2, &[], &device);
         let x = Tensor::<2>::ones([4, 3], &device);
         let plain = GradientsParams::from_grads(model.forward(x.clone()).sum().backward(), &model);
         let scaled = GradientsParams::from_grads(

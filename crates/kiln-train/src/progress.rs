@@ -10,8 +10,8 @@ use crate::EpochRecord;
 /// Receives the loop's progress events.
 pub trait Progress {
     /// Training starts.
-    fn start(&mut self, _epochs: usize, _steps_per_epoch: usize) {}
-    /// One optimizer step is done.
+    fn start(&mut self, _epochs: usize, _batches_per_epoch: usize) {}
+    /// One batch is done (one optimizer step, unless gradients are accumulated).
     fn step(&mut self) {}
     /// One epoch is done.
     fn epoch(&mut self, _record: &EpochRecord) {}

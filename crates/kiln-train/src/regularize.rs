@@ -31,15 +31,13 @@ impl ModuleVisitor for L1Visitor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kiln_fnn::MlpConfig;
+    use crate::testing::tiny;
 
     #[test]
     fn counts_weights_but_not_biases() {
         let device = Device::flex();
         let _rng = crate::rng_guard(); // model init draws from Burn's global RNG: not mid-way through another test
-        let model = MlpConfig::new(3, 2)
-            .with_hidden_sizes(vec![4])
-            .init(&device);
+        let model = tiny(3, 2, &[4], &device);
         let by_hand: f32 = [model.hidden[0].weight.val(), model.output.weight.val()]
             .into_iter()
             .map(|w| w.abs().sum().into_scalar::<f32>())

@@ -1,8 +1,8 @@
 //! `kiln bench`: throughput and memory of a config's model.
 
 use kiln_train::Result;
-use kiln_train::bench::bench;
-use kiln_train::run_dir::write_atomic;
+use kiln_experiment::bench::bench;
+use kiln_train::write_atomic;
 
 use super::parse_backend;
 use super::train::load_config_named;

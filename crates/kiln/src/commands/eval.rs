@@ -1,6 +1,7 @@
 //! `kiln eval`: test-split metrics of a trained run.
 
-use kiln_train::{Result, load_run};
+use kiln_experiment::load_run;
+use kiln_train::Result;
 
 use super::parse_backend;
 use crate::cli::EvalArgs;
@@ -26,7 +27,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         return Ok(());
     }
     let picture = args.run_dir.join("confusion.png");
-    kiln_train::plot::write_confusion(&picture, &evaluation.confusion)?;
+    kiln_experiment::plot::write_confusion(&picture, &evaluation.confusion)?;
     if args.json {
         let json = serde_json::json!({
             "accuracy": evaluation.accuracy,

@@ -1,6 +1,7 @@
 //! `kiln generate`: text sampled from a character language model.
 
-use kiln_train::{Result, load_run};
+use kiln_experiment::load_run;
+use kiln_train::Result;
 
 use super::parse_backend;
 use crate::cli::GenerateArgs;

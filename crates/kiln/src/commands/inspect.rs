@@ -1,8 +1,9 @@
 //! `kiln inspect`: what a run folder holds.
 
 use burn::module::Module;
-use kiln_train::run_dir::{MODEL_FILE, read_summary};
-use kiln_train::{Result, load_run};
+use kiln_experiment::load_run;
+use kiln_experiment::run_dir::{MODEL_FILE, read_summary};
+use kiln_train::Result;
 
 use crate::cli::InspectArgs;
 
@@ -13,9 +14,12 @@ pub fn run(args: &InspectArgs) -> Result<()> {
         .map(|m| m.len())
         .unwrap_or(0);
     println!("run:        {}", args.run_dir.display());
+    let kind = run.config.model.info();
     println!(
-        "model:      {} ({} parameters, {MODEL_FILE} {:.1} KiB)",
-        run.config.model.kind(),
+        "model:      {} ({}, {}; {} parameters, {MODEL_FILE} {:.1} KiB)",
+        kind.name,
+        kind.description,
+        kind.crate_name,
         run.model.num_params(),
         bytes as f64 / 1024.0
     );
@@ -35,12 +39,7 @@ pub fn run(args: &InspectArgs) -> Result<()> {
         );
         println!("weights:    sha256 {}", summary.weights_sha256);
     }
-    match &run.model {
-        kiln_train::AnyModel::Mlp(model) => println!("\n{model}"),
-        kiln_train::AnyModel::Cnn(model) => println!("\n{model}"),
-        kiln_train::AnyModel::Rnn(model) => println!("\n{model}"),
-        kiln_train::AnyModel::Charlm(model) => println!("\n{model}"),
-    }
+    println!("\n{}", run.model);
     println!("config:\n{}", run.config.to_toml());
     Ok(())
 }

@@ -2,7 +2,8 @@
 
 use std::path::Path;
 
-use kiln_train::{KilnError, Result, load_run};
+use kiln_experiment::load_run;
+use kiln_train::{KilnError, Result};
 
 use super::parse_backend;
 use crate::cli::PredictArgs;
@@ -124,7 +125,7 @@ fn top_classes(probabilities: &[f32], k: usize) -> Vec<(usize, f32)> {
     ranked
 }
 
-fn predict_images(run: &kiln_train::TrainedRun, args: &PredictArgs) -> Result<()> {
+fn predict_images(run: &kiln_experiment::TrainedRun, args: &PredictArgs) -> Result<()> {
     let [channels, height, width] = run.preprocess.sample_shape[..] else {
         return Err(KilnError::Input(format!(
             "{}: this model takes samples of shape {:?}, not images; give it a CSV file",

@@ -2,7 +2,8 @@
 
 use std::path::Path;
 
-use kiln_train::{ConsoleProgress, ExperimentConfig, KilnError, Result, TrainOptions, train};
+use kiln_experiment::{ExperimentConfig, TrainOptions, train};
+use kiln_train::{ConsoleProgress, KilnError, Result};
 
 use super::parse_backend;
 use crate::cli::TrainArgs;

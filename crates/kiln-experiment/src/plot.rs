@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::{EpochRecord, KilnError, Result};
+use kiln_train::{EpochRecord, KilnError, Result};
 
 const WIDTH: usize = 800;
 const HEIGHT: usize = 320;
@@ -171,5 +171,5 @@ pub fn write_png(path: &Path, width: usize, height: usize, rgb: &[u8]) -> Result
             .write_image_data(rgb)
             .map_err(|e| KilnError::Internal(format!("png: {e}")))?;
     }
-    crate::run_dir::write_atomic(path, &bytes)
+    kiln_train::write_atomic(path, &bytes)
 }

@@ -6,12 +6,11 @@ use std::time::Instant;
 use burn::prelude::*;
 use serde::Serialize;
 
-use crate::config::ModelConfig;
+use kiln_train::{BackendKind, KilnError, Progress, Result, Trainer};
+use kiln_zoo::{AnyModel, TaskKind};
+
 use crate::data::prepare;
-use crate::{
-    BackendKind, ExperimentConfig, KilnError, Objective, Progress, Result, TaskModel, build_model,
-    choose_backend, fit,
-};
+use crate::{ExperimentConfig, choose_backend};
 
 /// What `kiln bench` measures.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -60,7 +59,7 @@ pub fn bench(
     backend: Option<BackendKind>,
     steps: usize,
 ) -> Result<BenchReport> {
-    if matches!(config.model, ModelConfig::Charlm(_)) {
+    if config.model.info().task == TaskKind::LanguageModelling {
         return Err(KilnError::Input(
             "kiln bench measures classifiers; language models are not supported yet".into(),
         ));
@@ -74,22 +73,24 @@ pub fn bench(
     let indices: Vec<usize> = (0..total).map(|i| i % splits.train.len()).collect();
     splits.train = splits.train.select(&indices);
     splits.valid = None;
-    let mut one_epoch = config.clone();
-    one_epoch.train.epochs = 1;
-    one_epoch.early_stopping.patience = 0;
+    let mut fit = config.fit_config()?;
+    fit.epochs = 1;
+    fit.early_stopping.patience = 0;
 
-    let objective = Objective::for_classes(splits.preprocess.classes);
     let autodiff = device.clone().autodiff();
-    let _rng = crate::rng_guard();
+    let _rng = kiln_train::rng_guard();
     autodiff.seed(config.seed);
-    let model = build_model(&config.model, &splits.preprocess, objective, &autodiff)?;
+    let model = config.model.build(&splits.preprocess.shape(), &autodiff)?;
     let mut clock = StepClock { times: Vec::new() };
-    let report = fit(model, &splits, &one_epoch, objective, &autodiff, &mut clock)?;
+    let mut task = crate::experiment::classification(config, &splits);
+    let report = Trainer::new(fit)
+        .with_progress(&mut clock)
+        .fit(model, &mut task, &autodiff)?;
     let window = 5;
     let train_rate =
         median_rate(&clock.times[warmup.min(clock.times.len())..], window) * batch_size as f64;
 
-    let inference = report.model.valid();
+    let inference: AnyModel = report.model.valid();
     let infer_batch: Vec<usize> = (0..256).map(|i| i % splits.test.len()).collect();
     let batch = splits.test.batch(&infer_batch, &device);
     let mut times = vec![Instant::now()];

@@ -2,12 +2,12 @@
 //! weights, early stopping stops and restores the best epoch, and seeds make it repeatable.
 
 use burn::prelude::*;
-use kiln_train::data::{Splits, prepare};
+use kiln_experiment::data::{Splits, prepare};
+use kiln_experiment::{ExperimentConfig, classification};
 use kiln_train::metrics::evaluate;
 use kiln_train::regularize::l1_norm;
-use kiln_train::{
-    AnyModel, ExperimentConfig, FitReport, Objective, Silent, build_model, fit, weights_sha256,
-};
+use kiln_train::{FitReport, Objective, Trainer, weights_sha256};
+use kiln_zoo::AnyModel;
 
 const IRIS: &str = r#"
 seed = 1
@@ -26,12 +26,17 @@ lr = 0.01
 
 /// Seeds, builds and trains the configured model on `splits` on flex.
 fn train_on(config: &ExperimentConfig, splits: &Splits) -> FitReport<AnyModel> {
-    let objective = Objective::for_classes(splits.preprocess.classes);
     let device = Device::flex().autodiff();
     let _rng = kiln_train::rng_guard();
     device.seed(config.seed);
-    let model = build_model(&config.model, &splits.preprocess, objective, &device).unwrap();
-    fit(model, splits, config, objective, &device, &mut Silent).unwrap()
+    let model = config
+        .model
+        .build(&splits.preprocess.shape(), &device)
+        .unwrap();
+    let mut task = classification(config, splits);
+    Trainer::new(config.fit_config().unwrap())
+        .fit(model, &mut task, &device)
+        .unwrap()
 }
 
 fn run(overrides: &[&str]) -> (FitReport<AnyModel>, f64) {
@@ -42,6 +47,7 @@ fn run(overrides: &[&str]) -> (FitReport<AnyModel>, f64) {
     let objective = Objective::for_classes(splits.preprocess.classes);
     let test = evaluate(
         &report.model.valid(),
+        AnyModel::logits,
         objective,
         &splits.test,
         &Device::flex(),
@@ -176,6 +182,7 @@ fn a_tiny_cnn_overfits_a_handful_of_real_digits() {
     let objective = Objective::for_classes(10);
     let fitted = evaluate(
         &report.model.valid(),
+        AnyModel::logits,
         objective,
         &splits.train,
         &Device::flex(),

@@ -3,13 +3,13 @@
 //! renamed or dropped.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::{EpochRecord, KilnError, Result};
+pub use kiln_train::write_atomic;
+use kiln_train::{EpochRecord, KilnError, Result};
 
 /// File name of the trained model inside a run folder (Burn's `.bpk` record).
 pub const MODEL_FILE: &str = "model.bpk";
@@ -196,28 +196,6 @@ impl RunDir {
         let json = serde_json::to_string_pretty(summary).expect("summary serialises");
         self.write(SUMMARY_FILE, json.as_bytes())
     }
-}
-
-/// Writes a file so that a reader sees the old content or the new, never a part.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let failed = |source| KilnError::Write {
-        path: path.to_path_buf(),
-        source,
-    };
-    let tmp = path.with_file_name(format!(
-        ".{}.{}.tmp",
-        path.file_name()
-            .map_or("file".into(), |n| n.to_string_lossy()),
-        std::process::id()
-    ));
-    let mut file = fs::File::create(&tmp).map_err(failed)?;
-    file.write_all(bytes).map_err(failed)?;
-    file.sync_all().map_err(failed)?;
-    fs::rename(&tmp, path).map_err(failed)?;
-    if let Some(dir) = path.parent().and_then(|d| fs::File::open(d).ok()) {
-        let _ = dir.sync_all();
-    }
-    Ok(())
 }
 
 fn fresh_dir(root: &Path, name: &str) -> PathBuf {

@@ -1,12 +1,13 @@
 //! One training step (forward, loss, backward, Adam) of each reference model on flex, batch 64,
-//! with Kiln's fused Adam and with Burn's own: `cargo bench -p kiln-train --bench train_step`.
+//! with Kiln's fused Adam and with Burn's own: `cargo bench -p kiln-experiment --bench train_step`.
 
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use criterion::{Criterion, criterion_group, criterion_main};
-use kiln_train::data::prepare;
+use kiln_experiment::ExperimentConfig;
+use kiln_experiment::data::prepare;
+use kiln_train::Objective;
 use kiln_train::optim::build_optimizer;
-use kiln_train::{ExperimentConfig, Objective, TaskModel, build_model};
 
 const REFERENCE_MODELS: [(&str, &str); 5] = [
     ("mlp-mnist", include_str!("../../../configs/mlp-mnist.toml")),
@@ -35,7 +36,10 @@ fn train_step(c: &mut Criterion) {
         let device = Device::flex().autodiff();
         device.seed(config.seed);
         let mut model = Some(
-            build_model(&config.model, &splits.preprocess, objective, &device).expect("model"),
+            config
+                .model
+                .build(&splits.preprocess.shape(), &device)
+                .expect("model"),
         );
         let indices: Vec<usize> = (0..64).collect();
         let batch = splits.train.batch(&indices, &device);

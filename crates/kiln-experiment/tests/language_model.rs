@@ -1,7 +1,8 @@
 //! The character language model trains through the run-folder pipeline on a small text, reports
 //! bits per character, and generates the same text for the same seed.
 
-use kiln_train::{ExperimentConfig, Silent, TrainOptions, load_run, train};
+use kiln_experiment::{ExperimentConfig, TrainOptions, load_run, train};
+use kiln_train::Silent;
 
 const CONFIG: &str = r#"
 seed = 4

@@ -5,22 +5,22 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 
-use crate::checkpoint::{self, CheckpointPolicy, Checkpointer, VerifiedCheckpoint};
-use crate::config::ModelConfig;
+use kiln_data::{Augment, StreamChunks};
+use kiln_train::checkpoint::{self, CheckpointPolicy, Checkpointer, VerifiedCheckpoint};
+use kiln_train::metrics::{Evaluation, evaluate};
+use kiln_train::settings::OptimName;
+use kiln_train::{
+    BackendKind, Classification, FitReport, KilnError, Objective, Precision, Progress, Result,
+    Trainer, weights_sha256,
+};
+use kiln_zoo::{AnyModel, LanguageModelling, TaskKind, evaluate_text, sample_tokens};
+
 use crate::data::{Preprocess, Splits, load_preprocess, prepare, prepare_text};
-use crate::language_model::{evaluate_text, fit_language_model, sample_tokens};
-use crate::metrics::{Evaluation, evaluate};
-use crate::precision::Precision;
 use crate::run_dir::{
     CONFIG_FILE, LossScaleSummary, MODEL_FILE, PREPROCESS_FILE, RunDir, SplitMetrics, SplitSizes,
     Summary,
 };
-use crate::trainer::{FitControl, FitReport, fit_with};
-use crate::{
-    AnyModel, BackendKind, ExperimentConfig, KilnError, Objective, Progress, Result, build_model,
-    plot, weights_sha256,
-};
-use kiln_data::StreamChunks;
+use crate::{ExperimentConfig, plot};
 
 /// How to run `train` beyond what the config says.
 #[derive(Debug, Clone, Default)]
@@ -67,10 +67,32 @@ pub fn train(
     let device = backend.device()?;
     let precision = Precision::parse(&config.train.precision)?;
     precision.check_supported(backend, &device)?;
-    match &config.model {
-        ModelConfig::Charlm(_) => train_text(config, options, backend, &device, progress),
-        _ => train_samples(config, options, backend, &device, progress),
+    match config.model.info().task {
+        TaskKind::LanguageModelling => train_text(config, options, backend, &device, progress),
+        TaskKind::Samples | TaskKind::Sequences => {
+            train_samples(config, options, backend, &device, progress)
+        }
     }
+}
+
+/// The loop's task for a classifier of the zoo: the config's batch size (the whole split for
+/// full-batch `gd`), augmentation and validation split.
+pub fn classification<'a>(
+    config: &ExperimentConfig,
+    splits: &'a Splits,
+) -> Classification<'a, fn(&AnyModel, Tensor<2>) -> Tensor<2>> {
+    let batch_size = if config.optim.name == OptimName::Gd {
+        0
+    } else {
+        config.train.batch_size
+    };
+    Classification::new(&splits.train, AnyModel::logits as fn(&AnyModel, Tensor<2>) -> Tensor<2>)
+        .with_optional_valid(splits.valid.as_ref())
+        .with_batch_size(batch_size)
+        .with_augment(Augment {
+            max_shift: config.data.augment_shift,
+            max_rotation: config.data.augment_rotation,
+        })
 }
 
 /// What a finished training hands to the run folder.
@@ -90,23 +112,23 @@ fn train_samples(
 ) -> Result<TrainOutcome> {
     let splits = prepare(&config.data, config.seed)?;
     let objective = Objective::for_classes(splits.preprocess.classes);
+    let fit = config.fit_config()?;
     let autodiff = device.clone().autodiff();
-    let _rng = crate::rng_guard();
+    let _rng = kiln_train::rng_guard();
     autodiff.seed(config.seed);
-    let model = build_model(&config.model, &splits.preprocess, objective, &autodiff)?;
+    let model = config.model.build(&splits.preprocess.shape(), &autodiff)?;
     let run = start_run(config, options, backend, &splits.preprocess)?;
     let resume = find_resume_point(config, options, &run)?;
     let checkpointer = checkpointer(config, &run);
-    let control = FitControl {
-        checkpointer: checkpointer.as_ref(),
-        resume: resume.as_ref(),
-    };
-    let report = fit_with(
-        model, &splits, config, objective, &autodiff, progress, control,
-    )?;
+    let mut task = classification(config, &splits);
+    let report = Trainer::new(fit)
+        .with_progress(progress)
+        .with_checkpointer(checkpointer.as_ref())
+        .resume_from(resume.as_ref())
+        .fit(model, &mut task, &autodiff)?;
     let inference = report.model.valid();
     let metrics = |samples: &kiln_data::Samples| {
-        let e = evaluate(&inference, objective, samples, device);
+        let e = evaluate(&inference, AnyModel::logits, objective, samples, device);
         SplitMetrics {
             loss: e.loss,
             accuracy: e.accuracy,
@@ -139,31 +161,25 @@ fn train_text(
             config.train.seq_len
         )));
     }
-    let objective = Objective::for_classes(text.preprocess.classes);
+    let fit = config.fit_config()?;
     let autodiff = device.clone().autodiff();
-    let _rng = crate::rng_guard();
+    let _rng = kiln_train::rng_guard();
     autodiff.seed(config.seed);
-    let AnyModel::Charlm(model) =
-        build_model(&config.model, &text.preprocess, objective, &autodiff)?
-    else {
-        unreachable!("a charlm config builds a language model")
+    let AnyModel::Charlm(model) = config.model.build(&text.preprocess.shape(), &autodiff)? else {
+        return Err(KilnError::Internal(format!(
+            "model kind {} trains on text but is not a character language model",
+            config.model.info().name
+        )));
     };
     let run = start_run(config, options, backend, &text.preprocess)?;
     let resume = find_resume_point(config, options, &run)?;
     let checkpointer = checkpointer(config, &run);
-    let control = FitControl {
-        checkpointer: checkpointer.as_ref(),
-        resume: resume.as_ref(),
-    };
-    let report = fit_language_model(
-        model,
-        &train_chunks,
-        &valid_chunks,
-        config,
-        &autodiff,
-        progress,
-        control,
-    )?;
+    let mut task = LanguageModelling::new(&train_chunks, &valid_chunks, model.vocab_size());
+    let report = Trainer::new(fit)
+        .with_progress(progress)
+        .with_checkpointer(checkpointer.as_ref())
+        .resume_from(resume.as_ref())
+        .fit(model, &mut task, &autodiff)?;
     let evaluation = evaluate_text(&report.model.valid(), &valid_chunks, device);
     let metrics = SplitMetrics {
         loss: evaluation.loss,
@@ -269,7 +285,7 @@ fn finish_run<M: Module>(
     plot::write_curves(&run.path().join("curves.png"), &report.history)?;
     let summary = Summary {
         name: config.name.clone(),
-        model: config.model.kind().into(),
+        model: config.model.info().name.into(),
         backend: backend.name().into(),
         precision: config.train.precision.clone(),
         epochs: report.history.len(),
@@ -365,8 +381,8 @@ fn load_model_from(
     let objective = Objective::for_classes(preprocess.classes);
     // Initialising draws from Burn's global RNG: not in the middle of another thread's training.
     let initial = {
-        let _rng = crate::rng_guard();
-        build_model(&config.model, &preprocess, objective, &device)?
+        let _rng = kiln_train::rng_guard();
+        config.model.build(&preprocess.shape(), &device)?
     };
     let model = initial.try_load_file(model_file).map_err(|e| {
         KilnError::Input(format!(
@@ -406,6 +422,7 @@ impl TrainedRun {
         let splits = prepare(&self.config.data, self.config.seed)?;
         Ok(evaluate(
             &self.model,
+            AnyModel::logits,
             self.objective,
             &splits.test,
             &self.device,
@@ -432,7 +449,7 @@ impl TrainedRun {
         let inputs = Tensor::<2>::from_data(TensorData::new(rows, [n, size]), &self.device);
         let probabilities = self
             .objective
-            .probabilities(crate::TaskModel::logits(&self.model, inputs));
+            .probabilities(self.model.logits(inputs));
         let values: Vec<f32> = probabilities
             .into_data()
             .convert::<f32>()
@@ -472,7 +489,7 @@ impl TrainedRun {
             return Err(KilnError::Input(format!(
                 "{}: generate needs a language model run (model kind charlm), this is {}",
                 self.dir.display(),
-                self.config.model.kind()
+                self.config.model.info().name
             )));
         };
         if temperature <= 0.0 {
@@ -491,7 +508,7 @@ impl TrainedRun {
         if prompt_tokens.is_empty() {
             return Err(KilnError::Input("--prompt must not be empty".into()));
         }
-        let _rng = crate::rng_guard();
+        let _rng = kiln_train::rng_guard();
         let tokens = sample_tokens(
             model,
             &prompt_tokens,
@@ -499,7 +516,7 @@ impl TrainedRun {
             temperature,
             seed,
             &self.device,
-        );
+        )?;
         Ok(format!("{prompt}{}", corpus.decode(&tokens)))
     }
 }

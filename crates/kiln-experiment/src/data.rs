@@ -5,7 +5,9 @@ use std::path::Path;
 use kiln_data::{Corpus, DataError, Samples, Standardizer, embedded, load_csv, load_mnist_dir};
 use serde::{Deserialize, Serialize};
 
-use crate::Result;
+use kiln_train::Result;
+use kiln_zoo::DataShape;
+
 use crate::config::DataConfig;
 
 /// The splits one experiment trains, selects and tests on, already standardised.
@@ -40,6 +42,15 @@ pub struct Preprocess {
 }
 
 impl Preprocess {
+    /// The shape of the data, for building a model.
+    pub fn shape(&self) -> DataShape {
+        DataShape {
+            sample_shape: self.sample_shape.clone(),
+            classes: self.classes,
+            vocab: self.vocab.chars().count(),
+        }
+    }
+
     /// Applies the saved standardisation to one sample's values in place.
     pub fn apply(&self, values: &mut [f32]) {
         if !self.mean.is_empty() {
@@ -150,7 +161,7 @@ pub fn prepare_text(config: &DataConfig) -> Result<TextSplits> {
             (embedded::shakespeare(), "embedded:shakespeare".into())
         }
         None => {
-            return Err(crate::KilnError::Config(format!(
+            return Err(kiln_train::KilnError::Config(format!(
                 "data.dataset '{}' is not an embedded text (embedded: shakespeare); use data.path for your own text file",
                 config.dataset
             )));
@@ -191,7 +202,7 @@ fn load(config: &DataConfig, seed: u64) -> Result<(Samples, Samples)> {
         "mnist-10k" => Ok(embedded::mnist_10k()),
         name => match embedded::embedded_table(name) {
             Ok(table) => Ok(table_split(table)),
-            Err(_) => Err(crate::KilnError::Config(format!(
+            Err(_) => Err(kiln_train::KilnError::Config(format!(
                 "data.dataset '{name}' is not an embedded dataset (embedded: breast-cancer, iris, mnist-10k); \
                  use data.path for your own CSV file or IDX directory"
             ))),
@@ -202,7 +213,7 @@ fn load(config: &DataConfig, seed: u64) -> Result<(Samples, Samples)> {
 /// The preprocessing of a run folder, if it was saved there.
 pub fn load_preprocess(path: &Path) -> Result<Preprocess> {
     let text = std::fs::read_to_string(path)
-        .map_err(|e| crate::KilnError::Input(format!("{}: cannot read: {e}", path.display())))?;
+        .map_err(|e| kiln_train::KilnError::Input(format!("{}: cannot read: {e}", path.display())))?;
     serde_json::from_str(&text)
-        .map_err(|e| crate::KilnError::Input(format!("{}: malformed: {e}", path.display())))
+        .map_err(|e| kiln_train::KilnError::Input(format!("{}: malformed: {e}", path.display())))
 }

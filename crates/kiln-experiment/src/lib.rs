@@ -1,0 +1,17 @@
+//! Kiln experiments: one TOML config per experiment, data preparation, the run folder (its
+//! `summary.json` is a contract: keys are only ever added), curves and confusion matrices as
+//! pictures, `kiln bench`, and trained runs read back for evaluation, prediction and
+//! generation. It wires kiln-zoo's models and tasks into kiln-train's loop.
+#![warn(missing_docs)]
+
+pub mod bench;
+pub mod config;
+pub mod data;
+mod experiment;
+pub mod plot;
+pub mod run_dir;
+
+pub use config::ExperimentConfig;
+pub use experiment::{
+    TrainOptions, TrainOutcome, TrainedRun, choose_backend, classification, load_run, train,
+};

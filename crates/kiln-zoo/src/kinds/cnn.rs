@@ -1,0 +1,223 @@
+//! `cnn`: kiln-cnn's convolutional network, a preset or conv blocks given as data.
+
+use burn::prelude::*;
+use kiln_cnn::{Cnn, CnnConfig, ConvBlockConfig};
+use kiln_train::{KilnError, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::size::check_params;
+use crate::{DataShape, KindInfo, ModelKind, TaskKind, Variant};
+
+static INFO: KindInfo = KindInfo {
+    name: "cnn",
+    description: "convolutional network: conv blocks (plain or residual) -> classifier head",
+    crate_name: "kiln-cnn",
+    task: TaskKind::Samples,
+    variant_key: Some("preset"),
+    variants: &[
+        Variant {
+            name: "lenet",
+            description: "conv 32 k3, pool 2, conv 64 k3, pool 2, 1600 -> 128 -> classes",
+        },
+        Variant {
+            name: "resnet",
+            description: "small residual network, batch norm, global average pooling",
+        },
+        Variant {
+            name: "custom",
+            description: "the [[model.blocks]] and head given in the config",
+        },
+    ],
+    example: "[model]\nkind = \"cnn\"\npreset = \"lenet\"\ninput = [1, 28, 28]\n",
+};
+
+/// `[model] kind = "cnn"`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CnnSpec {
+    /// `lenet` (the reference model), `resnet` (small residual network) or `custom`.
+    #[serde(default)]
+    pub preset: CnnPreset,
+    /// Input shape `[channels, height, width]` the network is built for; checked against the data.
+    #[serde(default = "mnist_shape")]
+    pub input: Vec<usize>,
+    /// `custom`: kiln-cnn's conv blocks, first to last, written as `[[model.blocks]]` tables
+    /// with keys `channels`, `kernel`, `padding`, `stride`, `pool`, `batch_norm`, `dropout`,
+    /// `residual`.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        with = "blocks_in_toml"
+    )]
+    pub blocks: Vec<ConvBlockConfig>,
+    /// `custom`: hidden widths of the classifier head.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hidden: Vec<usize>,
+    /// `custom`: global average pooling instead of flattening.
+    #[serde(default)]
+    pub global_avg_pool: bool,
+    /// Dropout in the classifier head.
+    #[serde(default)]
+    pub dropout: f64,
+}
+
+fn mnist_shape() -> Vec<usize> {
+    vec![1, 28, 28]
+}
+
+/// kiln-cnn's presets, by name.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum CnnPreset {
+    /// [`CnnConfig::lenet`].
+    #[default]
+    Lenet,
+    /// [`CnnConfig::resnet_small`].
+    Resnet,
+    /// The blocks and head given in the config.
+    Custom,
+}
+
+impl CnnSpec {
+    /// kiln-cnn's config for `classes` outputs.
+    pub fn config(&self, outputs: usize) -> CnnConfig {
+        let [channels, height, width] = [self.input[0], self.input[1], self.input[2]];
+        let preset = match self.preset {
+            CnnPreset::Lenet => CnnConfig::lenet(outputs),
+            CnnPreset::Resnet => CnnConfig::resnet_small(outputs),
+            CnnPreset::Custom => CnnConfig::new(channels, height, width, outputs)
+                .with_hidden_sizes(self.hidden.clone())
+                .with_global_avg_pool(self.global_avg_pool)
+                .with_blocks(self.blocks.clone()),
+        };
+        CnnConfig {
+            input_channels: channels,
+            input_height: height,
+            input_width: width,
+            ..preset
+        }
+        .with_dropout(self.dropout)
+    }
+}
+
+impl ModelKind for CnnSpec {
+    type Model = Cnn;
+
+    fn info() -> &'static KindInfo {
+        &INFO
+    }
+
+    fn validate(&self) -> std::result::Result<(), String> {
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err("model.dropout must be in [0, 1)".into());
+        }
+        if self.input.len() != 3 {
+            return Err("model.input must be [channels, height, width]".into());
+        }
+        if self.preset == CnnPreset::Custom && self.blocks.is_empty() {
+            return Err("model.preset = \"custom\" needs [[model.blocks]]".into());
+        }
+        Ok(())
+    }
+
+    fn build(&self, shape: &DataShape, device: &Device) -> Result<Cnn> {
+        if self.input != shape.sample_shape {
+            return Err(KilnError::Input(format!(
+                "model.input is {:?} (channels, height, width) but the data's samples are {:?}",
+                self.input, shape.sample_shape
+            )));
+        }
+        let config = self.config(shape.outputs());
+        config
+            .check()
+            .map_err(|e| KilnError::Input(format!("model: {e}")))?;
+        let head = config.feature_size().ok().and_then(|features| {
+            let mut width = features;
+            let mut sum = 0u128;
+            for &h in config.hidden_sizes.iter().chain([&shape.outputs()]) {
+                sum = sum.checked_add(crate::size::linear(width, h)?)?;
+                width = h;
+            }
+            Some(sum)
+        });
+        check_params(head, "model.hidden")?;
+        Ok(config.init(device))
+    }
+
+    fn logits(model: &Cnn, inputs: Tensor<2>) -> Tensor<2> {
+        model.forward_flat(inputs)
+    }
+}
+
+/// `[[model.blocks]]` tables in the config's key names, read into kiln-cnn's own
+/// [`ConvBlockConfig`] (whose fields are `out_channels`, `kernel_size`, ...).
+mod blocks_in_toml {
+    use super::ConvBlockConfig;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Block {
+        channels: usize,
+        #[serde(default = "three")]
+        kernel: usize,
+        #[serde(default)]
+        padding: usize,
+        #[serde(default = "one")]
+        stride: usize,
+        #[serde(default)]
+        pool: usize,
+        #[serde(default)]
+        batch_norm: bool,
+        #[serde(default)]
+        dropout: f64,
+        #[serde(default)]
+        residual: bool,
+    }
+
+    fn three() -> usize {
+        3
+    }
+    fn one() -> usize {
+        1
+    }
+
+    pub fn serialize<S: Serializer>(
+        blocks: &[ConvBlockConfig],
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        let blocks: Vec<Block> = blocks
+            .iter()
+            .map(|b| Block {
+                channels: b.out_channels,
+                kernel: b.kernel_size,
+                padding: b.padding,
+                stride: b.stride,
+                pool: b.pool,
+                batch_norm: b.batch_norm,
+                dropout: b.dropout,
+                residual: b.residual,
+            })
+            .collect();
+        blocks.serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<ConvBlockConfig>, D::Error> {
+        let blocks = Vec::<Block>::deserialize(deserializer)?;
+        Ok(blocks
+            .into_iter()
+            .map(|b| {
+                ConvBlockConfig::new(b.channels)
+                    .with_kernel_size(b.kernel)
+                    .with_padding(b.padding)
+                    .with_stride(b.stride)
+                    .with_pool(b.pool)
+                    .with_batch_norm(b.batch_norm)
+                    .with_dropout(b.dropout)
+                    .with_residual(b.residual)
+            })
+            .collect())
+    }
+}

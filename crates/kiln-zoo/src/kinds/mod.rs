@@ -1,0 +1,6 @@
+//! One file per model kind; each registers in `lib.rs`'s `zoo!` list.
+
+pub mod charlm;
+pub mod cnn;
+pub mod mlp;
+pub mod rnn;

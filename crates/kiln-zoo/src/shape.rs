@@ -1,0 +1,24 @@
+//! What a model is built for: the data's sample shape, classes and vocabulary.
+
+/// The shape of the data a model is built for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataShape {
+    /// Shape of one sample: `[features]`, `[steps, features]` or `[channels, height, width]`.
+    pub sample_shape: Vec<usize>,
+    /// Number of classes (2 for a binary task, whose model has one logit).
+    pub classes: usize,
+    /// Characters of a text's vocabulary (language models; 0 for other data).
+    pub vocab: usize,
+}
+
+impl DataShape {
+    /// Values per sample.
+    pub fn features(&self) -> usize {
+        self.sample_shape.iter().product()
+    }
+
+    /// Logits a classifier needs: 1 for two classes, else one per class.
+    pub fn outputs(&self) -> usize {
+        if self.classes == 2 { 1 } else { self.classes }
+    }
+}
