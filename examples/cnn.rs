@@ -40,7 +40,7 @@ fn main() -> kiln_train::Result<()> {
 
     let model = report.model.valid();
     let objective = Objective::Multiclass { classes: 10 };
-    let result = evaluate(&model, Cnn::forward_flat, objective, &test, &device.inner());
+    let result = evaluate(&model, Cnn::forward_flat, objective, &test, &device.inner())?;
     println!(
         "test accuracy {:.4} after {} epochs ({:.0}s)",
         result.accuracy,

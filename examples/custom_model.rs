@@ -109,7 +109,10 @@ fn main() -> kiln_train::Result<()> {
     let resumed = train(12, &split, true, data)?;
     let (a, b) = (weights_sha256(&whole.model), weights_sha256(&resumed.model));
     println!("uninterrupted {a}\nresumed       {b}");
-    assert_eq!(a, b, "a resumed run ends with the weights of an uninterrupted one");
+    assert_eq!(
+        a, b,
+        "a resumed run ends with the weights of an uninterrupted one"
+    );
     let _ = std::fs::remove_dir_all(&root);
     Ok(())
 }

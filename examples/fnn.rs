@@ -41,7 +41,13 @@ fn main() -> kiln_train::Result<()> {
         .fit(model, &mut task, &device)?;
 
     let model = report.model.valid();
-    let result = evaluate(&model, Mlp::forward, Objective::Binary, &test, &device.inner());
+    let result = evaluate(
+        &model,
+        Mlp::forward,
+        Objective::Binary,
+        &test,
+        &device.inner(),
+    )?;
     println!(
         "test accuracy {:.4} (loss {:.4}) after {} epochs, best epoch {:?}",
         result.accuracy,

@@ -40,6 +40,11 @@ pub fn parse_csv(bytes: &[u8], origin: &Path, target: &str) -> Result<Samples, D
         .filter(|(i, _)| *i != target_index)
         .map(|(_, h)| h.clone())
         .collect();
+    if feature_names.is_empty() {
+        return Err(malformed(format!(
+            "no feature columns: the header holds only the target column '{target}'"
+        )));
+    }
 
     let mut features = Vec::new();
     let mut labels = Vec::new();
@@ -115,6 +120,17 @@ mod tests {
         );
         assert!(
             err.to_string().contains("t.csv: line 3, column 'a': 'abc'"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_table_of_only_the_target_is_refused() {
+        let err = parse("y\n0\n1\n").unwrap_err();
+        assert!(matches!(err, DataError::Malformed { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains("t.csv: no feature columns: the header holds only the target column 'y'"),
             "{err}"
         );
     }

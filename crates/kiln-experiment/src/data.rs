@@ -212,8 +212,77 @@ fn load(config: &DataConfig, seed: u64) -> Result<(Samples, Samples)> {
 
 /// The preprocessing of a run folder, if it was saved there.
 pub fn load_preprocess(path: &Path) -> Result<Preprocess> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| kiln_train::KilnError::Input(format!("{}: cannot read: {e}", path.display())))?;
-    serde_json::from_str(&text)
-        .map_err(|e| kiln_train::KilnError::Input(format!("{}: malformed: {e}", path.display())))
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        kiln_train::KilnError::Input(format!("{}: cannot read: {e}", path.display()))
+    })?;
+    let preprocess: Preprocess = serde_json::from_str(&text)
+        .map_err(|e| kiln_train::KilnError::Input(format!("{}: malformed: {e}", path.display())))?;
+    preprocess.check().map_err(|problem| {
+        kiln_train::KilnError::Input(format!("{}: {problem}", path.display()))
+    })?;
+    Ok(preprocess)
+}
+
+/// Samples of more values than this are refused (a gigabyte of f32 per sample).
+const MAX_SAMPLE_VALUES: usize = 1 << 28;
+
+impl Preprocess {
+    /// Checks that the values read from `preprocess.json` fit together: a sample shape of
+    /// positive sizes, one mean and standard deviation per feature (or one for all, or none),
+    /// finite statistics, positive deviations and a vocabulary without repeated characters.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        if !self.vocab.is_empty() {
+            return self.check_vocab();
+        }
+        let size = self
+            .sample_shape
+            .iter()
+            .try_fold(1usize, |acc, &d| acc.checked_mul(d).filter(|_| d > 0))
+            .filter(|&n| n <= MAX_SAMPLE_VALUES && !self.sample_shape.is_empty())
+            .ok_or_else(|| format!("sample_shape {:?} is not a usable shape", self.sample_shape))?;
+        if self.classes == 0 {
+            return Err("classes must be at least 1".into());
+        }
+        if self.mean.len() != self.std.len() {
+            return Err(format!(
+                "{} means but {} standard deviations",
+                self.mean.len(),
+                self.std.len()
+            ));
+        }
+        if ![0, 1, size].contains(&self.mean.len()) {
+            return Err(format!(
+                "{} means and standard deviations for samples of {size} values (expected {size}, 1 or none)",
+                self.mean.len()
+            ));
+        }
+        if self.mean.iter().any(|m| !m.is_finite())
+            || self.std.iter().any(|s| !(s.is_finite() && *s > 0.0))
+        {
+            return Err("means must be finite and standard deviations finite and positive".into());
+        }
+        if !self.feature_names.is_empty() && self.feature_names.len() != size {
+            return Err(format!(
+                "{} feature names for samples of {size} values",
+                self.feature_names.len()
+            ));
+        }
+        Ok(())
+    }
+
+    /// A language model's preprocessing: a vocabulary of distinct characters, one class each.
+    fn check_vocab(&self) -> std::result::Result<(), String> {
+        let mut seen = std::collections::HashSet::new();
+        if let Some(c) = self.vocab.chars().find(|c| !seen.insert(*c)) {
+            return Err(format!("vocab repeats the character {c:?}"));
+        }
+        if self.classes != seen.len() || !self.sample_shape.is_empty() || !self.mean.is_empty() {
+            return Err(format!(
+                "a vocabulary of {} characters needs classes = {} and no sample_shape or statistics",
+                seen.len(),
+                seen.len()
+            ));
+        }
+        Ok(())
+    }
 }

@@ -16,6 +16,7 @@ use kiln_train::{
 use kiln_zoo::{AnyModel, LanguageModelling, TaskKind, evaluate_text, sample_tokens};
 
 use crate::data::{Preprocess, Splits, load_preprocess, prepare, prepare_text};
+use crate::manifest::Manifest;
 use crate::run_dir::{
     CONFIG_FILE, LossScaleSummary, MODEL_FILE, PREPROCESS_FILE, RunDir, SplitMetrics, SplitSizes,
     Summary,
@@ -86,13 +87,16 @@ pub fn classification<'a>(
     } else {
         config.train.batch_size
     };
-    Classification::new(&splits.train, AnyModel::logits as fn(&AnyModel, Tensor<2>) -> Tensor<2>)
-        .with_optional_valid(splits.valid.as_ref())
-        .with_batch_size(batch_size)
-        .with_augment(Augment {
-            max_shift: config.data.augment_shift,
-            max_rotation: config.data.augment_rotation,
-        })
+    Classification::new(
+        &splits.train,
+        AnyModel::logits as fn(&AnyModel, Tensor<2>) -> Tensor<2>,
+    )
+    .with_optional_valid(splits.valid.as_ref())
+    .with_batch_size(batch_size)
+    .with_augment(Augment {
+        max_shift: config.data.augment_shift,
+        max_rotation: config.data.augment_rotation,
+    })
 }
 
 /// What a finished training hands to the run folder.
@@ -128,16 +132,16 @@ fn train_samples(
         .fit(model, &mut task, &autodiff)?;
     let inference = report.model.valid();
     let metrics = |samples: &kiln_data::Samples| {
-        let e = evaluate(&inference, AnyModel::logits, objective, samples, device);
-        SplitMetrics {
+        let e = evaluate(&inference, AnyModel::logits, objective, samples, device)?;
+        Ok::<_, KilnError>(SplitMetrics {
             loss: e.loss,
             accuracy: e.accuracy,
             bits_per_char: None,
-        }
+        })
     };
     let trained = Trained {
-        test: metrics(&splits.test),
-        valid: splits.valid.as_ref().map(metrics),
+        test: metrics(&splits.test)?,
+        valid: splits.valid.as_ref().map(metrics).transpose()?,
         samples: split_sizes(&splits),
         report,
     };
@@ -267,6 +271,7 @@ fn start_run(
     run.write(CONFIG_FILE, resolved.to_toml().as_bytes())?;
     let preprocess = serde_json::to_string_pretty(preprocess).expect("serialises");
     run.write(PREPROCESS_FILE, preprocess.as_bytes())?;
+    Manifest::record(run.path(), &[CONFIG_FILE, PREPROCESS_FILE])?;
     Ok(run)
 }
 
@@ -281,6 +286,7 @@ fn finish_run<M: Module>(
     let inference = report.model.valid();
     let last = report.history.last().expect("at least one epoch");
     run.save_model(&report.model)?;
+    Manifest::record(run.path(), &[MODEL_FILE])?;
     run.write_metrics(&report.history)?;
     plot::write_curves(&run.path().join("curves.png"), &report.history)?;
     let summary = Summary {
@@ -367,6 +373,12 @@ fn load_model_from(
             dir.display()
         )));
     }
+    let manifest = Manifest::read(dir)?;
+    manifest.verify(dir, CONFIG_FILE)?;
+    manifest.verify(dir, PREPROCESS_FILE)?;
+    if model_file.parent() == Some(dir) {
+        manifest.verify(dir, MODEL_FILE)?; // a checkpoint's model was verified by its state
+    }
     let config_path = dir.join(CONFIG_FILE);
     let config = ExperimentConfig::load(&config_path, &[])?;
     let preprocess = load_preprocess(&dir.join(PREPROCESS_FILE))?;
@@ -420,13 +432,25 @@ impl TrainedRun {
             });
         }
         let splits = prepare(&self.config.data, self.config.seed)?;
-        Ok(evaluate(
+        evaluate(
             &self.model,
             AnyModel::logits,
             self.objective,
             &splits.test,
             &self.device,
-        ))
+        )
+    }
+
+    /// Refuses a language-model run where a classifier is needed (`kiln predict`).
+    pub fn require_classifier(&self) -> Result<()> {
+        if matches!(self.model, AnyModel::Charlm(_)) {
+            return Err(KilnError::Input(format!(
+                "{}: a language model (model kind charlm) generates text and does not classify rows: use `kiln generate {}`",
+                self.dir.display(),
+                self.dir.display()
+            )));
+        }
+        Ok(())
     }
 
     /// Number of input values per sample.
@@ -436,6 +460,7 @@ impl TrainedRun {
 
     /// Class probabilities for raw (not yet standardised) samples, `sample_size` values each.
     pub fn predict(&self, mut rows: Vec<f32>) -> Result<Vec<Vec<f32>>> {
+        self.require_classifier()?;
         let size = self.sample_size();
         if rows.is_empty() || !rows.len().is_multiple_of(size) {
             return Err(KilnError::Input(format!(
@@ -447,9 +472,7 @@ impl TrainedRun {
             .for_each(|row| self.preprocess.apply(row));
         let n = rows.len() / size;
         let inputs = Tensor::<2>::from_data(TensorData::new(rows, [n, size]), &self.device);
-        let probabilities = self
-            .objective
-            .probabilities(self.model.logits(inputs));
+        let probabilities = self.objective.probabilities(self.model.logits(inputs));
         let values: Vec<f32> = probabilities
             .into_data()
             .convert::<f32>()

@@ -8,6 +8,7 @@ pub mod bench;
 pub mod config;
 pub mod data;
 mod experiment;
+pub mod manifest;
 pub mod plot;
 pub mod run_dir;
 

@@ -51,7 +51,8 @@ fn run(overrides: &[&str]) -> (FitReport<AnyModel>, f64) {
         objective,
         &splits.test,
         &Device::flex(),
-    );
+    )
+    .unwrap();
     (report, test.accuracy)
 }
 
@@ -186,7 +187,8 @@ fn a_tiny_cnn_overfits_a_handful_of_real_digits() {
         objective,
         &splits.train,
         &Device::flex(),
-    );
+    )
+    .unwrap();
     assert_eq!(
         fitted.accuracy, 1.0,
         "memorises 16 digits; loss {}",

@@ -254,10 +254,14 @@ impl Checkpointer {
         (every > 0 && step.is_multiple_of(every) && !ends_epoch) || crate::interrupt::requested()
     }
 
-    /// Whether a checkpoint is due at the end of `epoch` (always after the last one).
-    pub fn due_after_epoch(&self, epoch: usize, last: bool) -> bool {
-        let every = self.policy.every_epochs;
-        (every > 0 && epoch.is_multiple_of(every)) || last || crate::interrupt::requested()
+    /// Whether a checkpoint is due at the end of `epoch` (always after the last one), whose
+    /// last optimizer step was `step` (due by `every_steps` too).
+    pub fn due_after_epoch(&self, epoch: usize, step: usize, last: bool) -> bool {
+        let (every, every_steps) = (self.policy.every_epochs, self.policy.every_steps);
+        (every > 0 && epoch.is_multiple_of(every))
+            || (every_steps > 0 && step.is_multiple_of(every_steps))
+            || last
+            || crate::interrupt::requested()
     }
 
     /// Saves a checkpoint, then returns [`KilnError::Interrupted`] when a signal asked to stop.
@@ -390,7 +394,10 @@ impl VerifiedCheckpoint {
                 self.dir.display()
             )));
         };
-        let expected = a.checked_mul(b).and_then(|n| n.checked_mul(c)).and_then(|n| n.checked_mul(4));
+        let expected = a
+            .checked_mul(b)
+            .and_then(|n| n.checked_mul(c))
+            .and_then(|n| n.checked_mul(4));
         if expected != Some(bytes.len()) {
             return Err(KilnError::Input(format!(
                 "{}: {} bytes, but the shape {shape:?} needs {} f32 values",
@@ -496,6 +503,13 @@ pub fn open(dir: &Path) -> Result<VerifiedCheckpoint> {
 /// True when `dir` looks like one checkpoint folder.
 pub fn is_checkpoint(dir: &Path) -> bool {
     dir.join(STATE_FILE).is_file()
+}
+
+impl FileDigest {
+    /// Size and sha256 of the file at `path`.
+    pub fn of_file(path: &Path) -> std::io::Result<Self> {
+        digest(path)
+    }
 }
 
 fn digest(path: &Path) -> std::io::Result<FileDigest> {

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use crate::checkpoint::{STATE_FILE, TrainState};
 use crate::atomic::write_atomic;
+use crate::checkpoint::{STATE_FILE, TrainState};
 use crate::{KilnError, Result};
 
 /// A checkpoint held in memory, ready to be written: its files' bytes and its state (the writer
@@ -119,7 +119,18 @@ fn join(handle: Option<JoinHandle<Result<PathBuf>>>) -> Result<Option<PathBuf>> 
 
 /// Removes all but the newest `keep_last` checkpoints under `root` and the best one.
 fn prune(root: &Path, keep_last: usize) -> Result<()> {
-    let best = fs::read_to_string(root.join("best")).unwrap_or_default();
+    let best_file = root.join("best");
+    let best = match fs::read_to_string(&best_file) {
+        Ok(name) => name,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        // Never prune without knowing which checkpoint is the best one.
+        Err(source) => {
+            return Err(KilnError::Read {
+                path: best_file,
+                source,
+            });
+        }
+    };
     let mut names = checkpoint_names(root);
     let keep = keep_last.max(1);
     if names.len() <= keep {

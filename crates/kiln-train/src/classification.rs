@@ -11,7 +11,7 @@ use crate::task::{StepContext, StepOutput, TrainTask, Validation};
 use crate::{KilnError, Objective, Result, metrics};
 
 /// Refuses logits whose shape does not fit the objective, before the loss sees them.
-fn check_logits(objective: Objective, logits: &Tensor<2>, rows: usize) -> Result<()> {
+pub(crate) fn check_logits(objective: Objective, logits: &Tensor<2>, rows: usize) -> Result<()> {
     let [batch, outputs] = logits.dims();
     if batch == rows && outputs == objective.outputs() {
         return Ok(());
@@ -51,6 +51,7 @@ pub struct Classification<'a, F> {
     augment: Augment,
     order: Vec<Vec<usize>>,
     whole_set: Option<Batch>,
+    labels_checked: bool,
 }
 
 impl<'a, F> Classification<'a, F> {
@@ -65,6 +66,7 @@ impl<'a, F> Classification<'a, F> {
             augment: Augment::default(),
             order: Vec::new(),
             whole_set: None,
+            labels_checked: false,
         }
     }
 
@@ -129,6 +131,10 @@ where
     }
 
     fn step(&mut self, model: &M, context: &StepContext<'_>) -> Result<StepOutput> {
+        if !self.labels_checked {
+            metrics::check_labels(self.train, self.objective.classes())?;
+            self.labels_checked = true;
+        }
         let indices = &self.order[context.batch];
         let batch = if self.full_batch() {
             self.whole_set
@@ -136,11 +142,8 @@ where
                 .clone()
         } else {
             let mut rng = SeededRng::new(mix(context.seed ^ 0xA06, context.global_batch as u64));
-            self.train.augmented_batch(
-                indices,
-                context.device,
-                Some((&self.augment, &mut rng)),
-            )
+            self.train
+                .augmented_batch(indices, context.device, Some((&self.augment, &mut rng)))
         };
         let logits = match context.half {
             Some(dtype) => (self.forward)(model, batch.inputs.cast(dtype)).cast(FloatDType::F32),
@@ -155,12 +158,14 @@ where
         })
     }
 
-    fn validate(&mut self, model: &M, device: &Device) -> Option<Validation> {
-        let valid = self.valid?;
-        let e = metrics::evaluate(model, &self.forward, self.objective, valid, device);
-        Some(Validation {
+    fn validate(&mut self, model: &M, device: &Device) -> Result<Option<Validation>> {
+        let Some(valid) = self.valid else {
+            return Ok(None);
+        };
+        let e = metrics::evaluate(model, &self.forward, self.objective, valid, device)?;
+        Ok(Some(Validation {
             loss: e.loss,
             accuracy: e.accuracy,
-        })
+        }))
     }
 }

@@ -24,6 +24,14 @@ pub enum KilnError {
         /// The underlying I/O error.
         source: std::io::Error,
     },
+    /// A file Kiln must read cannot be read.
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        /// The file or folder.
+        path: PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
     /// Training was stopped by SIGINT or SIGTERM after writing a checkpoint.
     #[error("interrupted: training state saved in {0}; continue with --resume")]
     Interrupted(PathBuf),

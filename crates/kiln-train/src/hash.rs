@@ -25,13 +25,7 @@ struct HashVisitor {
 
 impl ModuleVisitor for HashVisitor {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let values: Vec<f32> = param
-            .val()
-            .into_data()
-            .convert::<f32>()
-            .try_to_vec()
-            .unwrap_or_default();
-        for v in values {
+        for v in param.val().into_data().iter::<f32>() {
             self.hasher.update(v.to_le_bytes());
         }
     }

@@ -5,8 +5,9 @@ use burn::prelude::*;
 use kiln_data::Samples;
 use serde::Serialize;
 
-use crate::checkpoint::RunningSums;
 use crate::Objective;
+use crate::checkpoint::RunningSums;
+use crate::error::{KilnError, Result};
 
 /// Sums of loss and correct predictions over an epoch: kept as device tensors on GPU backends
 /// (one read per epoch), and on the host on the CPU backends, where reading a tensor costs less
@@ -89,16 +90,8 @@ impl RunningMetrics {
 /// How many rows of `logits` predict their label, counted on the host.
 fn count_correct(objective: Objective, logits: Tensor<2>, labels: Tensor<1, Int>) -> usize {
     let classes = logits.dims()[1].max(1);
-    let logits: Vec<f32> = logits
-        .into_data()
-        .convert::<f32>()
-        .try_to_vec::<f32>()
-        .unwrap_or_default();
-    let labels: Vec<i64> = labels
-        .into_data()
-        .convert::<i64>()
-        .try_to_vec::<i64>()
-        .unwrap_or_default();
+    let logits: Vec<f32> = logits.into_data().iter::<f32>().collect();
+    let labels: Vec<i64> = labels.into_data().iter::<i64>().collect();
     let predicted = |row: &[f32]| match objective {
         Objective::Binary => i64::from(row[0] > 0.0),
         Objective::Multiclass { .. } => argmax(row) as i64,
@@ -159,42 +152,61 @@ fn ratio(a: usize, b: usize) -> f64 {
     if b == 0 { 0.0 } else { a as f64 / b as f64 }
 }
 
+/// Refuses samples whose labels do not fit a model of `classes` classes (data changed since
+/// training, say), and samples of no values.
+pub fn check_labels(samples: &Samples, classes: usize) -> Result<()> {
+    if let Some(&label) = samples.labels.iter().find(|&&l| l as usize >= classes) {
+        return Err(KilnError::Input(format!(
+            "the data holds label {label}, but the model predicts {classes} classes (labels 0..{})",
+            classes.saturating_sub(1)
+        )));
+    }
+    if samples.sample_size() == 0 {
+        return Err(KilnError::Input(
+            "the samples hold no feature values".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Evaluates `model` (an inference copy: `model.valid()`) through `forward` (flattened
-/// inputs to logits) on `samples` in batches of 1024.
+/// inputs to logits) on `samples` in batches of 1024; refuses labels the model cannot predict
+/// and logits of the wrong shape.
 pub fn evaluate<M>(
     model: &M,
     forward: impl Fn(&M, Tensor<2>) -> Tensor<2>,
     objective: Objective,
     samples: &Samples,
     device: &Device,
-) -> Evaluation {
+) -> Result<Evaluation> {
     let classes = objective.classes();
+    check_labels(samples, classes)?;
     let mut confusion = vec![vec![0usize; classes]; classes];
     let mut loss_sum = 0.0;
     let order: Vec<usize> = (0..samples.len()).collect();
     for indices in order.chunks(1024) {
         let batch = samples.batch(indices, device);
         let logits = forward(model, batch.inputs);
+        crate::classification::check_logits(objective, &logits, indices.len())?;
         let loss: f64 = objective.loss(logits.clone(), batch.labels).into_scalar();
         loss_sum += loss * indices.len() as f64;
         let predicted: Vec<i64> = objective
             .predict(logits)
             .into_data()
-            .convert::<i64>()
-            .try_to_vec()
-            .unwrap_or_default();
+            .iter::<i64>()
+            .collect();
         for (&i, &p) in indices.iter().zip(&predicted) {
             confusion[samples.labels[i] as usize][p as usize] += 1;
         }
     }
     let correct: usize = (0..classes).map(|c| confusion[c][c]).sum();
     let n = samples.len().max(1) as f64;
-    Evaluation {
+    Ok(Evaluation {
         loss: loss_sum / n,
         accuracy: correct as f64 / n,
         confusion,
         bits_per_char: None,
-    }
+    })
 }
 
 #[cfg(test)]

@@ -10,8 +10,8 @@ use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer, SgdConfig};
 
-use crate::settings::{OptimConfig, OptimName, RegularizationConfig, ScheduleConfig, ScheduleName};
 use crate::fused_adam::FusedAdam;
+use crate::settings::{OptimConfig, OptimName, RegularizationConfig, ScheduleConfig, ScheduleName};
 use crate::{KilnError, Result};
 
 /// Burn's optimizer for the config; L2 becomes its weight decay. Adam without weight decay is

@@ -73,4 +73,3 @@ impl<M> FitReport<M> {
         }
     }
 }
-

@@ -77,8 +77,9 @@ pub trait TrainTask<M: Module> {
     /// targets, say) ends training with it.
     fn step(&mut self, model: &M, context: &StepContext<'_>) -> Result<StepOutput>;
 
-    /// Loss and accuracy of `model` (an inference copy) on the validation data, if any.
-    fn validate(&mut self, model: &M, device: &Device) -> Option<Validation>;
+    /// Loss and accuracy of `model` (an inference copy) on the validation data, if any; an
+    /// error (labels the model cannot predict, say) ends training with it.
+    fn validate(&mut self, model: &M, device: &Device) -> Result<Option<Validation>>;
 
     /// Tensors the task carries from one step to the next (a recurrent state), saved in
     /// checkpoints; empty for tasks whose steps are independent.

@@ -278,7 +278,7 @@ impl<'a, M: Module + 'static> Trainer<'a, M> {
                 }
             }
             let (train_loss, train_accuracy) = running.finish();
-            let valid = task.validate(&model.valid(), &eval_device);
+            let valid = task.validate(&model.valid(), &eval_device)?;
             let record = EpochRecord {
                 epoch,
                 train_loss,
@@ -296,7 +296,7 @@ impl<'a, M: Module + 'static> Trainer<'a, M> {
             }
             let stop = verdict == Some(Verdict::Stop) && config.early_stopping.patience > 0;
             if let Some(checkpointer) = checkpointer
-                && checkpointer.due_after_epoch(epoch, stop || epoch == epochs)
+                && checkpointer.due_after_epoch(epoch, steps, stop || epoch == epochs)
             {
                 let state = TrainState::at(
                     epoch + 1,

@@ -121,11 +121,7 @@ impl TrainTask<CharLanguageModel> for LanguageModelling<'_> {
         }
     }
 
-    fn step(
-        &mut self,
-        model: &CharLanguageModel,
-        context: &StepContext<'_>,
-    ) -> Result<StepOutput> {
+    fn step(&mut self, model: &CharLanguageModel, context: &StepContext<'_>) -> Result<StepOutput> {
         let (inputs, targets) = self.train.chunk(context.batch, context.device);
         let (loss, logits, targets, next) =
             chunk_loss(model, inputs, targets, self.state.take(), context.half);
@@ -138,12 +134,16 @@ impl TrainTask<CharLanguageModel> for LanguageModelling<'_> {
         })
     }
 
-    fn validate(&mut self, model: &CharLanguageModel, device: &Device) -> Option<Validation> {
+    fn validate(
+        &mut self,
+        model: &CharLanguageModel,
+        device: &Device,
+    ) -> Result<Option<Validation>> {
         let e = evaluate_text(model, self.valid, device);
-        Some(Validation {
+        Ok(Some(Validation {
             loss: e.loss,
             accuracy: e.accuracy,
-        })
+        }))
     }
 
     fn carried(&self) -> Vec<(&'static str, Tensor<3>)> {

@@ -82,6 +82,9 @@ mod tests {
             assert_eq!(serde_json::to_string(&holder).unwrap(), json);
         }
         let err = serde_json::from_str::<Holder>("{\"activation\":\"swish2\"}").unwrap_err();
-        assert!(err.to_string().contains("unknown value \"swish2\""), "{err}");
+        assert!(
+            err.to_string().contains("unknown value \"swish2\""),
+            "{err}"
+        );
     }
 }

@@ -140,5 +140,8 @@ macro_rules! zoo {
 
 /// The registry entry of the kind named `name`.
 pub fn find(name: &str) -> Option<&'static KindInfo> {
-    crate::KINDS.iter().map(|info| info()).find(|info| info.name == name)
+    crate::KINDS
+        .iter()
+        .map(|info| info())
+        .find(|info| info.name == name)
 }

@@ -416,6 +416,134 @@ fn bad_runs_and_prediction_inputs_exit_2() {
     std::fs::write(corrupt.join("model.bpk"), &model[..model.len() / 2]).unwrap();
     assert_bad_input(
         &kiln(&["eval", corrupt.to_str().unwrap()]),
-        "cannot load model",
+        "model.bpk: changed since training",
+    );
+    // The same file with one byte changed: same size, other weights, still refused.
+    let mut flipped = model.clone();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 0x40;
+    std::fs::write(corrupt.join("model.bpk"), &flipped).unwrap();
+    for command in ["eval", "inspect"] {
+        assert_bad_input(
+            &kiln(&[command, corrupt.to_str().unwrap()]),
+            "model.bpk: changed since training",
+        );
+    }
+    // Even a model.bpk that loads is refused when the manifest does not match; with its
+    // digest recorded (a run written by hand, say) it loads.
+    kiln_experiment::manifest::Manifest::record(&corrupt, &["model.bpk"]).unwrap();
+    let out = kiln(&["eval", corrupt.to_str().unwrap()]);
+    assert!(
+        out.code == 0 || out.stderr.contains("cannot load model"),
+        "{}",
+        out.stderr
+    );
+    std::fs::write(corrupt.join("model.bpk"), &model).unwrap();
+    kiln_experiment::manifest::Manifest::record(&corrupt, &["model.bpk"]).unwrap();
+    assert_eq!(kiln(&["eval", corrupt.to_str().unwrap()]).code, 0);
+
+    // preprocess.json whose statistics do not fit the model's 4 features.
+    let preprocess = std::fs::read_to_string(corrupt.join("preprocess.json")).unwrap();
+    let mut value: Value = serde_json::from_str(&preprocess).unwrap();
+    value["mean"] = serde_json::json!([0.0, 0.0, 0.0]);
+    value["std"] = serde_json::json!([1.0, 1.0, 1.0]);
+    std::fs::write(corrupt.join("preprocess.json"), value.to_string()).unwrap();
+    assert_bad_input(
+        &kiln(&["predict", corrupt.to_str().unwrap(), text.to_str().unwrap()]),
+        "preprocess.json: changed since training",
+    );
+    kiln_experiment::manifest::Manifest::record(&corrupt, &["preprocess.json"]).unwrap();
+    assert_bad_input(
+        &kiln(&["predict", corrupt.to_str().unwrap(), text.to_str().unwrap()]),
+        "preprocess.json: 3 means and standard deviations for samples of 4 values",
+    );
+    std::fs::remove_file(corrupt.join("manifest.json")).unwrap();
+    assert_bad_input(
+        &kiln(&["eval", corrupt.to_str().unwrap()]),
+        "manifest.json: cannot read",
+    );
+}
+
+#[test]
+fn absurd_sizes_tables_without_features_and_labels_beyond_the_model_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let never = d.join("never");
+    let (out, _) = train_tiny(d, "huge", &["--set", "model.hidden=[100000000000]"]);
+    assert_bad_input(&out, "parameters");
+    assert!(out.stderr.contains("bytes"), "{}", out.stderr);
+
+    let tiny = write(d, "tiny.toml", TINY);
+    let only_target = write(d, "only-target.csv", "target\n0\n1\n0\n1\n");
+    let set = format!("data.path={}", only_target.display());
+    assert_bad_input(
+        &kiln(&[
+            "train",
+            tiny.to_str().unwrap(),
+            "--set",
+            &set,
+            "--out",
+            never.to_str().unwrap(),
+        ]),
+        "only-target.csv: no feature columns",
+    );
+    assert!(!never.exists());
+
+    // Trained on labels 0 and 1; the CSV changes afterwards to hold a label 5.
+    let rows: String = (0..40)
+        .map(|i| format!("{},{},{}\n", i % 7, (i * 3) % 5, i % 2))
+        .collect();
+    let csv = write(d, "two.csv", &format!("a,b,target\n{rows}"));
+    let set = format!("data.path={}", csv.display());
+    let run = d.join("two");
+    let out = kiln(&[
+        "train",
+        tiny.to_str().unwrap(),
+        "--set",
+        &set,
+        "--epochs",
+        "2",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    write(
+        d,
+        "two.csv",
+        &format!("a,b,target\n{}", rows.replace(",1\n", ",5\n")),
+    );
+    assert_bad_input(
+        &kiln(&["eval", run.to_str().unwrap()]),
+        "the data holds label 5, but the model predicts 2 classes",
+    );
+}
+
+#[test]
+fn predict_on_a_language_model_run_exits_2_and_points_to_generate() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let text = write(d, "text.txt", &"abc abd abe ".repeat(40));
+    let config = write(
+        d,
+        "lm.toml",
+        &format!(
+            "seed = 1\n[model]\nkind = \"charlm\"\ncell = \"gru\"\nhidden = 8\nembedding = 4\n\
+             [data]\ndataset = \"text\"\npath = \"{}\"\nvalid_fraction = 0.2\n\
+             [train]\nepochs = 1\nbatch_size = 2\nseq_len = 8\n",
+            text.display()
+        ),
+    );
+    let run = d.join("lm");
+    let out = kiln(&[
+        "train",
+        config.to_str().unwrap(),
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let rows = write(d, "rows.csv", "1,2\n");
+    assert_bad_input(
+        &kiln(&["predict", run.to_str().unwrap(), rows.to_str().unwrap()]),
+        "use `kiln generate",
     );
 }

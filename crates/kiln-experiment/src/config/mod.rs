@@ -11,7 +11,9 @@ mod train;
 
 use std::path::Path;
 
-use kiln_train::settings::{EarlyStoppingConfig, OptimConfig, RegularizationConfig, ScheduleConfig};
+use kiln_train::settings::{
+    EarlyStoppingConfig, OptimConfig, RegularizationConfig, ScheduleConfig,
+};
 use kiln_train::{FitConfig, KilnError, Precision, Result};
 use kiln_zoo::ModelConfig;
 use serde::{Deserialize, Serialize};

@@ -36,4 +36,3 @@ pub fn apply_override(table: &mut toml::Table, item: &str) -> Result<()> {
 pub(crate) fn one_line(message: &str) -> String {
     message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
-

@@ -101,11 +101,13 @@ pub struct RegularizationConfig {
     pub l2: f64,
 }
 
-
 impl OptimConfig {
     /// Checks the ranges; the message names the key.
     pub fn validate(&self) -> Result<(), String> {
-        check(self.lr > 0.0 && self.lr <= 1.0, "optim.lr must be in (0, 1]")?;
+        check(
+            self.lr > 0.0 && self.lr <= 1.0,
+            "optim.lr must be in (0, 1]",
+        )?;
         check(
             (0.0..1.0).contains(&self.momentum),
             "optim.momentum must be in [0, 1)",

@@ -57,11 +57,13 @@ pub enum ScheduleName {
     Cosine,
 }
 
-
 impl ScheduleConfig {
     /// Checks the ranges against the base learning rate `lr`; the message names the key.
     pub fn validate(&self, lr: f64) -> Result<(), String> {
-        check(self.step_epochs > 0, "schedule.step_epochs must be at least 1")?;
+        check(
+            self.step_epochs > 0,
+            "schedule.step_epochs must be at least 1",
+        )?;
         check(
             self.min_lr >= 0.0 && self.min_lr <= lr,
             "schedule.min_lr must be in [0, optim.lr]",

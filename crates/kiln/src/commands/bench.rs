@@ -1,7 +1,7 @@
 //! `kiln bench`: throughput and memory of a config's model.
 
-use kiln_train::Result;
 use kiln_experiment::bench::bench;
+use kiln_train::Result;
 use kiln_train::write_atomic;
 
 use super::parse_backend;

@@ -10,7 +10,10 @@ use crate::shipped::SHIPPED_CONFIGS;
 pub fn run() {
     println!("model kinds ([model] kind = NAME):");
     for info in KINDS.iter().map(|info| info()) {
-        println!("  {:<8} {} ({})", info.name, info.description, info.crate_name);
+        println!(
+            "  {:<8} {} ({})",
+            info.name, info.description, info.crate_name
+        );
         if let Some(key) = info.variant_key {
             for variant in info.variants {
                 println!(

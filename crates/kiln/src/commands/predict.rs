@@ -80,6 +80,7 @@ fn is_image(path: &Path) -> bool {
 /// Runs `kiln predict`.
 pub fn run(args: &PredictArgs) -> Result<()> {
     let run = load_run(&args.run_dir, parse_backend(args.backend.as_deref())?)?;
+    run.require_classifier()?;
     if args.inputs.iter().any(|p| is_image(p)) {
         return predict_images(&run, args);
     }
