@@ -19,6 +19,8 @@ pub struct BenchReport {
     pub name: String,
     /// Backend measured.
     pub backend: String,
+    /// Compute precision of the training steps (`f32`, `f16`, `bf16`).
+    pub precision: String,
     /// Samples per training step.
     pub batch_size: usize,
     /// Timed training steps (after the warm-up).
@@ -103,6 +105,7 @@ pub fn bench(
     Ok(BenchReport {
         name: config.name.clone(),
         backend: backend.name().into(),
+        precision: config.train.precision.clone(),
         batch_size,
         steps: clock.times.len().saturating_sub(warmup),
         train_samples_per_sec: train_rate,

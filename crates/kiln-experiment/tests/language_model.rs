@@ -167,3 +167,37 @@ fn resumes_bit_exactly(precision: &str) {
         "{precision}: carried LSTM state, optimizer, position and loss scaler restored exactly"
     );
 }
+
+#[test]
+fn l1_and_l2_apply_to_the_language_model_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let text_path = dir.path().join("text.txt");
+    std::fs::write(&text_path, "a rose by any other name ".repeat(40)).unwrap();
+    let run = |name: &str, extra: &str| {
+        let sets = [
+            format!("data.path={}", text_path.display()),
+            "train.epochs=3".into(),
+            extra.to_string(),
+        ];
+        let config = ExperimentConfig::parse(CONFIG, &sets, "lm.toml").unwrap();
+        let options = TrainOptions {
+            out: Some(dir.path().join(name)),
+            ..TrainOptions::default()
+        };
+        let outcome = train(&config, &options, &mut Silent).unwrap();
+        let model = load_run(&outcome.run_dir, None).unwrap().model;
+        let norm: f32 = kiln_train::regularize::l1_norm(&model)
+            .unwrap()
+            .into_scalar();
+        (outcome.summary.weights_sha256, norm)
+    };
+    let (plain, plain_norm) = run("plain", "regularization.l1=0.0");
+    let (l1, l1_norm) = run("l1", "regularization.l1=0.01");
+    let (l2, _) = run("l2", "regularization.l2=0.1");
+    assert_ne!(l1, plain, "L1 changes the weights");
+    assert_ne!(l2, plain, "L2 changes the weights");
+    assert!(
+        l1_norm < 0.9 * plain_norm,
+        "L1 shrinks the weights: {l1_norm} vs {plain_norm}"
+    );
+}

@@ -57,6 +57,9 @@ pub struct TrainArgs {
     /// Override the seed.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Compute precision (f32 master weights in every case): overrides train.precision.
+    #[arg(long, value_parser = ["f32", "f16", "bf16"])]
+    pub precision: Option<String>,
     /// Override any config key by dotted path, e.g. --set optim.lr=0.01 (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub overrides: Vec<String>,
@@ -128,6 +131,9 @@ pub struct BenchArgs {
     /// Backend: flex, ndarray or wgpu (those compiled in).
     #[arg(long)]
     pub backend: Option<String>,
+    /// Compute precision (f32 master weights in every case): overrides train.precision.
+    #[arg(long, value_parser = ["f32", "f16", "bf16"])]
+    pub precision: Option<String>,
     /// Override any config key by dotted path (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub overrides: Vec<String>,

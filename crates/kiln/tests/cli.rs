@@ -547,3 +547,78 @@ fn predict_on_a_language_model_run_exits_2_and_points_to_generate() {
         "use `kiln generate",
     );
 }
+
+#[test]
+fn list_shows_every_model_kind_and_variant_of_the_registry() {
+    let out = kiln(&["list"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let mut names = Vec::new();
+    for info in kiln_zoo::KINDS.iter().map(|info| info()) {
+        names.push(info.name.to_string());
+        names.extend(info.variants.iter().map(|v| format!("\"{}\"", v.name)));
+    }
+    for expected in [
+        "mlp",
+        "cnn",
+        "\"lenet\"",
+        "\"resnet\"",
+        "\"custom\"",
+        "rnn",
+        "\"elman\"",
+        "\"lstm\"",
+        "\"gru\"",
+        "charlm",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "registry lacks {expected}"
+        );
+    }
+    for name in names {
+        assert!(
+            out.stdout.contains(&name),
+            "kiln list lacks {name}:\n{}",
+            out.stdout
+        );
+    }
+}
+
+#[test]
+fn precision_flag_on_train_and_bench() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, run) = train_tiny(
+        dir.path(),
+        "bf16",
+        &["--precision", "bf16", "--epochs", "3"],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(summary(&run)["precision"], "bf16");
+    let (f32_out, f32_run) = train_tiny(dir.path(), "f32", &["--epochs", "3"]);
+    assert_eq!(f32_out.code, 0, "{}", f32_out.stderr);
+    assert_eq!(summary(&f32_run)["precision"], "f32");
+    assert_ne!(
+        summary(&run)["weights_sha256"],
+        summary(&f32_run)["weights_sha256"],
+        "bf16 computes otherwise"
+    );
+    let (bad, _) = train_tiny(dir.path(), "f64", &["--precision", "f64"]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(bad.stderr.contains("f64"), "{}", bad.stderr);
+
+    let config = dir.path().join("tiny.toml");
+    let json = dir.path().join("bench.json");
+    let out = kiln(&[
+        "bench",
+        config.to_str().unwrap(),
+        "--precision",
+        "f16",
+        "--steps",
+        "10",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+    assert_eq!(report["precision"], "f16");
+    assert!(report["train_samples_per_sec"].as_f64().unwrap() > 0.0);
+}

@@ -10,12 +10,17 @@ use crate::cli::BenchArgs;
 
 /// Runs `kiln bench`.
 pub fn run(args: &BenchArgs) -> Result<()> {
-    let config = load_config_named(&args.config, args.overrides.clone())?;
+    let mut overrides = args.overrides.clone();
+    if let Some(precision) = &args.precision {
+        overrides.push(format!("train.precision=\"{precision}\""));
+    }
+    let config = load_config_named(&args.config, overrides)?;
     let report = bench(&config, parse_backend(args.backend.as_deref())?, args.steps)?;
     println!(
-        "{} on {} (batch {}): train {:.0} samples/s, inference {:.0} samples/s, peak RSS {:.0} MiB",
+        "{} on {} in {} (batch {}): train {:.0} samples/s, inference {:.0} samples/s, peak RSS {:.0} MiB",
         report.name,
         report.backend,
+        report.precision,
         report.batch_size,
         report.train_samples_per_sec,
         report.infer_samples_per_sec,

@@ -18,6 +18,9 @@ pub fn load_config(args: &TrainArgs) -> Result<ExperimentConfig> {
     if let Some(seed) = args.seed {
         overrides.push(format!("seed={seed}"));
     }
+    if let Some(precision) = &args.precision {
+        overrides.push(format!("train.precision=\"{precision}\""));
+    }
     load_config_named(&args.config, overrides)
 }
 
