@@ -64,7 +64,8 @@ impl<'a> View<'a> {
 /// rows are `out_stride` apart. Adds to `out` when `accumulate`, else overwrites it.
 ///
 /// # Panics
-/// If a slice is too short for the shapes.
+/// If a slice is too short for the shapes, or `out_stride < n` (rows would overlap, and gemm
+/// writes rows from several threads).
 #[allow(clippy::too_many_arguments)]
 pub fn matmul(
     out: &mut [f32],
@@ -79,6 +80,10 @@ pub fn matmul(
     if m == 0 || n == 0 {
         return;
     }
+    assert!(
+        m == 1 || out_stride >= n,
+        "matmul: out_stride {out_stride} < n {n}: output rows would overlap"
+    );
     assert!(
         out.len() >= (m - 1) * out_stride + n,
         "matmul: output too short"
@@ -219,6 +224,24 @@ unsafe fn run_gemm(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[should_panic(expected = "output rows would overlap")]
+    fn overlapping_output_rows_are_refused() {
+        let a = [1.0f32; 4];
+        let b = [1.0f32; 4];
+        let mut out = [0.0f32; 8];
+        matmul(
+            &mut out,
+            1,
+            View::dense(&a, 2),
+            View::dense(&b, 2),
+            2,
+            2,
+            2,
+            false,
+        );
+    }
 
     #[test]
     fn products_with_transposes_and_strides_match_the_definition() {

@@ -472,6 +472,13 @@ pub fn verify(dir: &Path) -> std::result::Result<TrainState, String> {
 /// none is valid.
 pub fn newest_valid(run_dir: &Path) -> Result<Option<VerifiedCheckpoint>> {
     let root = run_dir.join(CHECKPOINTS_DIR);
+    let stale = crate::checkpoint_writer::remove_stale_temporaries(&root)?;
+    if stale > 0 {
+        eprintln!(
+            "removed {stale} unfinished checkpoint write(s) from {}",
+            root.display()
+        );
+    }
     let names = checkpoint_names(&root);
     if names.is_empty() {
         return Ok(None);

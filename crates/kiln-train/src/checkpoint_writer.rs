@@ -46,6 +46,19 @@ impl CapturedCheckpoint {
             fs::remove_dir_all(&tmp).map_err(failed(&tmp))?;
         }
         fs::create_dir(&tmp).map_err(failed(&tmp))?;
+        let written = self.write_into(&tmp, &target);
+        if written.is_err() {
+            let _ = fs::remove_dir_all(&tmp); // a failed write (a full disk) leaves nothing behind
+        }
+        written
+    }
+
+    /// Writes the files into `tmp`, renames it to `target` and updates the pointers.
+    fn write_into(self, tmp: &Path, target: &Path) -> Result<PathBuf> {
+        let failed = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| KilnError::Write { path, source }
+        };
         let state = self.state.sealed(&self.files);
         let state = serde_json::to_string_pretty(&state).expect("serialises");
         let state_file = (STATE_FILE.to_string(), state.into_bytes());
@@ -53,19 +66,39 @@ impl CapturedCheckpoint {
             let path = tmp.join(file);
             write_synced(&path, bytes).map_err(failed(&path))?;
         }
-        fsync(&tmp)?;
+        fsync(tmp)?;
         if target.exists() {
-            fs::remove_dir_all(&target).map_err(failed(&target))?;
+            fs::remove_dir_all(target).map_err(failed(target))?;
         }
-        fs::rename(&tmp, &target).map_err(failed(&target))?;
+        fs::rename(tmp, target).map_err(failed(target))?;
         fsync(&self.root)?;
         write_atomic(&self.root.join("latest"), self.name.as_bytes())?;
         if self.is_best {
             write_atomic(&self.root.join("best"), self.name.as_bytes())?;
         }
         prune(&self.root, self.keep_last)?;
-        Ok(target)
+        Ok(target.to_path_buf())
     }
+}
+
+/// Removes the temporary folders (`.tmp-*`) a killed or failed checkpoint write left under
+/// `root`; returns how many.
+pub(crate) fn remove_stale_temporaries(root: &Path) -> Result<usize> {
+    let Ok(entries) = fs::read_dir(root) else {
+        return Ok(0);
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if entry.file_name().to_string_lossy().starts_with(".tmp-") && path.is_dir() {
+            fs::remove_dir_all(&path).map_err(|source| KilnError::Write {
+                path: path.clone(),
+                source,
+            })?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 /// Writes checkpoints on a background thread, one at a time. Clones share the thread; the last
