@@ -145,6 +145,7 @@ mod tests {
     #[test]
     fn forward_flat_matches_forward() {
         let device = Device::flex();
+        let _rng = crate::test_rng::rng_guard();
         device.seed(3);
         let config = CnnConfig::new(2, 6, 5, 4)
             .with_blocks(vec![ConvBlockConfig::new(3).with_padding(1).with_pool(2)])
@@ -172,6 +173,7 @@ mod tests {
     /// first and last training losses.
     fn overfit(config: &CnnConfig) -> (f32, f32) {
         let device = Device::flex().autodiff();
+        let _rng = crate::test_rng::rng_guard();
         device.seed(7);
         let [c, h, w] = [
             config.input_channels,

@@ -26,6 +26,8 @@ mod block;
 mod cnn;
 mod config;
 pub mod fused;
+#[cfg(test)]
+mod test_rng;
 
 pub use block::ConvBlock;
 pub use cnn::Cnn;

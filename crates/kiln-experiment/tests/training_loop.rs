@@ -219,3 +219,39 @@ fn a_sequence_classifier_learns_from_rows_of_digits() {
         assert!(last < 0.8 * first, "{cell}: loss {first} -> {last}");
     }
 }
+
+#[test]
+fn the_linear_kind_registered_in_one_line_trains_from_a_config() {
+    let config = ExperimentConfig::parse(
+        "seed = 2\n[model]\nkind = \"linear\"\n[data]\ndataset = \"iris\"\n[train]\nepochs = 80\nbatch_size = 16\n[optim]\nlr = 0.05\n",
+        &[],
+        "linear.toml",
+    )
+    .unwrap();
+    assert_eq!(config.model.info().name, "linear");
+    let splits = prepare(&config.data, config.seed).unwrap();
+    let report = train_on(&config, &splits);
+    let test = evaluate(
+        &report.model.valid(),
+        AnyModel::logits,
+        Objective::for_classes(3),
+        &splits.test,
+        &Device::flex(),
+    )
+    .unwrap();
+    assert!(
+        test.accuracy >= 0.85,
+        "softmax regression on iris: {}",
+        test.accuracy
+    );
+    let typo = ExperimentConfig::parse(
+        "[model]\nkind = \"linear\"\nhidden = [3]\n[data]\ndataset = \"iris\"\n",
+        &[],
+        "typo.toml",
+    )
+    .unwrap_err();
+    assert!(
+        typo.to_string().contains("unknown field `hidden`"),
+        "{typo}"
+    );
+}

@@ -22,4 +22,5 @@ zoo! {
     Cnn(cnn::CnnSpec),
     Rnn(rnn::RnnSpec),
     Charlm(charlm::CharLmSpec),
+    Linear(linear::LinearSpec),
 }

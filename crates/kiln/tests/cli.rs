@@ -559,6 +559,7 @@ fn list_shows_every_model_kind_and_variant_of_the_registry() {
     }
     for expected in [
         "mlp",
+        "linear",
         "cnn",
         "\"lenet\"",
         "\"resnet\"",

@@ -58,6 +58,7 @@ fn run(
 #[test]
 fn fused_matches_composed_outputs_and_gradients() {
     let device = Device::flex().autodiff();
+    let _rng = crate::test_rng::rng_guard();
     device.seed(11);
     let normal = Distribution::Normal(0.0, 1.0);
     for (batch, channels, size, filters, kernel, spec) in cases() {
@@ -102,6 +103,7 @@ fn fused_matches_composed_outputs_and_gradients() {
 #[test]
 fn untracked_input_gets_no_gradient_and_weights_still_do() {
     let device = Device::flex().autodiff();
+    let _rng = crate::test_rng::rng_guard();
     device.seed(5);
     let normal = Distribution::Normal(0.0, 1.0);
     let spec = ConvPool {
@@ -140,6 +142,7 @@ fn half_precision_inputs_come_back_in_their_type() {
     };
     for dtype in [DType::F16, DType::BF16] {
         let device = Device::flex();
+        let _rng = crate::test_rng::rng_guard();
         device.seed(3);
         let x = Tensor::<4>::random([2, 3, 6, 6], normal, &device);
         let w = Tensor::<4>::random([4, 3, 3, 3], normal, &device) * 0.3;
@@ -154,6 +157,7 @@ fn half_precision_inputs_come_back_in_their_type() {
 #[test]
 fn inference_without_autodiff_matches_composed() {
     let device = Device::flex();
+    let _rng = crate::test_rng::rng_guard();
     device.seed(9);
     let normal = Distribution::Normal(0.0, 1.0);
     for (batch, channels, size, filters, kernel, spec) in cases() {

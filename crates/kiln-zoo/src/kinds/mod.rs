@@ -2,5 +2,6 @@
 
 pub mod charlm;
 pub mod cnn;
+pub mod linear;
 pub mod mlp;
 pub mod rnn;
