@@ -124,6 +124,13 @@ fn resumes_bit_exactly(precision: &str) {
         "{precision}: the loss falls: {losses:?}"
     );
     assert_eq!(first.summary.loss_scale.is_some(), precision == "f16");
+    if let Some(scale) = first.summary.loss_scale {
+        // Growth every 5 good steps from 65536 (or a back-off on overflow): the scaler moved.
+        assert_ne!(
+            scale.final_scale, 65536.0,
+            "the loss scale changed during the run"
+        );
+    }
     let reference = first.summary.weights_sha256;
 
     // Keep only the checkpoints up to the first one inside epoch 2, as if killed there.

@@ -11,9 +11,10 @@ use burn::prelude::*;
 use burn::tensor::{DType, FloatDType};
 use kiln_data::{Samples, SeededRng};
 use kiln_train::checkpoint::{self, CheckpointPolicy, Checkpointer};
-use kiln_train::hooks::{GradientHook, ParamTransform};
+use kiln_train::hooks::{GradientHook, LossTerm, ParamTransform};
 use kiln_train::{
-    Classification, FitConfig, FitReport, KilnError, Objective, Precision, Trainer, weights_sha256,
+    Classification, FitConfig, FitReport, KilnError, Objective, Precision, StepOutput, Trainer,
+    weights_sha256,
 };
 
 /// A two-layer network defined here, outside any Kiln crate.
@@ -389,5 +390,57 @@ fn a_module_whose_output_does_not_fit_the_task_is_refused_clearly() {
     assert!(
         message.contains('2') && message.contains('3'),
         "names both sizes: {message}"
+    );
+}
+
+/// Adds an infinite term to the first batch's loss only: its gradients overflow.
+struct InfiniteOnce(bool);
+
+impl LossTerm<Net> for InfiniteOnce {
+    fn term(&mut self, _model: &Net, output: &StepOutput) -> Option<Tensor<1>> {
+        let first = !std::mem::replace(&mut self.0, true);
+        first.then(|| output.loss.clone().mul_scalar(f64::from(f32::INFINITY)))
+    }
+}
+
+#[test]
+fn the_loop_skips_an_f16_step_whose_gradients_overflow_and_halves_the_scale() {
+    let (train, valid) = (rings(60, 15), rings(20, 16));
+    let device = Device::flex().autodiff();
+    let _rng = kiln_train::rng_guard();
+    device.seed(7);
+    let model = Net::new(0.0, &device);
+    let before = model.parameters();
+    let mut task = Classification::new(&train, Net::forward)
+        .with_objective(Objective::Multiclass { classes: 2 })
+        .with_valid(&valid)
+        .with_batch_size(30);
+    let report = Trainer::new(FitConfig::new(1).with_precision(Precision::F16))
+        .with_loss_term(InfiniteOnce(false))
+        .fit(model, &mut task, &device)
+        .unwrap();
+    let scale = report.loss_scale.unwrap();
+    assert_eq!(report.steps, 2);
+    assert_eq!(scale.skipped_steps, 1, "the overflowing step was skipped");
+    assert_eq!(scale.min_scale, 32768.0, "and the scale halved");
+    let after = report.model.parameters();
+    assert_ne!(after, before, "the second step trained");
+
+    // One step only, the overflowing one: the weights are untouched.
+    let device = Device::flex().autodiff();
+    let model = Net::new(0.0, &device);
+    let before = model.parameters();
+    let mut task = Classification::new(&train, Net::forward)
+        .with_objective(Objective::Multiclass { classes: 2 })
+        .with_batch_size(0);
+    let report = Trainer::new(FitConfig::new(1).with_precision(Precision::F16))
+        .with_loss_term(InfiniteOnce(false))
+        .fit(model, &mut task, &device)
+        .unwrap();
+    assert_eq!(report.loss_scale.unwrap().skipped_steps, 1);
+    assert_eq!(
+        report.model.parameters(),
+        before,
+        "a skipped step changes nothing"
     );
 }

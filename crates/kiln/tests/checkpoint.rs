@@ -242,15 +242,40 @@ fn resume_refuses_a_changed_model_but_accepts_more_epochs_and_eval_reads_checkpo
     let summary = std::fs::read_to_string(run.join("summary.json")).unwrap();
     assert!(summary.contains("\"epochs\": 305"), "{summary}");
 
-    let checkpoint = checkpoints(&run).pop().unwrap();
-    let eval = kiln()
-        .args(["eval", checkpoint.to_str().unwrap(), "--json"])
-        .output()
-        .unwrap();
+    let eval = |path: &std::path::Path| {
+        let out = kiln()
+            .args(["eval", path.to_str().unwrap(), "--json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        json["accuracy"].as_f64().unwrap()
+    };
+    let summary: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    let tested = summary["test"]["accuracy"].as_f64().unwrap();
+    assert_eq!(
+        eval(&run),
+        tested,
+        "eval reproduces the run's test accuracy"
+    );
+    let mut all = checkpoints(&run);
+    let newest = all.pop().unwrap();
+    let oldest = all.first().unwrap().clone();
+    let newest_accuracy = eval(&newest);
     assert!(
-        eval.status.success(),
-        "{}",
-        String::from_utf8_lossy(&eval.stderr)
+        newest_accuracy > 0.85,
+        "the newest checkpoint's model learned: {newest_accuracy}"
+    );
+    let oldest_accuracy = eval(&oldest);
+    assert!((0.0..=1.0).contains(&oldest_accuracy));
+    assert_ne!(
+        std::fs::read(newest.join("model.bpk")).unwrap(),
+        std::fs::read(oldest.join("model.bpk")).unwrap(),
+        "eval read two different checkpoints"
     );
 }
 
