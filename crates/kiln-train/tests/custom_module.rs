@@ -377,6 +377,7 @@ fn gradient_hooks_and_parameter_transforms_run_at_every_step() {
 fn a_module_whose_output_does_not_fit_the_task_is_refused_clearly() {
     let (train, valid) = (rings(30, 13), rings(10, 14));
     let device = Device::flex().autodiff();
+    let _rng = kiln_train::rng_guard(); // every draw from Burn's global RNG holds the guard
     let model = Net::new(0.0, &device);
     let mut task = Classification::new(&train, Net::forward)
         .with_objective(Objective::Multiclass { classes: 3 })
