@@ -429,15 +429,7 @@ fn bad_runs_and_prediction_inputs_exit_2() {
             "model.bpk: changed since training",
         );
     }
-    // Even a model.bpk that loads is refused when the manifest does not match; with its
-    // digest recorded (a run written by hand, say) it loads.
-    kiln_experiment::manifest::Manifest::record(&corrupt, &["model.bpk"]).unwrap();
-    let out = kiln(&["eval", corrupt.to_str().unwrap()]);
-    assert!(
-        out.code == 0 || out.stderr.contains("cannot load model"),
-        "{}",
-        out.stderr
-    );
+    // The original bytes, recorded again, are accepted: the manifest is what decided.
     std::fs::write(corrupt.join("model.bpk"), &model).unwrap();
     kiln_experiment::manifest::Manifest::record(&corrupt, &["model.bpk"]).unwrap();
     assert_eq!(kiln(&["eval", corrupt.to_str().unwrap()]).code, 0);
