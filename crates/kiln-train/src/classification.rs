@@ -146,8 +146,10 @@ where
                 .augmented_batch(indices, context.device, Some((&self.augment, &mut rng)))
         };
         let logits = match context.half {
-            Some(dtype) => (self.forward)(model, batch.inputs.cast(dtype)).cast(FloatDType::F32),
-            None => (self.forward)(model, batch.inputs),
+            Some(dtype) => {
+                (self.forward)(model, batch.inputs.clone().cast(dtype)).cast(FloatDType::F32)
+            }
+            None => (self.forward)(model, batch.inputs.clone()),
         };
         check_logits(self.objective, &logits, batch.size)?;
         Ok(StepOutput {
@@ -155,6 +157,7 @@ where
             logits,
             targets: batch.labels,
             samples: batch.size,
+            inputs: Some(batch.inputs),
         })
     }
 

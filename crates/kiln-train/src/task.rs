@@ -43,6 +43,10 @@ pub struct StepOutput {
     pub targets: Tensor<1, Int>,
     /// Samples the batch counts for in throughput figures.
     pub samples: usize,
+    /// The batch's flat inputs `[rows, sample_size]` (f32, as the model saw them, augmentation
+    /// included), for loss terms that need them (a distillation teacher); `None` where the
+    /// task has none to give.
+    pub inputs: Option<Tensor<2>>,
 }
 
 /// Loss and accuracy of a validation pass (what early stopping watches).

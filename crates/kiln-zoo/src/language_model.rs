@@ -131,6 +131,7 @@ impl TrainTask<CharLanguageModel> for LanguageModelling<'_> {
             logits,
             targets,
             samples: self.train.streams(),
+            inputs: None, // token ids, not flat float samples
         })
     }
 
