@@ -63,7 +63,7 @@ impl ModuleMapper for WeightQuantizer {
         // A block must divide the last dimension; a weight it does not fit keeps one scale.
         let scheme = match self.block {
             Some(block) if param.lazy_shape()[D - 1] % block != 0 => {
-                self.scheme.per_tensor(ScaleDtype::F32)
+                QuantGranularity::PerTensor.scheme()
             }
             _ => self.scheme,
         };
