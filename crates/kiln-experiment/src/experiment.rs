@@ -21,6 +21,7 @@ use crate::run_dir::{
     CONFIG_FILE, LossScaleSummary, MODEL_FILE, PREPROCESS_FILE, RunDir, SplitMetrics, SplitSizes,
     Summary,
 };
+use crate::teacher::{distillation, load_teacher};
 use crate::{ExperimentConfig, plot};
 
 /// How to run `train` beyond what the config says.
@@ -125,11 +126,18 @@ fn train_samples(
     let resume = find_resume_point(config, options, &run)?;
     let checkpointer = checkpointer(config, &run);
     let mut task = classification(config, &splits);
-    let report = Trainer::new(fit)
+    let teacher = match &config.distill {
+        Some(distill) => Some(load_teacher(distill, backend, &splits.preprocess)?),
+        None => None,
+    };
+    let mut trainer = Trainer::new(fit)
         .with_progress(progress)
         .with_checkpointer(checkpointer.as_ref())
-        .resume_from(resume.as_ref())
-        .fit(model, &mut task, &autodiff)?;
+        .resume_from(resume.as_ref());
+    if let (Some(teacher), Some(distill)) = (&teacher, &config.distill) {
+        trainer = trainer.with_loss_term(distillation(teacher, distill));
+    }
+    let report = trainer.fit(model, &mut task, &autodiff)?;
     let inference = report.model.valid();
     let metrics = |samples: &kiln_data::Samples| {
         let e = evaluate(&inference, AnyModel::logits, objective, samples, device)?;
@@ -231,6 +239,17 @@ fn find_resume_point(
 ) -> Result<Option<VerifiedCheckpoint>> {
     if !options.resume {
         return Ok(None);
+    }
+    if let Some(report) = crate::compress::read_report(run.path())? {
+        let what = match report.applied.quantize {
+            Some(_) => "its weights are int8, which cannot be trained",
+            None => "its pruning masks were merged into the weights",
+        };
+        return Err(KilnError::Input(format!(
+            "{}: written by kiln compress ({what}), so training cannot resume from it: compress {} again with --finetune-epochs",
+            run.path().display(),
+            report.source
+        )));
     }
     let Some(checkpoint) = checkpoint::newest_valid(run.path())? else {
         return Err(KilnError::Input(format!(

@@ -5,12 +5,14 @@
 #![warn(missing_docs)]
 
 pub mod bench;
+pub mod compress;
 pub mod config;
 pub mod data;
 mod experiment;
 pub mod manifest;
 pub mod plot;
 pub mod run_dir;
+mod teacher;
 
 pub use config::ExperimentConfig;
 pub use experiment::{

@@ -173,3 +173,43 @@ pub fn write_png(path: &Path, width: usize, height: usize, rgb: &[u8]) -> Result
     }
     kiln_train::write_atomic(path, &bytes)
 }
+
+/// Draws test accuracy (y) against sparsity (x, from 0 to 1) of a pruning sweep in blue, with
+/// a square at each point, and the unpruned model's accuracy as an orange line; the y axis
+/// spans from just below the lowest accuracy to 1.
+pub fn write_sweep(path: &Path, points: &[(f64, f64)], reference: f64) -> Result<()> {
+    let mut canvas = Canvas::new();
+    let panel = Panel {
+        left: MARGIN as f64,
+        top: MARGIN as f64,
+        width: (WIDTH - 2 * MARGIN) as f64,
+        height: (HEIGHT - 2 * MARGIN) as f64,
+    };
+    panel.frame(&mut canvas);
+    let lowest = points
+        .iter()
+        .map(|p| p.1)
+        .chain([reference])
+        .filter(|v| v.is_finite())
+        .fold(1.0f64, f64::min);
+    let lo = (lowest - 0.02).max(0.0);
+    let at = |(x, y): (f64, f64)| {
+        (
+            panel.left + panel.width * x,
+            panel.top + panel.height * (1.0 - (y - lo) / (1.0 - lo).max(1e-12)),
+        )
+    };
+    canvas.line(at((0.0, reference)), at((1.0, reference)), ORANGE);
+    let mut sorted = points.to_vec();
+    sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for pair in sorted.windows(2) {
+        canvas.line(at(pair[0]), at(pair[1]), BLUE);
+    }
+    for &point in &sorted {
+        let (x, y) = at(point);
+        for d in -3..=3 {
+            canvas.line((x - 3.0, y + d as f64), (x + 3.0, y + d as f64), BLUE);
+        }
+    }
+    write_png(path, WIDTH, HEIGHT, &canvas.pixels)
+}

@@ -32,6 +32,9 @@ pub enum Command {
     List,
     /// Show a trained run's model, parameter count, file size and config.
     Inspect(InspectArgs),
+    /// Compress a trained run: magnitude pruning (fine-tuned gradually), int8 weights, or a
+    /// sweep of sparsities; writes a run folder with compress.json.
+    Compress(CompressArgs),
 }
 
 /// Arguments of `kiln train`.
@@ -144,4 +147,42 @@ pub struct BenchArgs {
 pub struct InspectArgs {
     /// A run folder written by `kiln train`.
     pub run_dir: PathBuf,
+}
+
+/// Arguments of `kiln compress`.
+#[derive(Debug, clap::Args)]
+pub struct CompressArgs {
+    /// A run folder written by `kiln train`.
+    pub run_dir: PathBuf,
+    /// Prune this fraction of the weights by magnitude (in [0, 1), e.g. 0.9).
+    #[arg(long)]
+    pub prune: Option<f64>,
+    /// One magnitude threshold over all layers instead of the same fraction of each.
+    #[arg(long)]
+    pub global: bool,
+    /// Store the weights as int8 (symmetric, MinMax calibration).
+    #[arg(long, value_parser = ["int8"])]
+    pub quantize: Option<String>,
+    /// int8: one scale per block of this many values (default: one per tensor).
+    #[arg(long)]
+    pub block: Option<u8>,
+    /// Fine-tune for this many epochs, pruning gradually (Zhu & Gupta) over the first two thirds.
+    #[arg(long, default_value_t = 0)]
+    pub finetune_epochs: usize,
+    /// Learning rate of the fine-tuning (default: a tenth of the run's).
+    #[arg(long)]
+    pub finetune_lr: Option<f64>,
+    /// Prune to each of these sparsities (comma-separated), one run folder each, and draw
+    /// accuracy against sparsity (sweep.png).
+    #[arg(long, value_delimiter = ',')]
+    pub sweep: Vec<f64>,
+    /// Output folder (a run folder; with --sweep, the folder of the sweep's runs).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Replace what is already in --out.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Backend (default: the one the run trained on).
+    #[arg(long)]
+    pub backend: Option<String>,
 }

@@ -1,5 +1,6 @@
 //! The `kiln` command line. It only wires Kiln's crates together: kiln-data for data,
-//! kiln-fnn/-cnn/-rnn for models, kiln-train for the loop and the run folder.
+//! kiln-zoo for models, kiln-train for the loop, kiln-experiment for configs, run folders and
+//! compression.
 #![warn(missing_docs)]
 
 pub mod cli;
@@ -21,6 +22,7 @@ pub fn run(cli: &Cli) -> kiln_train::Result<()> {
             Ok(())
         }
         Command::Inspect(args) => commands::inspect::run(args),
+        Command::Compress(args) => commands::compress::run(args),
     }
 }
 

@@ -6,6 +6,7 @@
 
 mod checkpoint;
 mod data;
+mod distill;
 mod overrides;
 mod train;
 
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 pub use checkpoint::CheckpointConfig;
 pub use data::DataConfig;
+pub use distill::DistillConfig;
 pub use overrides::apply_override;
 use overrides::one_line;
 pub use train::TrainConfig;
@@ -59,6 +61,9 @@ pub struct ExperimentConfig {
     /// The dynamic loss scaler of f16 training.
     #[serde(default)]
     pub loss_scale: kiln_train::precision::LossScaleConfig,
+    /// Train as the student of a trained run (knowledge distillation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distill: Option<DistillConfig>,
 }
 
 fn default_seed() -> u64 {
@@ -146,10 +151,18 @@ impl ExperimentConfig {
         self.schedule.validate(self.optim.lr)?;
         self.early_stopping.validate()?;
         self.loss_scale.validate()?;
+        if let Some(distill) = &self.distill {
+            distill.validate()?;
+        }
         let language_model = self.model.info().task == kiln_zoo::TaskKind::LanguageModelling;
         if self.early_stopping.patience > 0 && self.data.valid_fraction <= 0.0 {
             return Err(
                 "early_stopping needs a validation split: set data.valid_fraction > 0".into(),
+            );
+        }
+        if language_model && self.distill.is_some() {
+            return Err(
+                "[distill] teaches classifiers; a language model cannot be a student".into(),
             );
         }
         if language_model && self.data.valid_fraction <= 0.0 {

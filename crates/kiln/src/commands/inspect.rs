@@ -39,6 +39,26 @@ pub fn run(args: &InspectArgs) -> Result<()> {
         );
         println!("weights:    sha256 {}", summary.weights_sha256);
     }
+    if let Some(report) = kiln_experiment::compress::read_report(&args.run_dir)? {
+        let a = &report.applied;
+        let c = &report.compressed;
+        println!(
+            "compressed: from {}: {}{}; {} of {} parameters nonzero, weights {:.1}% sparse; test accuracy {:+.4} vs the original",
+            report.source,
+            a.prune.map_or("no pruning".into(), |s| format!(
+                "pruned to {:.1}% ({})",
+                s * 100.0,
+                a.scope
+            )),
+            a.quantize
+                .as_ref()
+                .map_or(String::new(), |q| format!(", {q} weights")),
+            c.nonzero_params,
+            c.params,
+            c.weight_sparsity * 100.0,
+            report.accuracy_change
+        );
+    }
     println!("\n{}", run.model);
     println!("config:\n{}", run.config.to_toml());
     Ok(())
