@@ -118,6 +118,11 @@ fn train_samples(
     let splits = prepare(&config.data, config.seed)?;
     let objective = Objective::for_classes(splits.preprocess.classes);
     let fit = config.fit_config()?;
+    // Read before taking the RNG guard: loading a run builds a model under that guard too.
+    let teacher = match &config.distill {
+        Some(distill) => Some(load_teacher(distill, backend, &splits.preprocess)?),
+        None => None,
+    };
     let autodiff = device.clone().autodiff();
     let _rng = kiln_train::rng_guard();
     autodiff.seed(config.seed);
@@ -126,10 +131,6 @@ fn train_samples(
     let resume = find_resume_point(config, options, &run)?;
     let checkpointer = checkpointer(config, &run);
     let mut task = classification(config, &splits);
-    let teacher = match &config.distill {
-        Some(distill) => Some(load_teacher(distill, backend, &splits.preprocess)?),
-        None => None,
-    };
     let mut trainer = Trainer::new(fit)
         .with_progress(progress)
         .with_checkpointer(checkpointer.as_ref())

@@ -228,7 +228,9 @@ fn compress_one(
 
     let mut resolved = config.clone();
     resolved.name = format!("{}-compressed", config.name);
-    resolved.train.epochs = options.finetune_epochs;
+    if options.finetune_epochs > 0 {
+        resolved.train.epochs = options.finetune_epochs; // what `summary.json`'s epochs count
+    }
     run.write(CONFIG_FILE, resolved.to_toml().as_bytes())?;
     let preprocess = serde_json::to_string_pretty(&original.preprocess).expect("serialises");
     run.write(PREPROCESS_FILE, preprocess.as_bytes())?;
