@@ -100,7 +100,8 @@ impl ConvBlock {
     /// A plain block without batch norm runs as one [`fused`](crate::fused) operation.
     pub fn forward(&self, input: Tensor<4>) -> Tensor<4> {
         if let (Some(spec), Some(bias)) = (self.fused_spec(), &self.conv.bias) {
-            let x = fused::conv_relu_pool(input, self.conv.weight.val(), bias.val(), spec);
+            let weight = kiln_kernels::float_weight(self.conv.weight.val());
+            let x = fused::conv_relu_pool(input, weight, bias.val(), spec);
             return self.dropout.forward(x);
         }
         self.forward_composed(input)

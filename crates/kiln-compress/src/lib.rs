@@ -6,6 +6,8 @@
 //!   loop's parameter transform that follows it while fine-tuning;
 //! - [`quantize`]: post-training int8 quantization of the weights (Burn's quantizer, MinMax
 //!   calibration, per tensor or per block);
+//! - [`structured`]: the pieces of structured pruning (units kept by L1 norm, sliced layers), with
+//!   which the zoo's model kinds rebuild smaller dense models of their kind;
 //! - [`distill`]: knowledge distillation (Hinton et al. 2015) as one of the loop's loss terms.
 //!
 //! Only weights (parameters of rank >= 2: Linear, Conv, recurrent and embedding matrices) are
@@ -18,6 +20,7 @@ pub mod mask;
 pub mod quantize;
 pub mod schedule;
 mod stats;
+pub mod structured;
 
 pub use distill::{Distillation, distillation_loss};
 pub use gradual::GradualPruning;

@@ -15,6 +15,15 @@ use std::ops::Range;
 use burn::prelude::*;
 use rayon::prelude::*;
 
+/// `weight` in floating point: an int8 (quantized) weight is dequantized first, as Burn's own
+/// layers do on the CPU backends, since the fused kernels compute in f32/f16.
+pub fn float_weight<const D: usize>(weight: Tensor<D>) -> Tensor<D> {
+    match weight.dtype() {
+        burn::tensor::DType::QFloat(_) => weight.dequantize(),
+        _ => weight,
+    }
+}
+
 /// Whether `device` is a CPU backend the fused kernels run on (flex or ndarray, with or
 /// without autodiff) given the features this crate was built with.
 pub fn has_fused_kernel(device: &Device) -> bool {

@@ -127,9 +127,9 @@ impl ElmanLayer {
         let relu = self.activation == ElmanActivation::Relu;
         let input = SequenceInput {
             x,
-            w_in: self.w_xh.val().transpose(),
+            w_in: kiln_kernels::float_weight(self.w_xh.val()).transpose(),
             b_in: self.b_h.val(),
-            w: self.w_hh.val().transpose(),
+            w: kiln_kernels::float_weight(self.w_hh.val()).transpose(),
             bias: None,
             h0,
             c0: None,

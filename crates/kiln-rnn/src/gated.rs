@@ -116,9 +116,9 @@ impl GatedLayer {
         let lstm = self.kind == GateKind::Lstm;
         let input = SequenceInput {
             x,
-            w_in: self.w_ih.val(),
+            w_in: kiln_kernels::float_weight(self.w_ih.val()),
             b_in: input_bias,
-            w: self.w_hh.val(),
+            w: kiln_kernels::float_weight(self.w_hh.val()),
             bias: (!lstm).then(|| self.b_hh.val()),
             c0: lstm.then(|| cell.unwrap_or_else(zeros)),
             h0,

@@ -67,6 +67,23 @@ pub trait ModelKind: Serialize + DeserializeOwned + Clone + PartialEq + std::fmt
 
     /// Logits `[batch, outputs]` for flattened inputs `[batch, sample_size]`.
     fn logits(model: &Self::Model, inputs: Tensor<2>) -> Tensor<2>;
+
+    /// Structured pruning: this kind's section and a smaller dense model without `fraction` of
+    /// the units (conv filters, hidden units) of `model`, those of the smallest L1 norm, with
+    /// the weights of the units kept. Kinds that cannot say no with an input error.
+    fn remove_units(
+        &self,
+        model: &Self::Model,
+        fraction: f64,
+        shape: &DataShape,
+        device: &Device,
+    ) -> Result<(Self, Self::Model)> {
+        let _ = (model, fraction, shape, device);
+        Err(kiln_train::KilnError::Input(format!(
+            "structured pruning is not available for model kind {} (it is for mlp and cnn)",
+            Self::info().name
+        )))
+    }
 }
 
 /// Generates the `[model]` config enum, the model enum and the registry from one list of
@@ -123,6 +140,26 @@ macro_rules! zoo {
             ) -> kiln_train::Result<AnyModel> {
                 match self {
                     $(Self::$variant(spec) => $crate::ModelKind::build(spec, shape, device).map(AnyModel::$variant),)+
+                }
+            }
+        }
+
+        impl ModelConfig {
+            /// Structured pruning: see [`ModelKind::remove_units`].
+            pub fn remove_units(
+                &self,
+                model: &AnyModel,
+                fraction: f64,
+                shape: &$crate::DataShape,
+                device: &burn::prelude::Device,
+            ) -> kiln_train::Result<(ModelConfig, AnyModel)> {
+                match (self, model) {
+                    $((Self::$variant(spec), AnyModel::$variant(model)) => {
+                        let (spec, model) = $crate::ModelKind::remove_units(spec, model, fraction, shape, device)?;
+                        Ok((Self::$variant(spec), AnyModel::$variant(model)))
+                    })+
+                    #[allow(unreachable_patterns)]
+                    _ => Err(kiln_train::KilnError::Internal("the model is not of its config's kind".into())),
                 }
             }
         }

@@ -157,6 +157,10 @@ pub struct CompressArgs {
     /// Prune this fraction of the weights by magnitude (in [0, 1), e.g. 0.9).
     #[arg(long)]
     pub prune: Option<f64>,
+    /// Structured pruning: remove this fraction of the conv filters (cnn) or hidden units (mlp)
+    /// with the smallest L1 norms, giving a smaller dense model (in [0, 1), e.g. 0.5).
+    #[arg(long)]
+    pub structured: Option<f64>,
     /// One magnitude threshold over all layers instead of the same fraction of each.
     #[arg(long)]
     pub global: bool,
@@ -169,7 +173,8 @@ pub struct CompressArgs {
     /// Fine-tune for this many epochs, pruning gradually (Zhu & Gupta) over the first two thirds.
     #[arg(long, default_value_t = 0)]
     pub finetune_epochs: usize,
-    /// Learning rate of the fine-tuning (default: a tenth of the run's).
+    /// Learning rate of the fine-tuning (default: the run's, on the run's schedule over the
+    /// fine-tuning epochs).
     #[arg(long)]
     pub finetune_lr: Option<f64>,
     /// Prune to each of these sparsities (comma-separated), one run folder each, and draw

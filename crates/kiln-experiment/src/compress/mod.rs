@@ -172,25 +172,44 @@ fn compress_one(
     let config = &original.config;
     let run = RunDir::create(Some(out), &config.name, options.overwrite)?;
     let autodiff = original.device.clone().autodiff();
-    let model = {
+    let shape = original.preprocess.shape();
+    let (spec, model) = {
         let _rng = kiln_train::rng_guard();
         autodiff.seed(config.seed);
-        config
-            .model
-            .build(&original.preprocess.shape(), &autodiff)?
+        match options.structured {
+            Some(fraction) => {
+                // Cut on the inference copy, then read its weights into a trainable model.
+                let (spec, small) = config.model.remove_units(
+                    &original.model,
+                    fraction,
+                    &shape,
+                    &original.device,
+                )?;
+                let trainable = spec
+                    .build(&shape, &autodiff)?
+                    .try_load_record(small.into_record())
+                    .map_err(|e| KilnError::Internal(format!("structured pruning: {e:?}")))?;
+                (spec, trainable)
+            }
+            None => {
+                let model_file = original.dir.join(MODEL_FILE);
+                let model = config.model.build(&shape, &autodiff)?;
+                let model = model.try_load_file(&model_file).map_err(|e| {
+                    KilnError::Input(format!(
+                        "{}: cannot load model: {e:?}",
+                        model_file.display()
+                    ))
+                })?;
+                (config.model.clone(), model)
+            }
+        }
     };
-    let model_file = original.dir.join(MODEL_FILE);
-    let model = model.try_load_file(&model_file).map_err(|e| {
-        KilnError::Input(format!(
-            "{}: cannot load model: {e:?}",
-            model_file.display()
-        ))
-    })?;
-    let lr = options.finetune_lr.unwrap_or(config.optim.lr / 10.0);
+    // Fine-tuning trains as the run did (its optimizer and schedule, over the fine-tuning's
+    // epochs), at its learning rate unless told otherwise; no early stopping.
+    let lr = options.finetune_lr.unwrap_or(config.optim.lr);
     let mut fit = config.fit_config()?;
     fit.epochs = options.finetune_epochs;
     fit.optim.lr = lr;
-    fit.schedule = Default::default();
     fit.early_stopping.patience = 0;
 
     let (model, history) = if options.finetune_epochs == 0 {
@@ -227,6 +246,7 @@ fn compress_one(
     }
 
     let mut resolved = config.clone();
+    resolved.model = spec;
     resolved.name = format!("{}-compressed", config.name);
     if options.finetune_epochs > 0 {
         resolved.train.epochs = options.finetune_epochs; // what `summary.json`'s epochs count
@@ -249,6 +269,7 @@ fn compress_one(
             PruneScope::PerLayer => "per_layer".into(),
             PruneScope::Global => "global".into(),
         },
+        structured: options.structured,
         quantize: options.quantize.map(|_| "int8".into()),
         quant_block: match options.quantize {
             Some(QuantGranularity::PerBlock { block }) => Some(block),

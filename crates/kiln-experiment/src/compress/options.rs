@@ -12,11 +12,13 @@ pub struct CompressOptions {
     pub prune: Option<f64>,
     /// Per layer or one global threshold.
     pub scope: PruneScope,
+    /// Structured pruning: this fraction of the conv filters / hidden units removed, in [0, 1).
+    pub structured: Option<f64>,
     /// Store the weights as int8 at this granularity.
     pub quantize: Option<QuantGranularity>,
     /// Epochs of fine-tuning (pruning gradually over its first two thirds); 0 prunes at once.
     pub finetune_epochs: usize,
-    /// Learning rate of the fine-tuning (default: a tenth of the run's).
+    /// Learning rate of the fine-tuning (default: the run's, on the run's schedule).
     pub finetune_lr: Option<f64>,
     /// Sparsities to prune to, one run each, drawn as accuracy against sparsity.
     pub sweep: Vec<f64>,
@@ -32,7 +34,7 @@ impl CompressOptions {
     /// Nothing to do, or values out of range: an input error naming the flag.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(KilnError::Input(m));
-        for s in self.prune.iter().chain(&self.sweep) {
+        for s in self.prune.iter().chain(&self.structured).chain(&self.sweep) {
             if !(0.0..1.0).contains(s) {
                 return bad(format!(
                     "a sparsity must be in [0, 1) (the fraction of weights removed), got {s}"
@@ -45,9 +47,14 @@ impl CompressOptions {
                     .into(),
             );
         }
-        if self.prune.is_none() && self.quantize.is_none() && self.sweep.is_empty() {
+        if self.prune.is_none()
+            && self.structured.is_none()
+            && self.quantize.is_none()
+            && self.sweep.is_empty()
+        {
             return bad(
-                "nothing to do: give --prune S, --quantize int8 or --sweep S1,S2,...".into(),
+                "nothing to do: give --prune S, --structured S, --quantize int8 or --sweep S1,S2,..."
+                    .into(),
             );
         }
         if let Some(QuantGranularity::PerBlock { block: 0 }) = self.quantize {

@@ -14,6 +14,9 @@ pub struct Applied {
     pub prune: Option<f64>,
     /// `per_layer` or `global`.
     pub scope: String,
+    /// Fraction of the conv filters / hidden units removed by structured pruning, if any.
+    #[serde(default)]
+    pub structured: Option<f64>,
     /// `int8` when the weights are stored as int8.
     pub quantize: Option<String>,
     /// Values sharing one int8 scale (`None`: one per tensor).

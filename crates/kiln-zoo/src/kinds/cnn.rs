@@ -5,6 +5,10 @@ use kiln_cnn::{Cnn, CnnConfig, ConvBlockConfig};
 use kiln_train::{KilnError, Result};
 use serde::{Deserialize, Serialize};
 
+use kiln_compress::structured::{
+    filter_norms, flattened, keep_largest, slice_conv, slice_linear, slice_norm,
+};
+
 use crate::size::check_params;
 use crate::{DataShape, KindInfo, ModelKind, TaskKind, Variant};
 
@@ -146,6 +150,73 @@ impl ModelKind for CnnSpec {
 
     fn logits(model: &Cnn, inputs: Tensor<2>) -> Tensor<2> {
         model.forward_flat(inputs)
+    }
+
+    fn remove_units(
+        &self,
+        model: &Cnn,
+        fraction: f64,
+        shape: &DataShape,
+        device: &Device,
+    ) -> Result<(Self, Cnn)> {
+        let config = self.config(shape.outputs());
+        if config.blocks.iter().any(|b| b.residual) {
+            return Err(KilnError::Input(
+                "structured pruning of residual conv blocks is not supported: their skip connections need the same channels on both sides".into(),
+            ));
+        }
+        let keeps: Vec<Vec<usize>> = model
+            .blocks
+            .iter()
+            .map(|b| keep_largest(&filter_norms(&b.conv), fraction))
+            .collect();
+        let mut blocks = config.blocks.clone();
+        for (block, keep) in blocks.iter_mut().zip(&keeps) {
+            block.out_channels = keep.len();
+        }
+        let spec = CnnSpec {
+            preset: CnnPreset::Custom,
+            blocks,
+            hidden: config.hidden_sizes.clone(),
+            global_avg_pool: config.global_avg_pool,
+            ..self.clone()
+        };
+        let mut small = spec.build(shape, device)?;
+        let mut inputs: Vec<usize> = (0..self.input[0]).collect();
+        for ((to, from), keep) in small.blocks.iter_mut().zip(&model.blocks).zip(&keeps) {
+            slice_conv(&mut to.conv, &from.conv, keep, &inputs);
+            if let (Some(to), Some(from)) = (to.norm.as_mut(), from.norm.as_ref()) {
+                slice_norm(to, from, keep);
+            }
+            inputs = keep.clone();
+        }
+        let channels = config
+            .blocks
+            .last()
+            .map_or(self.input[0], |b| b.out_channels);
+        let features = config
+            .feature_size()
+            .map_err(|e| KilnError::Input(format!("model: {e}")))?;
+        let rows = flattened(&inputs, features / channels.max(1));
+        let outputs = |layer: &burn::nn::Linear| -> Vec<usize> {
+            (0..layer.weight.val().dims()[1]).collect()
+        };
+        match small.hidden.first_mut() {
+            Some(first) => {
+                slice_linear(first, &model.hidden[0], &rows, &outputs(&model.hidden[0]));
+                for (to, from) in small.hidden.iter_mut().zip(&model.hidden).skip(1) {
+                    *to = from.clone();
+                }
+                small.output = model.output.clone();
+            }
+            None => slice_linear(
+                &mut small.output,
+                &model.output,
+                &rows,
+                &outputs(&model.output),
+            ),
+        }
+        Ok((spec, small))
     }
 }
 

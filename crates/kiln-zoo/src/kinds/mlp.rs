@@ -2,6 +2,7 @@
 
 use burn::nn::activation::ActivationConfig;
 use burn::prelude::*;
+use kiln_compress::structured::{keep_largest, slice_linear, slice_norm, unit_norms};
 use kiln_fnn::{Mlp, MlpConfig};
 use kiln_train::{KilnError, Result};
 use serde::{Deserialize, Serialize};
@@ -100,5 +101,40 @@ impl ModelKind for MlpSpec {
 
     fn logits(model: &Mlp, inputs: Tensor<2>) -> Tensor<2> {
         model.forward(inputs)
+    }
+
+    fn remove_units(
+        &self,
+        model: &Mlp,
+        fraction: f64,
+        shape: &DataShape,
+        device: &Device,
+    ) -> Result<(Self, Mlp)> {
+        if self.hidden.is_empty() {
+            return Err(KilnError::Input(
+                "structured pruning removes hidden units: this MLP has no hidden layer".into(),
+            ));
+        }
+        let keeps: Vec<Vec<usize>> = model
+            .hidden
+            .iter()
+            .map(|layer| keep_largest(&unit_norms(layer), fraction))
+            .collect();
+        let spec = MlpSpec {
+            hidden: keeps.iter().map(Vec::len).collect(),
+            ..self.clone()
+        };
+        let mut small = spec.build(shape, device)?;
+        let mut inputs: Vec<usize> = (0..shape.features()).collect();
+        for (i, keep) in keeps.iter().enumerate() {
+            slice_linear(&mut small.hidden[i], &model.hidden[i], &inputs, keep);
+            if let (Some(to), Some(from)) = (small.norms.get_mut(i), model.norms.get(i)) {
+                slice_norm(to, from, keep);
+            }
+            inputs = keep.clone();
+        }
+        let outputs: Vec<usize> = (0..shape.outputs()).collect();
+        slice_linear(&mut small.output, &model.output, &inputs, &outputs);
+        Ok((spec, small))
     }
 }

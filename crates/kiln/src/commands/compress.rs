@@ -20,6 +20,7 @@ pub fn run(args: &CompressArgs) -> Result<()> {
             Some(block) => QuantGranularity::PerBlock { block },
             None => QuantGranularity::PerTensor,
         }),
+        structured: args.structured,
         finetune_epochs: args.finetune_epochs,
         finetune_lr: args.finetune_lr,
         sweep: args.sweep.clone(),

@@ -43,12 +43,16 @@ pub fn run(args: &InspectArgs) -> Result<()> {
         let a = &report.applied;
         let c = &report.compressed;
         println!(
-            "compressed: from {}: {}{}; {} of {} parameters nonzero, weights {:.1}% sparse; test accuracy {:+.4} vs the original",
+            "compressed: from {}: {}{}{}; {} of {} parameters nonzero, weights {:.1}% sparse; test accuracy {:+.4} vs the original",
             report.source,
             a.prune.map_or("no pruning".into(), |s| format!(
                 "pruned to {:.1}% ({})",
                 s * 100.0,
                 a.scope
+            )),
+            a.structured.map_or(String::new(), |s| format!(
+                ", {:.0}% of the units removed",
+                s * 100.0
             )),
             a.quantize
                 .as_ref()
