@@ -340,3 +340,43 @@ fn distillation_follows_the_teacher_and_refuses_one_that_does_not_fit() {
         assert!(!out.join("model.bpk").exists());
     }
 }
+
+#[test]
+fn structured_pruning_writes_a_smaller_model_of_the_same_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = train(dir.path(), "iris", IRIS);
+    let out = dir.path().join("half");
+    let run = kiln(&[
+        "compress",
+        source.to_str().unwrap(),
+        "--structured",
+        "0.5",
+        "--finetune-epochs",
+        "10",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report = json(&out.join("compress.json"));
+    let params = (4 * 32 + 32) + (32 * 32 + 32) + (32 * 3 + 3);
+    assert_eq!(report["compressed"]["params"], params);
+    assert_eq!(
+        report["compressed"]["nonzero_params"], params,
+        "dense, not masked"
+    );
+    let accuracy = report["compressed"]["test_accuracy"].as_f64().unwrap();
+    assert!(accuracy >= 0.85, "{accuracy}");
+    let config = std::fs::read_to_string(out.join("config.toml")).unwrap();
+    assert!(
+        config.contains("hidden = [\n    32,\n    32,\n]"),
+        "{config}"
+    );
+    let eval = kiln(&["eval", out.to_str().unwrap(), "--json"]);
+    assert_eq!(eval.code, 0, "{}", eval.stderr);
+    let inspect = kiln(&["inspect", out.to_str().unwrap()]);
+    assert!(
+        inspect.stdout.contains("50% of the units removed"),
+        "{}",
+        inspect.stdout
+    );
+}
