@@ -4,12 +4,12 @@
 use burn::module::Module;
 use kiln_train::hooks::ParamTransform;
 
-use crate::mask::{PruneScope, prune};
+use crate::mask::{PruneScope, prune_with};
 use crate::schedule::ZhuGupta;
 
 /// Follows a [`ZhuGupta`] schedule: after each optimizer step that is a pruning event, the
 /// smallest weights are masked until the schedule's sparsity is reached. The model must carry
-/// masks from the start ([`crate::attach_masks`]), so that checkpoints hold them and resume
+/// masks from the start ([`crate::attach_masks`], quantization-aware or not as this is), so that checkpoints hold them and resume
 /// restores them.
 #[derive(Debug, Clone)]
 pub struct GradualPruning {
@@ -17,6 +17,7 @@ pub struct GradualPruning {
     scope: PruneScope,
     step: usize,
     last: f64,
+    fake_quant: bool,
 }
 
 impl GradualPruning {
@@ -27,7 +28,14 @@ impl GradualPruning {
             scope,
             step: 0,
             last: 0.0,
+            fake_quant: false,
         }
+    }
+
+    /// Keeps the masks quantization-aware (as [`crate::attach_masks`] made them).
+    pub fn with_fake_quant(mut self, fake_quant: bool) -> Self {
+        self.fake_quant = fake_quant;
+        self
     }
 
     /// Continues after `steps` optimizer steps (a resumed run: the masks come from its
@@ -59,6 +67,6 @@ impl<M: Module> ParamTransform<M> for GradualPruning {
             return model;
         }
         self.last = target;
-        prune(model, target, self.scope)
+        prune_with(model, target, self.scope, self.fake_quant)
     }
 }

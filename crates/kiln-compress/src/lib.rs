@@ -8,6 +8,8 @@
 //!   calibration, per tensor or per block);
 //! - [`structured`]: the pieces of structured pruning (units kept by L1 norm, sliced layers), with
 //!   which the zoo's model kinds rebuild smaller dense models of their kind;
+//! - quantization-aware fine-tuning: masks that also fake-quantize their weight
+//!   ([`fake_quantize`], a straight-through estimator), so that training sees the int8 grid;
 //! - [`distill`]: knowledge distillation (Hinton et al. 2015) as one of the loop's loss terms.
 //!
 //! Only weights (parameters of rank >= 2: Linear, Conv, recurrent and embedding matrices) are
@@ -24,7 +26,7 @@ pub mod structured;
 
 pub use distill::{Distillation, distillation_loss};
 pub use gradual::GradualPruning;
-pub use mask::{PruneMask, PruneScope, attach_masks, prune};
+pub use mask::{PruneMask, PruneScope, attach_masks, fake_quantize, prune, prune_with};
 pub use quantize::{QuantGranularity, quantize_int8};
 pub use schedule::ZhuGupta;
 pub use stats::{SparsityStats, sparsity};

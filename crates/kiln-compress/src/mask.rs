@@ -8,11 +8,15 @@
 use burn::module::{Module, Param, ParamId, Reparameterization, Reparameterizer};
 use burn::prelude::*;
 
-/// The pruning mask of one weight: `true` where the weight is kept (flattened, row-major).
+/// The pruning mask of one weight: `true` where the weight is kept (flattened, row-major);
+/// with `fake_quant`, the masked weight is also rounded to its int8 grid on the way forward
+/// (quantization-aware training, see [`fake_quantize`]).
 #[derive(Module, Debug)]
 pub struct PruneMask {
     /// `true` for each kept entry of the weight, in the weight's row-major order.
     pub keep: Param<Tensor<1, Bool>>,
+    /// Fake-quantize the masked weight (symmetric int8, one scale per tensor).
+    pub fake_quant: bool,
 }
 
 impl Reparameterization for PruneMask {
@@ -21,8 +25,34 @@ impl Reparameterization for PruneMask {
     fn apply<const D: usize>(&self, base: Tensor<D>) -> Tensor<D> {
         let shape = base.shape();
         let keep = self.keep.val().reshape(shape);
-        base.mask_fill(keep.bool_not(), 0.0)
+        let masked = base.mask_fill(keep.bool_not(), 0.0);
+        match self.fake_quant {
+            true => fake_quantize(masked),
+            false => masked,
+        }
     }
+}
+
+/// `w + (q(w) − w).detach()`: the forward pass sees `w` rounded to the symmetric int8 grid of
+/// scale `max|w| / 127` (the grid of [`crate::quantize_int8`] per tensor), the backward pass
+/// passes the gradient straight through to `w` (the straight-through estimator).
+pub fn fake_quantize<const D: usize>(weight: Tensor<D>) -> Tensor<D> {
+    let scale = weight
+        .clone()
+        .abs()
+        .max()
+        .detach()
+        .div_scalar(127.0)
+        .clamp_min(1e-12);
+    let rank = [1usize; D];
+    let scale: Tensor<D> = scale.reshape(rank);
+    let quantized = weight
+        .clone()
+        .div(scale.clone())
+        .round()
+        .clamp(-127.0, 127.0)
+        .mul(scale);
+    weight.clone() + (quantized - weight).detach()
 }
 
 /// Which weights compete for the same threshold.
@@ -44,6 +74,11 @@ pub(crate) fn is_weight(rank: usize) -> bool {
 /// already masked are merged first, so pruning again only removes more (the zeros stay the
 /// smallest). Biases and batch-norm parameters are never pruned.
 pub fn prune<M: Module>(model: M, sparsity: f64, scope: PruneScope) -> M {
+    prune_with(model, sparsity, scope, false)
+}
+
+/// [`prune`], the masks also fake-quantizing their weights when `fake_quant`.
+pub fn prune_with<M: Module>(model: M, sparsity: f64, scope: PruneScope, fake_quant: bool) -> M {
     let model = model.materialize();
     let threshold = match scope {
         PruneScope::PerLayer => None,
@@ -52,19 +87,21 @@ pub fn prune<M: Module>(model: M, sparsity: f64, scope: PruneScope) -> M {
     model.apply_reparameterization(MagnitudePruner {
         sparsity,
         threshold,
+        fake_quant,
     })
 }
 
 /// Attaches all-`true` masks to every weight (sparsity 0): the structure a gradual pruning run
-/// and its checkpoints have from the first step.
-pub fn attach_masks<M: Module>(model: M) -> M {
-    prune(model, 0.0, PruneScope::PerLayer)
+/// and its checkpoints have from the first step; with `fake_quant`, quantization-aware.
+pub fn attach_masks<M: Module>(model: M, fake_quant: bool) -> M {
+    prune_with(model, 0.0, PruneScope::PerLayer, fake_quant)
 }
 
 struct MagnitudePruner {
     sparsity: f64,
     /// The global threshold, if any; else each tensor's own.
     threshold: Option<f32>,
+    fake_quant: bool,
 }
 
 impl Reparameterizer for MagnitudePruner {
@@ -87,6 +124,7 @@ impl Reparameterizer for MagnitudePruner {
         };
         let mask = PruneMask {
             keep: Param::initialized(ParamId::new(), keep),
+            fake_quant: self.fake_quant,
         };
         (param, Some(mask))
     }

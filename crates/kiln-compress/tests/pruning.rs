@@ -101,7 +101,7 @@ fn gradual_pruning_reaches_its_target_and_resumes_bit_for_bit_from_a_checkpoint(
     let schedule = ZhuGupta::over(0.75, 50, 5);
     let pruning = || Some(GradualPruning::new(schedule, PruneScope::PerLayer));
     let whole = fit(
-        attach_masks(seeded_net(&device)),
+        attach_masks(seeded_net(&device), false),
         6,
         pruning(),
         None,
@@ -112,7 +112,7 @@ fn gradual_pruning_reaches_its_target_and_resumes_bit_for_bit_from_a_checkpoint(
 
     let dir = tempfile::tempdir().unwrap();
     fit(
-        attach_masks(seeded_net(&device)),
+        attach_masks(seeded_net(&device), false),
         3,
         pruning(),
         Some((dir.path(), false)),
@@ -121,7 +121,7 @@ fn gradual_pruning_reaches_its_target_and_resumes_bit_for_bit_from_a_checkpoint(
     let midway = checkpoint::newest_valid(dir.path()).unwrap().unwrap();
     assert_eq!(midway.state.step, 30);
     let resumed = fit(
-        attach_masks(seeded_net(&device)),
+        attach_masks(seeded_net(&device), false),
         6,
         pruning(),
         Some((dir.path(), true)),

@@ -84,3 +84,46 @@ fn an_int8_file_is_about_a_quarter_of_the_f32_one() {
         assert!((0.24..0.30).contains(&ratio), "{name}: {ratio}");
     }
 }
+
+#[test]
+fn fake_quantization_rounds_forward_and_passes_gradients_straight_through() {
+    let device = Device::flex().autodiff();
+    let w = Tensor::<2>::from_data([[0.5f32, -1.27], [0.013, 0.9]], &device).require_grad();
+    let q = kiln_compress::fake_quantize(w.clone());
+    // Scale 1.27 / 127 = 0.01: every value on the grid of hundredths.
+    for (v, e) in values(q.clone()).iter().zip([0.5, -1.27, 0.01, 0.9]) {
+        assert!((v - e).abs() < 1e-6, "{v} vs {e}");
+    }
+    let grads = q.mul_scalar(3.0).sum().backward();
+    assert_eq!(
+        values(w.grad(&grads).unwrap()),
+        vec![3.0; 4],
+        "the identity, times 3"
+    );
+}
+
+#[test]
+fn quantization_aware_masks_make_int8_lossless() {
+    let model = kiln_compress::attach_masks(net(), true);
+    let merged = model.materialize();
+    let int8 = quantize_int8(merged.clone(), QuantGranularity::PerTensor);
+    for (a, b) in [
+        (
+            merged.hidden.weight.val(),
+            int8.hidden.weight.val().dequantize(),
+        ),
+        (
+            merged.output.weight.val(),
+            int8.output.weight.val().dequantize(),
+        ),
+    ] {
+        let (a, b) = (values(a), values(b));
+        let worst = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max);
+        let max = a.iter().fold(0f32, |m, v| m.max(v.abs()));
+        assert!(worst <= max * 1e-5, "off the int8 grid by {worst}");
+    }
+}

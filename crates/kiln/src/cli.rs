@@ -170,6 +170,10 @@ pub struct CompressArgs {
     /// int8: one scale per block of this many values (default: one per tensor).
     #[arg(long)]
     pub block: Option<u8>,
+    /// Fine-tune quantization-aware (fake int8 weights with a straight-through estimator);
+    /// needs --quantize int8 and --finetune-epochs.
+    #[arg(long)]
+    pub qat: bool,
     /// Fine-tune for this many epochs, pruning gradually (Zhu & Gupta) over the first two thirds.
     #[arg(long, default_value_t = 0)]
     pub finetune_epochs: usize,

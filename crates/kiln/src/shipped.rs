@@ -18,6 +18,7 @@ shipped!(
     "gru-seqmnist",
     "rnn-seqmnist",
     "char-shakespeare",
+    "distill-mlp-mnist",
 );
 
 /// The text of a shipped config by name.

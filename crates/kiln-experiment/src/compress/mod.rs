@@ -229,9 +229,12 @@ fn compress_one(
                 // Prune over the first two thirds of the steps, then recover at that sparsity.
                 let span = (steps * 2 / 3).max(1);
                 let schedule = ZhuGupta::over(sparsity, span, span.min(20));
-                trainer = trainer.with_transform(GradualPruning::new(schedule, options.scope));
-                attach_masks(model)
+                let pruning =
+                    GradualPruning::new(schedule, options.scope).with_fake_quant(options.qat);
+                trainer = trainer.with_transform(pruning);
+                attach_masks(model, options.qat)
             }
+            None if options.qat => attach_masks(model, true),
             None => model,
         };
         let report = trainer.fit(model, &mut task, &autodiff)?;
@@ -271,6 +274,7 @@ fn compress_one(
         },
         structured: options.structured,
         quantize: options.quantize.map(|_| "int8".into()),
+        qat: options.qat,
         quant_block: match options.quantize {
             Some(QuantGranularity::PerBlock { block }) => Some(block),
             _ => None,

@@ -16,6 +16,8 @@ pub struct CompressOptions {
     pub structured: Option<f64>,
     /// Store the weights as int8 at this granularity.
     pub quantize: Option<QuantGranularity>,
+    /// Fine-tune quantization-aware: the forward pass sees the weights on their int8 grid.
+    pub qat: bool,
     /// Epochs of fine-tuning (pruning gradually over its first two thirds); 0 prunes at once.
     pub finetune_epochs: usize,
     /// Learning rate of the fine-tuning (default: the run's, on the run's schedule).
@@ -54,6 +56,12 @@ impl CompressOptions {
         {
             return bad(
                 "nothing to do: give --prune S, --structured S, --quantize int8 or --sweep S1,S2,..."
+                    .into(),
+            );
+        }
+        if self.qat && (self.quantize.is_none() || self.finetune_epochs == 0) {
+            return bad(
+                "--qat fine-tunes for int8: it needs --quantize int8 and --finetune-epochs N"
                     .into(),
             );
         }

@@ -19,6 +19,9 @@ pub struct Applied {
     pub structured: Option<f64>,
     /// `int8` when the weights are stored as int8.
     pub quantize: Option<String>,
+    /// Whether the fine-tuning was quantization-aware (fake int8 weights, straight-through).
+    #[serde(default)]
+    pub qat: bool,
     /// Values sharing one int8 scale (`None`: one per tensor).
     pub quant_block: Option<u8>,
     /// Epochs of fine-tuning.

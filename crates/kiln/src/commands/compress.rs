@@ -21,6 +21,7 @@ pub fn run(args: &CompressArgs) -> Result<()> {
             None => QuantGranularity::PerTensor,
         }),
         structured: args.structured,
+        qat: args.qat,
         finetune_epochs: args.finetune_epochs,
         finetune_lr: args.finetune_lr,
         sweep: args.sweep.clone(),
