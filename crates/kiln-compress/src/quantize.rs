@@ -62,7 +62,7 @@ impl ModuleMapper for WeightQuantizer {
         }
         // A block must divide the last dimension; a weight it does not fit keeps one scale.
         let scheme = match self.block {
-            Some(block) if param.lazy_shape()[D - 1] % block != 0 => {
+            Some(block) if !param.lazy_shape()[D - 1].is_multiple_of(block) => {
                 QuantGranularity::PerTensor.scheme()
             }
             _ => self.scheme,

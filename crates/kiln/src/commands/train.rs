@@ -27,7 +27,7 @@ pub fn load_config(args: &TrainArgs) -> Result<ExperimentConfig> {
 /// Loads a config file, or a shipped config by name, with `overrides`.
 pub fn load_config_named(name: &str, overrides: Vec<String>) -> Result<ExperimentConfig> {
     let path = Path::new(name);
-    if path.exists() {
+    if path.is_file() {
         return ExperimentConfig::load(path, &overrides);
     }
     match shipped_config(name) {
