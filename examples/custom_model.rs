@@ -6,7 +6,8 @@ use std::path::Path;
 
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, Relu};
 use burn::prelude::*;
-use kiln_data::{Samples, SeededRng};
+use kiln_data::Samples;
+use kiln_data::synthetic::rings;
 use kiln_train::checkpoint::{self, CheckpointPolicy, Checkpointer};
 use kiln_train::{Classification, FitConfig, FitReport, Objective, Trainer, weights_sha256};
 
@@ -32,25 +33,6 @@ impl RingNet {
     fn forward(&self, points: Tensor<2>) -> Tensor<2> {
         let x = self.activation.forward(self.hidden.forward(points));
         self.output.forward(self.dropout.forward(x))
-    }
-}
-
-/// Points inside (class 0) or outside (class 1) the unit circle, drawn from a seed.
-fn rings(n: usize, seed: u64) -> Samples {
-    let mut rng = SeededRng::new(seed);
-    let mut features = Vec::with_capacity(2 * n);
-    let mut labels = Vec::with_capacity(n);
-    for _ in 0..n {
-        let (x, y) = (rng.unit_f32() * 4.0 - 2.0, rng.unit_f32() * 4.0 - 2.0);
-        features.extend([x, y]);
-        labels.push(u32::from(x * x + y * y > 1.5));
-    }
-    Samples {
-        features,
-        sample_shape: vec![2],
-        labels,
-        num_classes: 2,
-        feature_names: vec!["x".into(), "y".into()],
     }
 }
 

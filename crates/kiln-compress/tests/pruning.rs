@@ -9,28 +9,9 @@ use std::path::Path;
 use burn::prelude::*;
 use common::{Net, values};
 use kiln_compress::{GradualPruning, PruneScope, ZhuGupta, attach_masks, prune, sparsity};
-use kiln_data::{Samples, SeededRng};
+use kiln_data::synthetic::rings;
 use kiln_train::checkpoint::{self, CheckpointPolicy, Checkpointer};
 use kiln_train::{Classification, FitConfig, FitReport, Objective, Trainer};
-
-/// Points inside (class 0) or outside (class 1) a circle.
-pub fn rings(n: usize, seed: u64) -> Samples {
-    let mut rng = SeededRng::new(seed);
-    let mut features = Vec::with_capacity(2 * n);
-    let mut labels = Vec::with_capacity(n);
-    for _ in 0..n {
-        let (x, y) = (rng.unit_f32() * 4.0 - 2.0, rng.unit_f32() * 4.0 - 2.0);
-        features.extend([x, y]);
-        labels.push(u32::from(x * x + y * y > 1.5));
-    }
-    Samples {
-        features,
-        sample_shape: vec![2],
-        labels,
-        num_classes: 2,
-        feature_names: vec!["x".into(), "y".into()],
-    }
-}
 
 fn fit(
     model: Net,

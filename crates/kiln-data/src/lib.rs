@@ -15,6 +15,7 @@ mod image_file;
 mod rng;
 mod samples;
 mod standardize;
+pub mod synthetic;
 mod table;
 mod text;
 

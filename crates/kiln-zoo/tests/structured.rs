@@ -37,24 +37,34 @@ fn assert_close(a: Vec<f32>, b: Vec<f32>) {
     assert!(worst < 1e-4, "outputs differ by up to {worst}");
 }
 
-#[test]
-fn a_cnn_without_half_its_filters_equals_the_masked_dense_one() {
-    let device = Device::flex();
-    let _rng = kiln_train::rng_guard();
-    device.seed(11);
-    let shape = DataShape {
+/// MNIST's shape: 1 x 28 x 28 images, 10 classes.
+fn digits() -> DataShape {
+    DataShape {
         sample_shape: vec![1, 28, 28],
         classes: 10,
         vocab: 0,
-    };
-    let spec = CnnSpec {
-        preset: CnnPreset::Lenet,
+    }
+}
+
+/// A cnn section of `preset`.
+fn preset(preset: CnnPreset) -> CnnSpec {
+    CnnSpec {
+        preset,
         input: vec![1, 28, 28],
         blocks: Vec::new(),
         hidden: Vec::new(),
         global_avg_pool: false,
         dropout: 0.0,
-    };
+    }
+}
+
+#[test]
+fn a_cnn_without_half_its_filters_equals_the_masked_dense_one() {
+    let device = Device::flex();
+    let _rng = kiln_train::rng_guard();
+    device.seed(11);
+    let shape = digits();
+    let spec = preset(CnnPreset::Lenet);
     let model = spec.build(&shape, &device).unwrap();
     let (small_spec, small) = spec.remove_units(&model, 0.5, &shape, &device).unwrap();
     assert_eq!(small_spec.preset, CnnPreset::Custom);
@@ -130,19 +140,8 @@ fn an_mlp_with_batch_norm_without_most_hidden_units_equals_the_masked_dense_one(
 fn kinds_without_structured_pruning_say_so() {
     let device = Device::flex();
     let _rng = kiln_train::rng_guard();
-    let shape = DataShape {
-        sample_shape: vec![1, 28, 28],
-        classes: 10,
-        vocab: 0,
-    };
-    let spec = CnnSpec {
-        preset: CnnPreset::Resnet,
-        input: vec![1, 28, 28],
-        blocks: Vec::new(),
-        hidden: Vec::new(),
-        global_avg_pool: false,
-        dropout: 0.0,
-    };
+    let shape = digits();
+    let spec = preset(CnnPreset::Resnet);
     let model = spec.build(&shape, &device).unwrap();
     let err = spec.remove_units(&model, 0.5, &shape, &device).unwrap_err();
     assert_eq!(err.exit_code(), 2);

@@ -2,8 +2,11 @@
 //! evaluated, inspected and used for prediction, seeds make runs repeatable, and every kind of
 //! bad input exits with code 2 and a clear one-line message, never a panic.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+use common::{Output, assert_bad_input, kiln, write};
 
 use serde_json::Value;
 
@@ -26,31 +29,6 @@ name = "adam"
 lr = 0.05
 "#;
 
-struct Output {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn kiln(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .args(args)
-        .env("RUST_BACKTRACE", "0")
-        .output()
-        .expect("kiln runs");
-    Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into(),
-        stderr: String::from_utf8_lossy(&out.stderr).into(),
-    }
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
 fn train_tiny(dir: &Path, name: &str, extra: &[&str]) -> (Output, PathBuf) {
     let config = write(dir, "tiny.toml", TINY);
     let out = dir.join(name);
@@ -66,23 +44,6 @@ fn train_tiny(dir: &Path, name: &str, extra: &[&str]) -> (Output, PathBuf) {
 
 fn summary(run: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap()
-}
-
-/// Asserts a clean bad-input failure: exit 2, a message naming `needle`, no panic.
-fn assert_bad_input(out: &Output, needle: &str) {
-    assert_eq!(out.code, 2, "exit code; stderr: {}", out.stderr);
-    assert!(
-        out.stderr.contains(needle),
-        "stderr should mention {needle:?}: {}",
-        out.stderr
-    );
-    assert!(!out.stderr.contains("panicked"), "panic: {}", out.stderr);
-    assert_eq!(
-        out.stderr.trim().lines().count(),
-        1,
-        "one-line message: {}",
-        out.stderr
-    );
 }
 
 #[test]

@@ -2,8 +2,11 @@
 //! inspect read; a sparsity sweep with its picture; distillation from a teacher run; and bad
 //! input refused with exit 2.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+use common::{assert_bad_input, json, kiln};
 
 use serde_json::Value;
 
@@ -24,29 +27,6 @@ name = "adam"
 lr = 0.01
 "#;
 
-struct Output {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn kiln(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .args(args)
-        .env("RUST_BACKTRACE", "0")
-        .output()
-        .expect("kiln runs");
-    Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into(),
-        stderr: String::from_utf8_lossy(&out.stderr).into(),
-    }
-}
-
-fn json(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
 fn train(dir: &Path, name: &str, config: &str) -> PathBuf {
     let file = dir.join(format!("{name}.toml"));
     std::fs::write(&file, config).unwrap();
@@ -59,16 +39,6 @@ fn train(dir: &Path, name: &str, config: &str) -> PathBuf {
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     out
-}
-
-fn assert_bad_input(out: &Output, needle: &str) {
-    assert_eq!(out.code, 2, "exit code; stderr: {}", out.stderr);
-    assert!(
-        out.stderr.contains(needle),
-        "stderr should mention {needle:?}: {}",
-        out.stderr
-    );
-    assert!(!out.stderr.contains("panicked"), "panic: {}", out.stderr);
 }
 
 #[test]
