@@ -189,8 +189,12 @@ pub struct CompressArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// Replace what is already in --out.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     pub overwrite: bool,
+    /// Continue an interrupted fine-tuning in --out from its newest checkpoint (give the same
+    /// flags); bit-exact, pruning masks included.
+    #[arg(long)]
+    pub resume: bool,
     /// Backend (default: the one the run trained on).
     #[arg(long)]
     pub backend: Option<String>,

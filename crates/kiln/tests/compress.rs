@@ -25,6 +25,8 @@ batch_size = 16
 [optim]
 name = "adam"
 lr = 0.01
+[checkpoint]
+keep_last = 20
 "#;
 
 fn train(dir: &Path, name: &str, config: &str) -> PathBuf {
@@ -349,4 +351,74 @@ fn structured_pruning_writes_a_smaller_model_of_the_same_kind() {
         "{}",
         inspect.stdout
     );
+}
+
+#[test]
+fn an_interrupted_fine_tuning_resumes_bit_for_bit_with_its_masks() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = train(dir.path(), "iris", IRIS);
+    let args = |out: &Path, resume: bool| {
+        let mut args = vec![
+            "compress".to_string(),
+            source.display().to_string(),
+            "--prune".into(),
+            "0.8".into(),
+            "--finetune-epochs".into(),
+            "6".into(),
+            "--out".into(),
+            out.display().to_string(),
+        ];
+        if resume {
+            args.push("--resume".into());
+        }
+        args
+    };
+    let run = |args: Vec<String>| {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        kiln(&refs)
+    };
+    let whole = dir.path().join("whole");
+    assert_eq!(run(args(&whole, false)).code, 0);
+    let cut = dir.path().join("cut");
+    assert_eq!(run(args(&cut, false)).code, 0);
+    // Back to the end of epoch 2, in the middle of the pruning schedule (its first 4 epochs).
+    let mut checkpoints: Vec<PathBuf> = std::fs::read_dir(cut.join("checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("step-")
+        })
+        .collect();
+    checkpoints.sort();
+    assert_eq!(
+        checkpoints.len(),
+        6,
+        "one checkpoint an epoch: {checkpoints:?}"
+    );
+    for later in &checkpoints[2..] {
+        std::fs::remove_dir_all(later).unwrap();
+    }
+    for file in ["model.bpk", "summary.json", "compress.json"] {
+        std::fs::remove_file(cut.join(file)).unwrap();
+    }
+    let resumed = run(args(&cut, true));
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    assert!(
+        resumed.stderr.contains("resuming the fine-tuning"),
+        "{}",
+        resumed.stderr
+    );
+    let hash = |run: &Path| json(&run.join("summary.json"))["weights_sha256"].clone();
+    assert_eq!(hash(&whole), hash(&cut));
+    let nonzero =
+        |run: &Path| json(&run.join("compress.json"))["compressed"]["nonzero_params"].clone();
+    assert_eq!(nonzero(&whole), nonzero(&cut));
+
+    // Other options than the checkpoint's: refused.
+    let mut other = args(&cut, true);
+    other[3] = "0.5".into();
+    assert_bad_input(&run(other), "other options");
 }

@@ -13,6 +13,7 @@ use burn::prelude::*;
 use kiln_compress::{
     GradualPruning, PruneScope, QuantGranularity, ZhuGupta, attach_masks, prune, quantize_int8,
 };
+use kiln_train::checkpoint::{self, CheckpointPolicy, Checkpointer, VerifiedCheckpoint};
 use kiln_train::{KilnError, Progress, Result, Trainer, weights_sha256};
 use kiln_zoo::AnyModel;
 
@@ -170,7 +171,10 @@ fn compress_one(
     progress: &mut dyn Progress,
 ) -> Result<CompressReport> {
     let config = &original.config;
-    let run = RunDir::create(Some(out), &config.name, options.overwrite)?;
+    let run = match options.resume {
+        true => RunDir::existing(out)?,
+        false => RunDir::create(Some(out), &config.name, options.overwrite)?,
+    };
     let autodiff = original.device.clone().autodiff();
     let shape = original.preprocess.shape();
     let (spec, model) = {
@@ -223,14 +227,25 @@ fn compress_one(
         let steps = kiln_train::TrainTask::<AnyModel>::batches_per_epoch(&task)
             .div_ceil(fit.accumulate_steps)
             * options.finetune_epochs;
-        let mut trainer = Trainer::new(fit).with_progress(progress);
+        let hash = fine_tuning_hash(config, options, lr);
+        let checkpointer = checkpointer(config, &run, hash.clone());
+        let resume = match options.resume {
+            true => Some(resume_point(&run, &hash)?),
+            false => None,
+        };
+        let done = resume.as_ref().map_or(0, |c| c.state.step);
+        let mut trainer = Trainer::new(fit)
+            .with_progress(progress)
+            .with_checkpointer(checkpointer.as_ref())
+            .resume_from(resume.as_ref());
         let model = match options.prune {
             Some(sparsity) => {
                 // Prune over the first two thirds of the steps, then recover at that sparsity.
                 let span = (steps * 2 / 3).max(1);
                 let schedule = ZhuGupta::over(sparsity, span, span.min(20));
-                let pruning =
-                    GradualPruning::new(schedule, options.scope).with_fake_quant(options.qat);
+                let pruning = GradualPruning::new(schedule, options.scope)
+                    .with_fake_quant(options.qat)
+                    .resumed_after(done);
                 trainer = trainer.with_transform(pruning);
                 attach_masks(model, options.qat)
             }
@@ -298,6 +313,62 @@ fn compress_one(
         &run, original, &resolved, &inference, splits, &report, history,
     )?;
     Ok(report)
+}
+
+/// The fine-tuning's checkpointer (masks included: they are part of the model), as the run's
+/// `[checkpoint]` section says.
+fn checkpointer(config: &ExperimentConfig, run: &RunDir, hash: String) -> Option<Checkpointer> {
+    let c = &config.checkpoint;
+    (c.every_steps > 0 || c.every_epochs > 0).then(|| {
+        let policy = CheckpointPolicy {
+            every_steps: c.every_steps,
+            every_epochs: c.every_epochs,
+            keep_last: c.keep_last,
+        };
+        Checkpointer::new(run.path(), policy, hash)
+    })
+}
+
+/// What must not change when a fine-tuning resumes: the run's config and every option that
+/// shapes the fine-tuning (its epochs too: the pruning schedule spans them).
+fn fine_tuning_hash(config: &ExperimentConfig, options: &CompressOptions, lr: f64) -> String {
+    use sha2::{Digest, Sha256};
+    let what = format!(
+        "{}|prune={:?}|scope={:?}|structured={:?}|qat={}|lr={lr}|epochs={}",
+        config.resume_hash(),
+        options.prune,
+        options.scope,
+        options.structured,
+        options.qat,
+        options.finetune_epochs
+    );
+    Sha256::digest(what.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The newest valid checkpoint of an interrupted fine-tuning in `run`, made with these options.
+fn resume_point(run: &RunDir, hash: &str) -> Result<VerifiedCheckpoint> {
+    let Some(checkpoint) = checkpoint::newest_valid(run.path())? else {
+        return Err(KilnError::Input(format!(
+            "{}: no checkpoint of a fine-tuning to resume from",
+            run.path().display()
+        )));
+    };
+    if checkpoint.state.config_hash != hash {
+        return Err(KilnError::Input(format!(
+            "{}: this checkpoint was written by kiln compress with other options or another source run: resume with the same flags",
+            checkpoint.dir.display()
+        )));
+    }
+    eprintln!(
+        "resuming the fine-tuning from {} (epoch {}, step {})",
+        checkpoint.dir.display(),
+        checkpoint.state.epoch,
+        checkpoint.state.step
+    );
+    Ok(checkpoint)
 }
 
 /// `summary.json` of a compressed run: the original's, with the fine-tuning's figures and the

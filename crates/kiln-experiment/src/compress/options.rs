@@ -28,6 +28,8 @@ pub struct CompressOptions {
     pub out: PathBuf,
     /// Replace a run already in `out`.
     pub overwrite: bool,
+    /// Continue an interrupted fine-tuning in `out` from its newest checkpoint (same options).
+    pub resume: bool,
     /// Backend (default: the run's).
     pub backend: Option<BackendKind>,
 }
@@ -56,6 +58,12 @@ impl CompressOptions {
         {
             return bad(
                 "nothing to do: give --prune S, --structured S, --quantize int8 or --sweep S1,S2,..."
+                    .into(),
+            );
+        }
+        if self.resume && (self.finetune_epochs == 0 || !self.sweep.is_empty()) {
+            return bad(
+                "--resume continues a fine-tuning: it needs --finetune-epochs N and no --sweep"
                     .into(),
             );
         }

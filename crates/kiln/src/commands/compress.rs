@@ -27,6 +27,7 @@ pub fn run(args: &CompressArgs) -> Result<()> {
         sweep: args.sweep.clone(),
         out: args.out.clone(),
         overwrite: args.overwrite,
+        resume: args.resume,
         backend: parse_backend(args.backend.as_deref())?,
     };
     kiln_train::interrupt::install();
