@@ -35,6 +35,59 @@ pub enum Command {
     /// Compress a trained run: magnitude pruning (fine-tuned gradually), int8 weights, or a
     /// sweep of sparsities; writes a run folder with compress.json.
     Compress(CompressArgs),
+    /// Plan a privacy budget: epsilon of a DP-SGD training, or the noise a budget needs
+    /// (Opacus's RDP accountant).
+    #[command(subcommand)]
+    Privacy(PrivacyCommand),
+}
+
+/// `kiln privacy` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PrivacyCommand {
+    /// Epsilon (and the best RDP order) spent by `--steps` steps of DP-SGD.
+    Epsilon(EpsilonArgs),
+    /// The noise multiplier that keeps `--epochs` epochs within `--target-epsilon`.
+    Noise(NoiseArgs),
+}
+
+/// Arguments of `kiln privacy epsilon`.
+#[derive(Debug, clap::Args)]
+pub struct EpsilonArgs {
+    /// Poisson sampling rate q (expected batch size / training examples), in (0, 1].
+    #[arg(long, allow_hyphen_values = true)]
+    pub sample_rate: f64,
+    /// Noise multiplier sigma (noise standard deviation / clip norm), >= 0.
+    #[arg(long, allow_hyphen_values = true)]
+    pub noise_multiplier: f64,
+    /// Optimizer steps.
+    #[arg(long)]
+    pub steps: usize,
+    /// delta, in (0, 1).
+    #[arg(long, allow_hyphen_values = true)]
+    pub delta: f64,
+    /// Print JSON (`epsilon`, `order`).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `kiln privacy noise`.
+#[derive(Debug, clap::Args)]
+pub struct NoiseArgs {
+    /// The budget epsilon, > 0.
+    #[arg(long, allow_hyphen_values = true)]
+    pub target_epsilon: f64,
+    /// Poisson sampling rate q, in (0, 1].
+    #[arg(long, allow_hyphen_values = true)]
+    pub sample_rate: f64,
+    /// Epochs of training (int(epochs / q) steps).
+    #[arg(long, allow_hyphen_values = true)]
+    pub epochs: f64,
+    /// delta, in (0, 1).
+    #[arg(long, allow_hyphen_values = true)]
+    pub delta: f64,
+    /// Print JSON (`noise_multiplier`, `epsilon`, `steps`).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `kiln train`.
@@ -155,11 +208,11 @@ pub struct CompressArgs {
     /// A run folder written by `kiln train`.
     pub run_dir: PathBuf,
     /// Prune this fraction of the weights by magnitude (in [0, 1), e.g. 0.9).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub prune: Option<f64>,
     /// Structured pruning: remove this fraction of the conv filters (cnn) or hidden units (mlp)
     /// with the smallest L1 norms, giving a smaller dense model (in [0, 1), e.g. 0.5).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub structured: Option<f64>,
     /// One magnitude threshold over all layers instead of the same fraction of each.
     #[arg(long)]

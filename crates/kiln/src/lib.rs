@@ -7,7 +7,7 @@ pub mod cli;
 pub mod commands;
 pub mod shipped;
 
-pub use cli::{Cli, Command};
+pub use cli::{Cli, Command, PrivacyCommand};
 
 /// Runs one parsed command.
 pub fn run(cli: &Cli) -> kiln_train::Result<()> {
@@ -23,6 +23,7 @@ pub fn run(cli: &Cli) -> kiln_train::Result<()> {
         }
         Command::Inspect(args) => commands::inspect::run(args),
         Command::Compress(args) => commands::compress::run(args),
+        Command::Privacy(command) => commands::privacy::run(command),
     }
 }
 

@@ -217,7 +217,7 @@ fn bad_compress_input_exits_2() {
         "[0, 1)",
     );
     assert_bad_input(
-        &kiln(&["compress", s, "--prune=-0.1", "--out", o]),
+        &kiln(&["compress", s, "--prune", "-0.1", "--out", o]),
         "[0, 1)",
     );
     assert_bad_input(

@@ -7,6 +7,7 @@ pub mod generate;
 pub mod inspect;
 pub mod list;
 pub mod predict;
+pub mod privacy;
 pub mod train;
 
 use kiln_train::{BackendKind, Result};
