@@ -80,7 +80,7 @@ pub trait ModelKind: Serialize + DeserializeOwned + Clone + PartialEq + std::fmt
     ) -> Result<(Self, Self::Model)> {
         let _ = (model, fraction, shape, device);
         Err(kiln_train::KilnError::Input(format!(
-            "structured pruning is not available for model kind {} (it is for mlp and cnn)",
+            "structured pruning is not available for model kind {} (it is for mlp, cnn and rnn)",
             Self::info().name
         )))
     }

@@ -147,3 +147,88 @@ fn kinds_without_structured_pruning_say_so() {
     assert_eq!(err.exit_code(), 2);
     assert!(err.to_string().contains("residual"), "{err}");
 }
+
+/// The units an rnn level direction keeps, by the same L1 rule as the pruner (its incoming
+/// weights over all gates), zeroing the others' incoming weights and biases in place.
+fn zero_removed_units(
+    w_in: &mut Param<Tensor<2>>,
+    w_hh: &mut Param<Tensor<2>>,
+    biases: &mut [&mut Param<Tensor<1>>],
+    gates: usize,
+    kept: usize,
+    device: &Device,
+) {
+    let hidden = w_hh.val().dims()[0];
+    let per_column = w_in.val().abs().sum_dim(0) + w_hh.val().abs().sum_dim(0);
+    let scores: Tensor<2> = per_column.reshape([gates, hidden]);
+    let scores = values(scores.sum_dim(0));
+    let keep = kept_channels(kept, &scores);
+    // One 0/1 factor per column: gate blocks side by side.
+    let m: Vec<f32> = (0..gates * hidden)
+        .map(|c| f32::from(u8::from(keep.contains(&(c % hidden)))))
+        .collect();
+    let m = Tensor::<1>::from_data(TensorData::new(m, [gates * hidden]), device);
+    *w_in = Param::from_tensor(w_in.val() * m.clone().unsqueeze::<2>());
+    *w_hh = Param::from_tensor(w_hh.val() * m.clone().unsqueeze::<2>());
+    for b in biases.iter_mut() {
+        **b = Param::from_tensor(b.val() * m.clone());
+    }
+}
+
+#[test]
+fn rnns_without_most_hidden_units_equal_the_masked_dense_ones() {
+    use kiln_rnn::{GateKind, RecurrentLayer};
+    use kiln_zoo::kinds::rnn::RnnSpec;
+    let device = Device::flex();
+    let _rng = kiln_train::rng_guard();
+    device.seed(8);
+    let shape = DataShape {
+        sample_shape: vec![7, 5],
+        classes: 4,
+        vocab: 0,
+    };
+    for cell in ["lstm", "gru", "elman"] {
+        let section =
+            format!(r#"{{"cell": "{cell}", "hidden": 12, "layers": 2, "bidirectional": true}}"#);
+        let spec: RnnSpec = serde_json::from_str(&section).unwrap();
+        let model = spec.build(&shape, &device).unwrap();
+        let (small_spec, small) = spec.remove_units(&model, 0.75, &shape, &device).unwrap();
+        assert_eq!(small_spec.hidden, 3, "{cell}");
+        let mut masked = model.clone();
+        for level in &mut masked.encoder.layers {
+            match level {
+                RecurrentLayer::Gated(directions) => {
+                    for d in directions {
+                        let gates = if d.kind == GateKind::Lstm { 4 } else { 3 };
+                        let (mut b_ih, mut b_hh) = (d.b_ih.clone(), d.b_hh.clone());
+                        zero_removed_units(
+                            &mut d.w_ih,
+                            &mut d.w_hh,
+                            &mut [&mut b_ih, &mut b_hh],
+                            gates,
+                            3,
+                            &device,
+                        );
+                        (d.b_ih, d.b_hh) = (b_ih, b_hh);
+                    }
+                }
+                RecurrentLayer::Elman(elman) => {
+                    // Elman layers are `[hidden, input]`: a unit is a row.
+                    for d in &mut elman.layers {
+                        let t = |p: &Param<Tensor<2>>| Param::from_tensor(p.val().transpose());
+                        let (mut w_xh, mut w_hh) = (t(&d.w_xh), t(&d.w_hh));
+                        let mut b = d.b_h.clone();
+                        zero_removed_units(&mut w_xh, &mut w_hh, &mut [&mut b], 1, 3, &device);
+                        (d.w_xh, d.w_hh) = (t(&w_xh), t(&w_hh));
+                        d.b_h = b;
+                    }
+                }
+            }
+        }
+        let x = Tensor::<2>::random([6, 35], Distribution::Normal(0.0, 1.0), &device);
+        assert_close(
+            values(RnnSpec::logits(&small, x.clone())),
+            values(RnnSpec::logits(&masked, x)),
+        );
+    }
+}

@@ -5,3 +5,4 @@ pub mod cnn;
 pub mod linear;
 pub mod mlp;
 pub mod rnn;
+mod rnn_units;

@@ -136,4 +136,14 @@ impl ModelKind for RnnSpec {
         let steps = inputs.dims()[1] / model.input_size();
         model.forward_flat(inputs, steps)
     }
+
+    fn remove_units(
+        &self,
+        model: &SequenceClassifier,
+        fraction: f64,
+        shape: &DataShape,
+        device: &Device,
+    ) -> Result<(Self, SequenceClassifier)> {
+        crate::kinds::rnn_units::remove_units(self, model, fraction, shape, device)
+    }
 }
