@@ -422,3 +422,70 @@ fn an_interrupted_fine_tuning_resumes_bit_for_bit_with_its_masks() {
     other[3] = "0.5".into();
     assert_bad_input(&run(other), "other options");
 }
+
+#[test]
+fn a_language_model_is_pruned_quantized_and_still_generates() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("text.txt");
+    std::fs::write(
+        &text,
+        "to be or not to be, that is the question. ".repeat(60),
+    )
+    .unwrap();
+    let config = format!(
+        "seed = 4\n[model]\nkind = \"charlm\"\ncell = \"gru\"\nhidden = 32\nembedding = 8\n\
+         [data]\ndataset = \"text\"\npath = {:?}\nvalid_fraction = 0.2\n[train]\nepochs = 15\nbatch_size = 4\n\
+         seq_len = 20\n[optim]\nlr = 0.01\nclip_grad_norm = 1.0\n",
+        text.to_str().unwrap()
+    );
+    let source = train(dir.path(), "lm", &config);
+    let out = dir.path().join("lm-small");
+    let run = kiln(&[
+        "compress",
+        source.to_str().unwrap(),
+        "--prune",
+        "0.5",
+        "--finetune-epochs",
+        "3",
+        "--quantize",
+        "int8",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report = json(&out.join("compress.json"));
+    let (before, after) = (
+        report["original"]["bits_per_char"].as_f64().unwrap(),
+        report["compressed"]["bits_per_char"].as_f64().unwrap(),
+    );
+    assert!(
+        after < before + 0.5,
+        "{before} -> {after} bits per character"
+    );
+    assert!(report["compressed"]["weight_sparsity"].as_f64().unwrap() >= 0.45);
+    let s = json(&out.join("summary.json"));
+    assert_eq!(s["test"]["bits_per_char"].as_f64().unwrap(), after);
+    let eval = kiln(&["eval", out.to_str().unwrap(), "--json"]);
+    assert_eq!(eval.code, 0, "{}", eval.stderr);
+    let e: Value = serde_json::from_str(&eval.stdout).unwrap();
+    assert!((e["bits_per_char"].as_f64().unwrap() - after).abs() < 1e-9);
+    let generate = kiln(&[
+        "generate",
+        out.to_str().unwrap(),
+        "--prompt",
+        "to be",
+        "--len",
+        "20",
+    ]);
+    assert_eq!(generate.code, 0, "{}", generate.stderr);
+    assert!(generate.stdout.starts_with("to be"), "{}", generate.stdout);
+    let structured = kiln(&[
+        "compress",
+        source.to_str().unwrap(),
+        "--structured",
+        "0.5",
+        "--out",
+        dir.path().join("x").to_str().unwrap(),
+    ]);
+    assert_bad_input(&structured, "not available for model kind charlm");
+}

@@ -26,8 +26,12 @@ pub struct ModelMeasure {
     pub test_loss: f64,
     /// Inference throughput, batches of 256 on the test split, samples per second (median).
     pub infer_samples_per_sec: f64,
-    /// Accuracy of each class on the test split (recall).
+    /// Accuracy of each class on the test split (recall); empty for a language model.
     pub per_class_accuracy: Vec<f64>,
+    /// Language models: the validation text's cross-entropy in bits per character (their
+    /// `test_accuracy` is next-character accuracy, `infer_samples_per_sec` characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bits_per_char: Option<f64>,
 }
 
 /// Measures `model` (an inference copy) on `test`; `file_bytes` is its saved file's size.
@@ -49,6 +53,7 @@ pub fn measure(
         test_loss: evaluation.loss,
         infer_samples_per_sec: inference_rate(model, test, device),
         per_class_accuracy: evaluation.recall(),
+        bits_per_char: None,
     })
 }
 

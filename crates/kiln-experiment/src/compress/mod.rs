@@ -6,6 +6,7 @@
 mod measure;
 mod options;
 mod report;
+mod workload;
 
 use std::path::{Path, PathBuf};
 
@@ -14,10 +15,9 @@ use kiln_compress::{
     GradualPruning, PruneScope, QuantGranularity, ZhuGupta, attach_masks, prune, quantize_int8,
 };
 use kiln_train::checkpoint::{self, CheckpointPolicy, Checkpointer, VerifiedCheckpoint};
-use kiln_train::{KilnError, Progress, Result, Trainer, weights_sha256};
+use kiln_train::{KilnError, Progress, Result, TrainTask, Trainer, weights_sha256};
 use kiln_zoo::AnyModel;
 
-use crate::data::{Splits, prepare};
 use crate::experiment::{TrainedRun, classification, load_run};
 use crate::manifest::Manifest;
 use crate::run_dir::{
@@ -28,6 +28,7 @@ use crate::{ExperimentConfig, plot};
 pub use measure::{ModelMeasure, inference_rate, measure};
 pub use options::CompressOptions;
 pub use report::{Applied, COMPRESS_FILE, CompressReport, SweepPoint};
+use workload::{TextTask, Workload};
 
 /// File name of a sweep's points, in the sweep's folder.
 pub const SWEEP_FILE: &str = "sweep.json";
@@ -61,7 +62,6 @@ pub fn compress(
 ) -> Result<CompressOutcome> {
     options.validate()?;
     let original = load_run(source, options.backend)?;
-    original.require_classifier()?;
     if let Some(previous) = read_report(source)?
         && previous.applied.quantize.is_some()
     {
@@ -71,17 +71,23 @@ pub fn compress(
             previous.source
         )));
     }
-    let splits = prepare(&original.config.data, original.config.seed)?;
+    let workload = Workload::of(&original)?;
     let file_bytes = file_size(&source.join(MODEL_FILE))?;
-    let before = measure(
+    let before = workload.measure(
         &original.model,
         original.objective,
-        &splits.test,
         file_bytes,
         &original.device,
     )?;
     if options.sweep.is_empty() {
-        let report = compress_one(&original, &splits, &before, options, &options.out, progress)?;
+        let report = compress_one(
+            &original,
+            &workload,
+            &before,
+            options,
+            &options.out,
+            progress,
+        )?;
         return Ok(CompressOutcome::Run {
             dir: options.out.clone(),
             report: Box::new(report),
@@ -101,7 +107,7 @@ pub fn compress(
             sparsity * 100.0,
             dir.display()
         );
-        let report = compress_one(&original, &splits, &before, &one, &dir, progress)?;
+        let report = compress_one(&original, &workload, &before, &one, &dir, progress)?;
         eprintln!(
             "sweep: {:.1}% sparsity -> test accuracy {:.4} (unpruned {:.4})",
             sparsity * 100.0,
@@ -164,7 +170,7 @@ fn file_size(path: &Path) -> Result<u64> {
 /// Prunes, fine-tunes and quantizes one copy of `original` into the run folder `out`.
 fn compress_one(
     original: &TrainedRun,
-    splits: &Splits,
+    workload: &Workload,
     before: &ModelMeasure,
     options: &CompressOptions,
     out: &Path,
@@ -223,10 +229,13 @@ fn compress_one(
         };
         (model, None)
     } else {
-        let mut task = classification(config, splits);
-        let steps = kiln_train::TrainTask::<AnyModel>::batches_per_epoch(&task)
-            .div_ceil(fit.accumulate_steps)
-            * options.finetune_epochs;
+        let batches = match workload {
+            Workload::Samples(splits) => {
+                TrainTask::<AnyModel>::batches_per_epoch(&classification(config, splits))
+            }
+            Workload::Text { train, .. } => train.len(),
+        };
+        let steps = batches.div_ceil(fit.accumulate_steps) * options.finetune_epochs;
         let hash = fine_tuning_hash(config, options, lr);
         let checkpointer = checkpointer(config, &run, hash.clone());
         let resume = match options.resume {
@@ -252,7 +261,15 @@ fn compress_one(
             None if options.qat => attach_masks(model, true),
             None => model,
         };
-        let report = trainer.fit(model, &mut task, &autodiff)?;
+        let report = match workload {
+            Workload::Samples(splits) => {
+                trainer.fit(model, &mut classification(config, splits), &autodiff)?
+            }
+            Workload::Text { train, valid, .. } => {
+                let vocab = original.preprocess.vocab.chars().count();
+                trainer.fit(model, &mut TextTask::new(train, valid, vocab), &autodiff)?
+            }
+        };
         (
             report.model,
             Some((report.history, report.steps, report.train_seconds)),
@@ -274,10 +291,9 @@ fn compress_one(
     run.write(PREPROCESS_FILE, preprocess.as_bytes())?;
     run.save_model(&inference)?;
     Manifest::record(run.path(), &[CONFIG_FILE, PREPROCESS_FILE, MODEL_FILE])?;
-    let after = measure(
+    let after = workload.measure(
         &inference,
         original.objective,
-        &splits.test,
         file_size(&run.path().join(MODEL_FILE))?,
         &original.device,
     )?;
@@ -310,7 +326,7 @@ fn compress_one(
             .as_bytes(),
     )?;
     write_summary(
-        &run, original, &resolved, &inference, splits, &report, history,
+        &run, original, &resolved, &inference, workload, &report, history,
     )?;
     Ok(report)
 }
@@ -378,7 +394,7 @@ fn write_summary(
     original: &TrainedRun,
     config: &ExperimentConfig,
     model: &AnyModel,
-    splits: &Splits,
+    workload: &Workload,
     report: &CompressReport,
     history: Option<(Vec<kiln_train::EpochRecord>, usize, f64)>,
 ) -> Result<()> {
@@ -411,6 +427,11 @@ fn write_summary(
         }
         None => (0, 0, 0.0, base.train),
     };
+    let test = SplitMetrics {
+        loss: report.compressed.test_loss,
+        accuracy: report.compressed.test_accuracy,
+        bits_per_char: report.compressed.bits_per_char,
+    };
     let summary = Summary {
         name: config.name.clone(),
         epochs,
@@ -419,12 +440,11 @@ fn write_summary(
         train_seconds: seconds,
         train_samples_per_sec: 0.0,
         train,
-        valid: splits.valid.as_ref().map(metrics).transpose()?,
-        test: SplitMetrics {
-            loss: report.compressed.test_loss,
-            accuracy: report.compressed.test_accuracy,
-            bits_per_char: None,
+        valid: match workload.splits() {
+            Some(splits) => splits.valid.as_ref().map(metrics).transpose()?,
+            None => Some(test),
         },
+        test,
         weights_sha256: weights_sha256(model),
         best_epoch: None,
         stopped_early: false,
