@@ -21,7 +21,7 @@ use crate::experiment::TrainedRun;
 /// The data of a run, as its kind trains on it.
 pub(crate) enum Workload {
     /// Flat samples: train, validation and test splits.
-    Samples(Splits),
+    Samples(Box<Splits>),
     /// A text cut into chunks of the run's streams and sequence length.
     Text {
         /// Training chunks.
@@ -38,7 +38,7 @@ impl Workload {
     pub fn of(run: &TrainedRun) -> Result<Self> {
         let config = &run.config;
         if !matches!(run.model, AnyModel::Charlm(_)) {
-            return Ok(Self::Samples(prepare(&config.data, config.seed)?));
+            return Ok(Self::Samples(Box::new(prepare(&config.data, config.seed)?)));
         }
         let text = prepare_text(&config.data)?;
         let (streams, seq_len) = (config.train.batch_size.max(1), config.train.seq_len);
