@@ -1,4 +1,5 @@
-//! Differential privacy for Kiln's training: the privacy accountant.
+//! Differential privacy for Kiln's training: DP-SGD on the one loop ([`dp_sgd`]) and its
+//! privacy accountant:
 //!
 //! - [`rdp`]: Rényi differential privacy of the sampled Gaussian mechanism (Mironov, Talwar and
 //!   Zhang 2019), for integer and fractional orders, composed over steps;
@@ -10,6 +11,7 @@
 //! and matches its reference values to 1e-9 relative (`tests/opacus_reference.rs`).
 #![warn(missing_docs)]
 
+pub mod dp_sgd;
 mod error;
 mod log_space;
 pub mod noise;

@@ -11,7 +11,7 @@ use crate::task::{StepContext, StepOutput, TrainTask, Validation};
 use crate::{KilnError, Objective, Result, metrics};
 
 /// Refuses logits whose shape does not fit the objective, before the loss sees them.
-pub(crate) fn check_logits(objective: Objective, logits: &Tensor<2>, rows: usize) -> Result<()> {
+pub fn check_logits(objective: Objective, logits: &Tensor<2>, rows: usize) -> Result<()> {
     let [batch, outputs] = logits.dims();
     if batch == rows && outputs == objective.outputs() {
         return Ok(());

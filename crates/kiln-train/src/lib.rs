@@ -52,7 +52,7 @@ mod testing;
 pub use atomic::write_atomic;
 pub use backend::BackendKind;
 pub use checkpoint::{CheckpointPolicy, Checkpointer, VerifiedCheckpoint};
-pub use classification::Classification;
+pub use classification::{Classification, check_logits};
 pub use early_stopping::{EarlyStopping, Verdict};
 pub use error::{KilnError, Result};
 pub use hash::weights_sha256;

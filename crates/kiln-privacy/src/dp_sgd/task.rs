@@ -1,0 +1,147 @@
+//! The DP-SGD training task: Poisson-sampled batches of clipped per-example gradients.
+
+use burn::optim::GradientsParams;
+use burn::prelude::*;
+use kiln_data::{Samples, SeededRng};
+use kiln_train::metrics::{check_labels, evaluate};
+use kiln_train::{
+    KilnError, Objective, Result, StepContext, StepOutput, TrainTask, Validation, check_logits, mix,
+};
+
+use super::clip::{add_scaled, clip_factor, squared_norm, surrogate};
+
+/// The examples of a set of `n` in one Poisson sample of rate `q`, drawn from `seed` and the
+/// step's number: each independently with probability `q`.
+pub fn poisson_sample(n: usize, q: f64, seed: u64, step: usize) -> Vec<usize> {
+    let mut rng = SeededRng::new(mix(seed ^ 0xD9_5A3D, step as u64));
+    (0..n).filter(|_| f64::from(rng.unit_f32()) < q).collect()
+}
+
+/// DP-SGD's task for a classifier of flat samples through `forward`: an epoch is `round(1/q)`
+/// steps, each on a Poisson sample; the loss handed to the loop has the value of the sample's
+/// mean loss and the gradient `Σ_i ḡ_i`, the sum of the clipped per-example gradients
+/// ([`super::GaussianNoise`] then adds the noise and divides by `q·N`).
+pub struct DpClassification<'a, F> {
+    train: &'a Samples,
+    valid: Option<&'a Samples>,
+    forward: F,
+    objective: Objective,
+    sample_rate: f64,
+    max_grad_norm: f64,
+    labels_checked: bool,
+    /// Examples in each step's sample so far this run, for the realised rate.
+    sampled: usize,
+}
+
+impl<'a, F> DpClassification<'a, F> {
+    /// Samples `train` at rate `sample_rate`, clipping each example's gradient to
+    /// `max_grad_norm`.
+    pub fn new(train: &'a Samples, forward: F, sample_rate: f64, max_grad_norm: f64) -> Self {
+        Self {
+            train,
+            valid: None,
+            forward,
+            objective: Objective::for_classes(train.num_classes),
+            sample_rate,
+            max_grad_norm,
+            labels_checked: false,
+            sampled: 0,
+        }
+    }
+
+    /// Validates on `valid` after every epoch, when there is one.
+    pub fn with_optional_valid(mut self, valid: Option<&'a Samples>) -> Self {
+        self.valid = valid;
+        self
+    }
+
+    /// Another objective than the one `num_classes` implies (two classes as a two-logit
+    /// softmax: `Objective::Multiclass { classes: 2 }`).
+    pub fn with_objective(mut self, objective: Objective) -> Self {
+        self.objective = objective;
+        self
+    }
+
+    /// Examples drawn into the samples of the steps this task ran.
+    pub fn sampled(&self) -> usize {
+        self.sampled
+    }
+}
+
+impl<M, F> TrainTask<M> for DpClassification<'_, F>
+where
+    M: Module,
+    F: Fn(&M, Tensor<2>) -> Tensor<2>,
+{
+    fn objective(&self) -> Objective {
+        self.objective
+    }
+
+    fn batches_per_epoch(&self) -> usize {
+        (1.0 / self.sample_rate).round().max(1.0) as usize
+    }
+
+    fn step(&mut self, model: &M, context: &StepContext<'_>) -> Result<StepOutput> {
+        if context.half.is_some() {
+            return Err(KilnError::Input(
+                "differentially private training runs in f32: set train.precision = \"f32\"".into(),
+            ));
+        }
+        if !self.labels_checked {
+            check_labels(self.train, self.objective.classes())?;
+            self.labels_checked = true;
+        }
+        let device = context.device;
+        let indices = poisson_sample(
+            self.train.len(),
+            self.sample_rate,
+            context.seed,
+            context.global_batch,
+        );
+        self.sampled += indices.len();
+        let mut clipped = GradientsParams::new();
+        let mut loss_sum = 0.0;
+        for &i in &indices {
+            let one = self.train.batch(&[i], device);
+            let logits = (self.forward)(model, one.inputs);
+            check_logits(self.objective, &logits, 1)?;
+            let loss = self.objective.loss(logits, one.labels);
+            loss_sum += f64::from(loss.clone().into_scalar::<f32>());
+            let grads = GradientsParams::from_grads(loss.backward(), model);
+            let norm = squared_norm(model, &grads).sqrt();
+            add_scaled(
+                model,
+                &mut clipped,
+                &grads,
+                clip_factor(norm, self.max_grad_norm),
+            );
+        }
+        // Logits of the whole sample for the running accuracy (no gradient from them).
+        let batch = self.train.batch(&indices, device);
+        let logits = match indices.is_empty() {
+            true => Tensor::<2>::zeros([0, self.objective.outputs()], device),
+            false => (self.forward)(model, batch.inputs.clone()).detach(),
+        };
+        let mean = loss_sum / indices.len().max(1) as f64;
+        let loss =
+            surrogate(model, &clipped, device) + Tensor::<1>::from_data([mean as f32], device);
+        Ok(StepOutput {
+            loss,
+            logits,
+            targets: batch.labels,
+            samples: indices.len(),
+            inputs: None,
+        })
+    }
+
+    fn validate(&mut self, model: &M, device: &Device) -> Result<Option<Validation>> {
+        let Some(valid) = self.valid else {
+            return Ok(None);
+        };
+        let e = evaluate(model, &self.forward, self.objective, valid, device)?;
+        Ok(Some(Validation {
+            loss: e.loss,
+            accuracy: e.accuracy,
+        }))
+    }
+}
