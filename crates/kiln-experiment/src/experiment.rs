@@ -17,12 +17,14 @@ use kiln_zoo::{AnyModel, LanguageModelling, TaskKind, evaluate_text, sample_toke
 
 use crate::data::{Preprocess, Splits, load_preprocess, prepare, prepare_text};
 use crate::manifest::Manifest;
+use crate::private::{PrivacyPlan, refuse_batch_norm};
 use crate::run_dir::{
     CONFIG_FILE, LossScaleSummary, MODEL_FILE, PREPROCESS_FILE, RunDir, SplitMetrics, SplitSizes,
     Summary,
 };
 use crate::teacher::{distillation, load_teacher};
 use crate::{ExperimentConfig, plot};
+use kiln_privacy::dp_sgd::{DpClassification, GaussianNoise};
 
 /// How to run `train` beyond what the config says.
 #[derive(Debug, Clone, Default)]
@@ -103,6 +105,8 @@ pub fn classification<'a>(
 /// What a finished training hands to the run folder.
 struct Trained<M> {
     report: FitReport<M>,
+    /// A differentially private run's plan.
+    privacy: Option<PrivacyPlan>,
     test: SplitMetrics,
     valid: Option<SplitMetrics>,
     samples: SplitSizes,
@@ -127,10 +131,22 @@ fn train_samples(
     let _rng = kiln_train::rng_guard();
     autodiff.seed(config.seed);
     let model = config.model.build(&splits.preprocess.shape(), &autodiff)?;
+    let plan = match &config.privacy {
+        Some(privacy) => {
+            refuse_batch_norm(&model)?;
+            let batch = config.train.batch_size;
+            let plan = PrivacyPlan::new(privacy, batch, splits.train.len(), config.train.epochs)?;
+            eprintln!(
+                "differentially private: sample rate {:.5}, noise multiplier {}, clip norm {}, delta {}",
+                plan.sample_rate, plan.noise_multiplier, plan.max_grad_norm, plan.delta
+            );
+            Some(plan)
+        }
+        None => None,
+    };
     let run = start_run(config, options, backend, &splits.preprocess)?;
     let resume = find_resume_point(config, options, &run)?;
     let checkpointer = checkpointer(config, &run);
-    let mut task = classification(config, &splits);
     let mut trainer = Trainer::new(fit)
         .with_progress(progress)
         .with_checkpointer(checkpointer.as_ref())
@@ -138,7 +154,26 @@ fn train_samples(
     if let (Some(teacher), Some(distill)) = (&teacher, &config.distill) {
         trainer = trainer.with_loss_term(distillation(teacher, distill));
     }
-    let report = trainer.fit(model, &mut task, &autodiff)?;
+    let report = match plan {
+        None => trainer.fit(model, &mut classification(config, &splits), &autodiff)?,
+        Some(plan) => {
+            let noise = GaussianNoise::new(
+                plan.noise_multiplier,
+                plan.max_grad_norm,
+                plan.sample_rate * plan.examples as f64,
+            );
+            let mut task = DpClassification::new(
+                &splits.train,
+                AnyModel::logits as fn(&AnyModel, Tensor<2>) -> Tensor<2>,
+                plan.sample_rate,
+                plan.max_grad_norm,
+            )
+            .with_optional_valid(splits.valid.as_ref());
+            trainer
+                .with_gradient_hook(noise)
+                .fit(model, &mut task, &autodiff)?
+        }
+    };
     let inference = report.model.valid();
     let metrics = |samples: &kiln_data::Samples| {
         let e = evaluate(&inference, AnyModel::logits, objective, samples, device)?;
@@ -152,6 +187,7 @@ fn train_samples(
         test: metrics(&splits.test)?,
         valid: splits.valid.as_ref().map(metrics).transpose()?,
         samples: split_sizes(&splits),
+        privacy: plan,
         report,
     };
     finish_run(&run, config, backend, trained)
@@ -212,6 +248,7 @@ fn train_text(
         backend,
         Trained {
             report,
+            privacy: None,
             test: metrics,
             valid: Some(metrics),
             samples,
@@ -307,7 +344,20 @@ fn finish_run<M: Module>(
     let last = report.history.last().expect("at least one epoch");
     run.save_model(&report.model)?;
     Manifest::record(run.path(), &[MODEL_FILE])?;
-    run.write_metrics(&report.history)?;
+    let privacy = match &trained.privacy {
+        Some(plan) => {
+            // The privacy spent by the end of each epoch, then by the whole run.
+            let per_epoch: Vec<f64> = (1..=report.history.len())
+                .map(|e| plan.spent(e * plan.steps_per_epoch()).map(|s| s.epsilon))
+                .collect::<Result<_>>()?;
+            run.write_metrics_with(&report.history, Some(("epsilon", &per_epoch)))?;
+            Some(plan.summary(report.steps)?)
+        }
+        None => {
+            run.write_metrics(&report.history)?;
+            None
+        }
+    };
     plot::write_curves(&run.path().join("curves.png"), &report.history)?;
     let summary = Summary {
         name: config.name.clone(),
@@ -337,6 +387,7 @@ fn finish_run<M: Module>(
             min: s.min_scale,
             skipped_steps: s.skipped_steps,
         }),
+        privacy,
     };
     run.write_summary(&summary)?;
     Ok(TrainOutcome {

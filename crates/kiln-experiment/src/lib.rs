@@ -11,6 +11,7 @@ pub mod data;
 mod experiment;
 pub mod manifest;
 pub mod plot;
+pub mod private;
 pub mod run_dir;
 mod teacher;
 

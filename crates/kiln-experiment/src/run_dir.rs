@@ -85,6 +85,9 @@ pub struct Summary {
     /// f16 training: the dynamic loss scaler's final and minimum scale and skipped steps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loss_scale: Option<LossScaleSummary>,
+    /// Differentially private runs: the privacy spent and how (`[privacy]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy: Option<crate::private::PrivacySummary>,
 }
 
 /// `summary.json`'s `loss_scale`.
@@ -173,12 +176,26 @@ impl RunDir {
 
     /// Writes `metrics.csv`, one row per epoch.
     pub fn write_metrics(&self, history: &[EpochRecord]) -> Result<()> {
+        self.write_metrics_with(history, None)
+    }
+
+    /// Writes `metrics.csv` with one more column, `name`, one value per epoch (the privacy
+    /// spent by the end of each epoch, say).
+    pub fn write_metrics_with(
+        &self,
+        history: &[EpochRecord],
+        extra: Option<(&str, &[f64])>,
+    ) -> Result<()> {
         let cell = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
         let mut csv =
-            String::from("epoch,train_loss,train_accuracy,valid_loss,valid_accuracy,lr,seconds\n");
-        for r in history {
+            String::from("epoch,train_loss,train_accuracy,valid_loss,valid_accuracy,lr,seconds");
+        if let Some((name, _)) = extra {
+            csv += &format!(",{name}");
+        }
+        csv += "\n";
+        for (i, r) in history.iter().enumerate() {
             csv += &format!(
-                "{},{},{},{},{},{},{:.3}\n",
+                "{},{},{},{},{},{},{:.3}",
                 r.epoch,
                 r.train_loss,
                 r.train_accuracy,
@@ -187,6 +204,10 @@ impl RunDir {
                 r.lr,
                 r.seconds
             );
+            if let Some((_, values)) = extra {
+                csv += &format!(",{}", cell(values.get(i).copied()));
+            }
+            csv += "\n";
         }
         self.write("metrics.csv", csv.as_bytes())
     }

@@ -104,3 +104,138 @@ fn values_out_of_range_exit_2() {
     assert_bad_input(&noise("0.05"), "no noise reaches");
     assert_bad_input(&noise("-1"), "target epsilon");
 }
+
+/// A small MLP on iris, trained with DP-SGD to a budget.
+const DP_IRIS: &str = r#"
+seed = 3
+[model]
+kind = "mlp"
+hidden = [16]
+[data]
+dataset = "iris"
+valid_fraction = 0.2
+[train]
+epochs = 30
+batch_size = 16
+[optim]
+name = "adam"
+lr = 0.02
+[privacy]
+max_grad_norm = 1.0
+target_epsilon = 8.0
+"#;
+
+fn train(dir: &std::path::Path, name: &str, config: &str) -> common::Output {
+    let file = common::write(dir, &format!("{name}.toml"), config);
+    let out = dir.join(name);
+    kiln(&[
+        "train",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}
+
+#[test]
+fn a_private_run_reports_its_budget_per_epoch_and_in_the_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = train(dir.path(), "dp", DP_IRIS);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let s = common::json(&dir.path().join("dp/summary.json"));
+    let p = &s["privacy"];
+    for key in [
+        "epsilon",
+        "delta",
+        "noise_multiplier",
+        "sample_rate",
+        "steps",
+        "max_grad_norm",
+        "accountant",
+        "best_order",
+    ] {
+        assert!(!p[key].is_null(), "summary.json's privacy lacks {key}: {p}");
+    }
+    assert_eq!(p["accountant"], "rdp");
+    let eps = p["epsilon"].as_f64().unwrap();
+    assert!(eps <= 8.0 && eps > 7.9, "spends the budget: {eps}");
+    assert_eq!(
+        p["steps"],
+        30 * 6,
+        "an epoch is round(1/q) = round(96/16) steps"
+    );
+    assert!(
+        s["test"]["accuracy"].as_f64().unwrap() >= 0.8,
+        "{}",
+        s["test"]
+    );
+    // ε from the planning command for the same run.
+    let again = json(&[
+        "privacy",
+        "epsilon",
+        "--sample-rate",
+        &p["sample_rate"].to_string(),
+        "--noise-multiplier",
+        &p["noise_multiplier"].to_string(),
+        "--steps",
+        "180",
+        "--delta",
+        "1e-5",
+        "--json",
+    ]);
+    assert_eq!(again["epsilon"], p["epsilon"]);
+    let metrics = std::fs::read_to_string(dir.path().join("dp/metrics.csv")).unwrap();
+    let header = metrics.lines().next().unwrap();
+    assert!(header.ends_with(",epsilon"), "{header}");
+    let per_epoch: Vec<f64> = metrics
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit(',').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(per_epoch.len(), 30);
+    assert!(per_epoch.windows(2).all(|w| w[0] < w[1]), "{per_epoch:?}");
+    assert_eq!(*per_epoch.last().unwrap(), eps);
+}
+
+#[test]
+fn private_runs_that_cannot_be_private_exit_2_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, config, needle) in [
+        (
+            "bn",
+            DP_IRIS.replace("hidden = [16]", "hidden = [16]\nbatch_norm = true"),
+            "batch norm",
+        ),
+        (
+            "over",
+            DP_IRIS.replace(
+                "target_epsilon = 8.0",
+                "target_epsilon = 1.0\nnoise_multiplier = 0.5",
+            ),
+            "over the target",
+        ),
+        (
+            "clip",
+            DP_IRIS.replace("max_grad_norm = 1.0", "max_grad_norm = 0.0"),
+            "max_grad_norm",
+        ),
+        (
+            "delta",
+            DP_IRIS.replace("max_grad_norm = 1.0", "max_grad_norm = 1.0\ndelta = 1.5"),
+            "delta",
+        ),
+        (
+            "unreachable",
+            DP_IRIS.replace("target_epsilon = 8.0", "target_epsilon = 0.01"),
+            "no noise reaches",
+        ),
+        (
+            "half",
+            DP_IRIS.replace("batch_size = 16", "batch_size = 16\nprecision = \"bf16\""),
+            "f32",
+        ),
+    ] {
+        let out = train(dir.path(), name, &config);
+        assert_bad_input(&out, needle);
+        assert!(!dir.path().join(name).join("model.bpk").exists());
+    }
+}

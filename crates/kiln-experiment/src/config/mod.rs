@@ -8,6 +8,7 @@ mod checkpoint;
 mod data;
 mod distill;
 mod overrides;
+mod privacy;
 mod train;
 
 use std::path::Path;
@@ -24,6 +25,7 @@ pub use data::DataConfig;
 pub use distill::DistillConfig;
 pub use overrides::apply_override;
 use overrides::one_line;
+pub use privacy::PrivacyConfig;
 pub use train::TrainConfig;
 
 /// A whole experiment: model, data, training, optimizer, schedule and stopping rule.
@@ -64,6 +66,9 @@ pub struct ExperimentConfig {
     /// Train as the student of a trained run (knowledge distillation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub distill: Option<DistillConfig>,
+    /// Differentially private training (DP-SGD).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy: Option<PrivacyConfig>,
 }
 
 fn default_seed() -> u64 {
@@ -153,6 +158,28 @@ impl ExperimentConfig {
         self.loss_scale.validate()?;
         if let Some(distill) = &self.distill {
             distill.validate()?;
+        }
+        if let Some(privacy) = &self.privacy {
+            privacy.validate()?;
+            if self.distill.is_some() {
+                return Err("[privacy] and [distill] cannot be combined yet".into());
+            }
+            if self.train.batch_size == 0 || self.optim.name == kiln_train::settings::OptimName::Gd
+            {
+                return Err("[privacy] samples batches: set train.batch_size > 0 and an optimizer other than gd".into());
+            }
+            if self.train.accumulate_steps > 1 {
+                return Err(
+                    "[privacy] steps on each Poisson sample: train.accumulate_steps must be 1"
+                        .into(),
+                );
+            }
+            if self.train.precision != "f32" {
+                return Err("[privacy] trains in f32: set train.precision = \"f32\"".into());
+            }
+            if self.data.augment_shift > 0.0 || self.data.augment_rotation > 0.0 {
+                return Err("[privacy] does not augment: set data.augment_shift and data.augment_rotation to 0".into());
+            }
         }
         let language_model = self.model.info().task == kiln_zoo::TaskKind::LanguageModelling;
         if self.early_stopping.patience > 0 && self.data.valid_fraction <= 0.0 {
