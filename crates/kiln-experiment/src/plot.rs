@@ -178,6 +178,18 @@ pub fn write_png(path: &Path, width: usize, height: usize, rgb: &[u8]) -> Result
 /// a square at each point, and the unpruned model's accuracy as an orange line; the y axis
 /// spans from just below the lowest accuracy to 1.
 pub fn write_sweep(path: &Path, points: &[(f64, f64)], reference: f64) -> Result<()> {
+    write_points(path, points, (0.0, 1.0), Some(reference))
+}
+
+/// Draws accuracy (y) against any `x` in `x_range` in blue, a square at each point, and an
+/// optional reference accuracy as an orange line (accuracy against ε, say); the y axis spans
+/// from just below the lowest accuracy to 1.
+pub fn write_points(
+    path: &Path,
+    points: &[(f64, f64)],
+    (x_lo, x_hi): (f64, f64),
+    reference: Option<f64>,
+) -> Result<()> {
     let mut canvas = Canvas::new();
     let panel = Panel {
         left: MARGIN as f64,
@@ -189,17 +201,19 @@ pub fn write_sweep(path: &Path, points: &[(f64, f64)], reference: f64) -> Result
     let lowest = points
         .iter()
         .map(|p| p.1)
-        .chain([reference])
+        .chain(reference)
         .filter(|v| v.is_finite())
         .fold(1.0f64, f64::min);
     let lo = (lowest - 0.02).max(0.0);
     let at = |(x, y): (f64, f64)| {
         (
-            panel.left + panel.width * x,
+            panel.left + panel.width * (x - x_lo) / (x_hi - x_lo).max(1e-12),
             panel.top + panel.height * (1.0 - (y - lo) / (1.0 - lo).max(1e-12)),
         )
     };
-    canvas.line(at((0.0, reference)), at((1.0, reference)), ORANGE);
+    if let Some(reference) = reference {
+        canvas.line(at((x_lo, reference)), at((x_hi, reference)), ORANGE);
+    }
     let mut sorted = points.to_vec();
     sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
     for pair in sorted.windows(2) {

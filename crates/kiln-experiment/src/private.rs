@@ -2,7 +2,7 @@
 //! training), the model check (no batch norm: it mixes examples), and the privacy spent.
 
 use burn::module::{Module, ModuleVisitor};
-use kiln_privacy::{Spent, epsilon, noise_multiplier};
+use kiln_privacy::{Spent, epsilon, noise_multiplier_for_steps};
 use kiln_train::{KilnError, Result};
 use serde::{Deserialize, Serialize};
 
@@ -61,10 +61,11 @@ impl PrivacyPlan {
                 "[privacy]: train.batch_size {batch_size} is larger than the {examples} training examples (the sampling rate must be <= 1)"
             )));
         }
+        let steps = (1.0 / q).round().max(1.0) as usize * epochs;
         let sigma = match (privacy.noise_multiplier, privacy.target_epsilon) {
             (Some(sigma), _) => sigma,
             (None, Some(target)) => {
-                noise_multiplier(target, privacy.delta, q, epochs as f64).map_err(bad)?
+                noise_multiplier_for_steps(target, privacy.delta, q, steps).map_err(bad)?
             }
             (None, None) => unreachable!("validated: one of them is set"),
         };
@@ -75,7 +76,6 @@ impl PrivacyPlan {
             delta: privacy.delta,
             examples,
         };
-        let steps = plan.steps_per_epoch() * epochs;
         if let Some(target) = privacy.target_epsilon {
             let spent = plan.spent(steps)?;
             if spent.epsilon > target {

@@ -19,7 +19,7 @@ pub mod rdp;
 pub mod spent;
 
 pub use error::PrivacyError;
-pub use noise::noise_multiplier;
+pub use noise::{noise_multiplier, noise_multiplier_for_steps};
 pub use rdp::{DEFAULT_ORDERS, compute_rdp, default_orders};
 pub use spent::{Spent, epsilon, privacy_spent};
 

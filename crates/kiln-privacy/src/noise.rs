@@ -29,7 +29,23 @@ pub fn noise_multiplier(
             "the epochs must be > 0, got {epochs}"
         )));
     }
-    let steps = (epochs / q) as usize;
+    noise_multiplier_for_steps(target_epsilon, delta, q, (epochs / q) as usize)
+}
+
+/// [`noise_multiplier`] for a number of steps rather than epochs (a training whose epochs are
+/// not exactly `1/q` steps, as Kiln's `round(1/q)`).
+pub fn noise_multiplier_for_steps(
+    target_epsilon: f64,
+    delta: f64,
+    q: f64,
+    steps: usize,
+) -> Result<f64, PrivacyError> {
+    check_inputs(q, 1.0, delta)?;
+    if !(target_epsilon > 0.0 && target_epsilon.is_finite()) {
+        return Err(PrivacyError::Input(format!(
+            "the target epsilon must be > 0, got {target_epsilon}"
+        )));
+    }
     // With infinite noise every RDP is 0: the conversion alone costs this much.
     let orders = default_orders();
     let floor = privacy_spent(&orders, &vec![0.0; orders.len()], delta);

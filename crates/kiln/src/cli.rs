@@ -48,6 +48,20 @@ pub enum PrivacyCommand {
     Epsilon(EpsilonArgs),
     /// The noise multiplier that keeps `--epochs` epochs within `--target-epsilon`.
     Noise(NoiseArgs),
+    /// Test accuracy against epsilon of trained runs, as a table and a PNG (runs without
+    /// [privacy] are drawn as the non-private reference line).
+    Curve(CurveArgs),
+}
+
+/// Arguments of `kiln privacy curve`.
+#[derive(Debug, clap::Args)]
+pub struct CurveArgs {
+    /// Run folders written by `kiln train`.
+    #[arg(required = true)]
+    pub runs: Vec<PathBuf>,
+    /// The PNG to write.
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 /// Arguments of `kiln privacy epsilon`.

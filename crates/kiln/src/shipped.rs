@@ -19,6 +19,7 @@ shipped!(
     "rnn-seqmnist",
     "char-shakespeare",
     "distill-mlp-mnist",
+    "dp-mnist",
 );
 
 /// The text of a shipped config by name.

@@ -3,7 +3,9 @@
 use kiln_privacy::{PrivacyError, epsilon, noise_multiplier};
 use kiln_train::{KilnError, Result};
 
-use crate::cli::{EpsilonArgs, NoiseArgs, PrivacyCommand};
+use kiln_experiment::run_dir::read_summary;
+
+use crate::cli::{CurveArgs, EpsilonArgs, NoiseArgs, PrivacyCommand};
 
 fn input(error: PrivacyError) -> KilnError {
     KilnError::Input(error.to_string())
@@ -14,7 +16,49 @@ pub fn run(command: &PrivacyCommand) -> Result<()> {
     match command {
         PrivacyCommand::Epsilon(args) => spent(args),
         PrivacyCommand::Noise(args) => noise(args),
+        PrivacyCommand::Curve(args) => curve(args),
     }
+}
+
+fn curve(args: &CurveArgs) -> Result<()> {
+    let mut points = Vec::new();
+    let mut reference = None;
+    println!("epsilon  test accuracy  run");
+    for dir in &args.runs {
+        let summary = read_summary(dir)?;
+        match &summary.privacy {
+            Some(p) => {
+                println!(
+                    "{:>7.3}  {:>13.4}  {}",
+                    p.epsilon,
+                    summary.test.accuracy,
+                    dir.display()
+                );
+                points.push((p.epsilon, summary.test.accuracy));
+            }
+            None => {
+                println!(
+                    "{:>7}  {:>13.4}  {}",
+                    "none",
+                    summary.test.accuracy,
+                    dir.display()
+                );
+                reference = Some(summary.test.accuracy);
+            }
+        }
+    }
+    if points.is_empty() {
+        return Err(KilnError::Input(
+            "none of these runs trained with [privacy]: nothing to draw".into(),
+        ));
+    }
+    let hi = points.iter().map(|p| p.0).fold(0.0f64, f64::max) * 1.05;
+    kiln_experiment::plot::write_points(&args.out, &points, (0.0, hi), reference)?;
+    println!(
+        "accuracy against epsilon (0 to {hi:.2}): {}",
+        args.out.display()
+    );
+    Ok(())
 }
 
 fn spent(args: &EpsilonArgs) -> Result<()> {
