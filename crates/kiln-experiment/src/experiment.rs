@@ -146,7 +146,7 @@ fn train_samples(
     };
     let run = start_run(config, options, backend, &splits.preprocess)?;
     let resume = find_resume_point(config, options, &run)?;
-    let checkpointer = checkpointer(config, &run);
+    let checkpointer = checkpointer(config, &run, config.resume_hash());
     let mut trainer = Trainer::new(fit)
         .with_progress(progress)
         .with_checkpointer(checkpointer.as_ref())
@@ -222,7 +222,7 @@ fn train_text(
     };
     let run = start_run(config, options, backend, &text.preprocess)?;
     let resume = find_resume_point(config, options, &run)?;
-    let checkpointer = checkpointer(config, &run);
+    let checkpointer = checkpointer(config, &run, config.resume_hash());
     let mut task = LanguageModelling::new(&train_chunks, &valid_chunks, model.vocab_size());
     let report = Trainer::new(fit)
         .with_progress(progress)
@@ -256,8 +256,13 @@ fn train_text(
     )
 }
 
-/// The checkpointer of a run, unless the config turns checkpoints off.
-fn checkpointer(config: &ExperimentConfig, run: &RunDir) -> Option<Checkpointer> {
+/// The checkpointer of a run, unless the config turns checkpoints off; `hash` is what a
+/// resume must match (the config's [`ExperimentConfig::resume_hash`] for a training).
+pub(crate) fn checkpointer(
+    config: &ExperimentConfig,
+    run: &RunDir,
+    hash: String,
+) -> Option<Checkpointer> {
     let c = &config.checkpoint;
     (c.every_steps > 0 || c.every_epochs > 0).then(|| {
         let policy = CheckpointPolicy {
@@ -265,7 +270,7 @@ fn checkpointer(config: &ExperimentConfig, run: &RunDir) -> Option<Checkpointer>
             every_epochs: c.every_epochs,
             keep_last: c.keep_last,
         };
-        Checkpointer::new(run.path(), policy, config.resume_hash())
+        Checkpointer::new(run.path(), policy, hash)
     })
 }
 

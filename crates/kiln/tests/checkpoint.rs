@@ -2,7 +2,11 @@
 //! (inside epochs, during saves) and resumed ends with the same `weights_sha256` as a run that
 //! never stopped; damaged checkpoint files are detected and skipped for the previous one.
 
+mod common;
+
 use std::path::{Path, PathBuf};
+
+use common::checkpoints;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -121,21 +125,6 @@ fn runs_killed_at_any_moment_resume_to_the_same_weights() {
 
 /// A named way to damage a file.
 type Damage = (&'static str, fn(&Path));
-
-fn checkpoints(run: &Path) -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(run.join("checkpoints"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("step-")
-        })
-        .collect();
-    dirs.sort();
-    dirs
-}
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();

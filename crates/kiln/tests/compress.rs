@@ -6,7 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{assert_bad_input, json, kiln};
+use common::{assert_bad_input, checkpoints, json, kiln};
 
 use serde_json::Value;
 
@@ -382,17 +382,7 @@ fn an_interrupted_fine_tuning_resumes_bit_for_bit_with_its_masks() {
     let cut = dir.path().join("cut");
     assert_eq!(run(args(&cut, false)).code, 0);
     // Back to the end of epoch 2, in the middle of the pruning schedule (its first 4 epochs).
-    let mut checkpoints: Vec<PathBuf> = std::fs::read_dir(cut.join("checkpoints"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("step-")
-        })
-        .collect();
-    checkpoints.sort();
+    let checkpoints = checkpoints(&cut);
     assert_eq!(
         checkpoints.len(),
         6,

@@ -43,18 +43,38 @@ pub fn measure(
     device: &Device,
 ) -> Result<ModelMeasure> {
     let evaluation: Evaluation = evaluate(model, AnyModel::logits, objective, test, device)?;
-    let stats = kiln_compress::sparsity(model);
     Ok(ModelMeasure {
-        params: stats.params,
-        nonzero_params: stats.nonzero_params,
-        weight_sparsity: stats.weight_sparsity(),
-        file_bytes,
-        test_accuracy: evaluation.accuracy,
-        test_loss: evaluation.loss,
-        infer_samples_per_sec: inference_rate(model, test, device),
         per_class_accuracy: evaluation.recall(),
-        bits_per_char: None,
+        ..ModelMeasure::counted(
+            model,
+            file_bytes,
+            (evaluation.accuracy, evaluation.loss),
+            inference_rate(model, test, device),
+        )
     })
+}
+
+impl ModelMeasure {
+    /// The counts of `model` with these figures (no per-class accuracy, no bits per character).
+    pub(crate) fn counted(
+        model: &AnyModel,
+        file_bytes: u64,
+        (test_accuracy, test_loss): (f64, f64),
+        infer_samples_per_sec: f64,
+    ) -> Self {
+        let stats = kiln_compress::sparsity(model);
+        Self {
+            params: stats.params,
+            nonzero_params: stats.nonzero_params,
+            weight_sparsity: stats.weight_sparsity(),
+            file_bytes,
+            test_accuracy,
+            test_loss,
+            infer_samples_per_sec,
+            per_class_accuracy: Vec::new(),
+            bits_per_char: None,
+        }
+    }
 }
 
 /// Median throughput of 15 forward passes over a batch of 256 test samples (after 3 warm-up

@@ -14,11 +14,11 @@ use burn::prelude::*;
 use kiln_compress::{
     GradualPruning, PruneScope, QuantGranularity, ZhuGupta, attach_masks, prune, quantize_int8,
 };
-use kiln_train::checkpoint::{self, CheckpointPolicy, Checkpointer, VerifiedCheckpoint};
+use kiln_train::checkpoint::{self, VerifiedCheckpoint};
 use kiln_train::{KilnError, Progress, Result, TrainTask, Trainer, weights_sha256};
 use kiln_zoo::AnyModel;
 
-use crate::experiment::{TrainedRun, classification, load_run};
+use crate::experiment::{TrainedRun, checkpointer, classification, load_run};
 use crate::manifest::Manifest;
 use crate::run_dir::{
     CONFIG_FILE, MODEL_FILE, PREPROCESS_FILE, RunDir, SplitMetrics, Summary, read_summary,
@@ -237,6 +237,7 @@ fn compress_one(
         };
         let steps = batches.div_ceil(fit.accumulate_steps) * options.finetune_epochs;
         let hash = fine_tuning_hash(config, options, lr);
+        // Masks are part of the model, so they are in every checkpoint.
         let checkpointer = checkpointer(config, &run, hash.clone());
         let resume = match options.resume {
             true => Some(resume_point(&run, &hash)?),
@@ -329,20 +330,6 @@ fn compress_one(
         &run, original, &resolved, &inference, workload, &report, history,
     )?;
     Ok(report)
-}
-
-/// The fine-tuning's checkpointer (masks included: they are part of the model), as the run's
-/// `[checkpoint]` section says.
-fn checkpointer(config: &ExperimentConfig, run: &RunDir, hash: String) -> Option<Checkpointer> {
-    let c = &config.checkpoint;
-    (c.every_steps > 0 || c.every_epochs > 0).then(|| {
-        let policy = CheckpointPolicy {
-            every_steps: c.every_steps,
-            every_epochs: c.every_epochs,
-            keep_last: c.keep_last,
-        };
-        Checkpointer::new(run.path(), policy, hash)
-    })
 }
 
 /// What must not change when a fine-tuning resumes: the run's config and every option that

@@ -70,17 +70,10 @@ impl Workload {
             ) => {
                 let start = Instant::now();
                 let e = evaluate_text(lm, valid, device);
-                let stats = kiln_compress::sparsity(model);
+                let rate = *characters as f64 / start.elapsed().as_secs_f64();
                 Ok(ModelMeasure {
-                    params: stats.params,
-                    nonzero_params: stats.nonzero_params,
-                    weight_sparsity: stats.weight_sparsity(),
-                    file_bytes,
-                    test_accuracy: e.accuracy,
-                    test_loss: e.loss,
-                    infer_samples_per_sec: *characters as f64 / start.elapsed().as_secs_f64(),
-                    per_class_accuracy: Vec::new(),
                     bits_per_char: Some(e.bits_per_char),
+                    ..ModelMeasure::counted(model, file_bytes, (e.accuracy, e.loss), rate)
                 })
             }
             _ => Err(KilnError::Internal(

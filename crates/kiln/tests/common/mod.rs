@@ -55,3 +55,19 @@ pub fn assert_bad_input(out: &Output, needle: &str) {
         out.stderr
     );
 }
+
+/// A run folder's checkpoint folders (`checkpoints/step-*`), oldest first.
+pub fn checkpoints(run: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(run.join("checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("step-")
+        })
+        .collect();
+    dirs.sort();
+    dirs
+}
