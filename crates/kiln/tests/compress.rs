@@ -6,7 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{assert_bad_input, checkpoints, json, kiln};
+use common::{Output, assert_bad_input, checkpoints, json, kiln};
 
 use serde_json::Value;
 
@@ -43,25 +43,33 @@ fn train(dir: &Path, name: &str, config: &str) -> PathBuf {
     out
 }
 
+/// Runs `kiln compress SOURCE FLAGS... --out OUT`.
+fn compress(source: &Path, flags: &[&str], out: &Path) -> Output {
+    let mut args = vec!["compress", source.to_str().unwrap()];
+    args.extend_from_slice(flags);
+    args.extend(["--out", out.to_str().unwrap()]);
+    kiln(&args)
+}
+
 #[test]
 fn a_pruned_fine_tuned_int8_run_is_an_ordinary_run_folder() {
     let dir = tempfile::tempdir().unwrap();
     let source = train(dir.path(), "iris", IRIS);
     let out = dir.path().join("compressed");
-    let run = kiln(&[
-        "compress",
-        source.to_str().unwrap(),
-        "--prune",
-        "0.8",
-        "--finetune-epochs",
-        "15",
-        "--finetune-lr",
-        "0.005",
-        "--quantize",
-        "int8",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let run = compress(
+        &source,
+        &[
+            "--prune",
+            "0.8",
+            "--finetune-epochs",
+            "15",
+            "--finetune-lr",
+            "0.005",
+            "--quantize",
+            "int8",
+        ],
+        &out,
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let report = json(&out.join("compress.json"));
     let (original, compressed) = (&report["original"], &report["compressed"]);
@@ -160,14 +168,7 @@ fn a_pruned_fine_tuned_int8_run_is_an_ordinary_run_folder() {
     let again = kiln(&["compress", out.to_str().unwrap(), "--prune", "0.9", "--out"]);
     assert_eq!(again.code, 2, "clap refuses a missing value");
     let target = dir.path().join("again");
-    let again = kiln(&[
-        "compress",
-        out.to_str().unwrap(),
-        "--prune",
-        "0.9",
-        "--out",
-        target.to_str().unwrap(),
-    ]);
+    let again = compress(&out, &["--prune", "0.9"], &target);
     assert_bad_input(&again, "already int8");
 }
 
@@ -176,14 +177,7 @@ fn a_sweep_writes_one_run_per_sparsity_and_a_picture() {
     let dir = tempfile::tempdir().unwrap();
     let source = train(dir.path(), "iris", IRIS);
     let out = dir.path().join("sweep");
-    let run = kiln(&[
-        "compress",
-        source.to_str().unwrap(),
-        "--sweep",
-        "0.5,0.95",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let run = compress(&source, &["--sweep", "0.5,0.95"], &out);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let sweep = json(&out.join("sweep.json"));
     let points = sweep["points"].as_array().unwrap();
@@ -318,16 +312,11 @@ fn structured_pruning_writes_a_smaller_model_of_the_same_kind() {
     let dir = tempfile::tempdir().unwrap();
     let source = train(dir.path(), "iris", IRIS);
     let out = dir.path().join("half");
-    let run = kiln(&[
-        "compress",
-        source.to_str().unwrap(),
-        "--structured",
-        "0.5",
-        "--finetune-epochs",
-        "10",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let run = compress(
+        &source,
+        &["--structured", "0.5", "--finetune-epochs", "10"],
+        &out,
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let report = json(&out.join("compress.json"));
     let params = (4 * 32 + 32) + (32 * 32 + 32) + (32 * 3 + 3);
@@ -430,18 +419,18 @@ fn a_language_model_is_pruned_quantized_and_still_generates() {
     );
     let source = train(dir.path(), "lm", &config);
     let out = dir.path().join("lm-small");
-    let run = kiln(&[
-        "compress",
-        source.to_str().unwrap(),
-        "--prune",
-        "0.5",
-        "--finetune-epochs",
-        "3",
-        "--quantize",
-        "int8",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let run = compress(
+        &source,
+        &[
+            "--prune",
+            "0.5",
+            "--finetune-epochs",
+            "3",
+            "--quantize",
+            "int8",
+        ],
+        &out,
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let report = json(&out.join("compress.json"));
     let (before, after) = (
