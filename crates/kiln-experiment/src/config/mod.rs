@@ -187,6 +187,12 @@ impl ExperimentConfig {
                 "early_stopping needs a validation split: set data.valid_fraction > 0".into(),
             );
         }
+        if language_model && self.privacy.is_some() {
+            return Err(
+                "[privacy] trains classifiers for now; a language model cannot train privately yet"
+                    .into(),
+            );
+        }
         if language_model && self.distill.is_some() {
             return Err(
                 "[distill] teaches classifiers; a language model cannot be a student".into(),
@@ -274,6 +280,18 @@ mod tests {
             (
                 "[model]\nkind = \"mlp\"\n[data]\ndataset = \"iris\"\n[early_stopping]\npatience = 3\n",
                 "valid_fraction",
+            ),
+            (
+                "[model]\nkind = \"charlm\"\n[data]\ndataset = \"shakespeare\"\nvalid_fraction = 0.1\n[privacy]\nmax_grad_norm = 1.0\ntarget_epsilon = 3.0\n",
+                "language model cannot train privately",
+            ),
+            (
+                "[model]\nkind = \"mlp\"\n[data]\ndataset = \"iris\"\n[privacy]\nmax_grad_norm = 1.0\n",
+                "target_epsilon or noise_multiplier",
+            ),
+            (
+                "[model]\nkind = \"mlp\"\n[data]\ndataset = \"iris\"\n[distill]\nteacher = \"runs/x\"\ntemperature = 0.0\n",
+                "distill.temperature",
             ),
         ];
         for (text, needle) in cases {
