@@ -232,3 +232,51 @@ fn a_noisy_run_learns_and_resumes_bit_for_bit_with_its_privacy() {
     let spent = |steps| epsilon(0.1, 0.8, steps, 1e-5).unwrap();
     assert_eq!(spent(whole.steps), spent(resumed.steps));
 }
+
+impl kiln_privacy::dp_sgd::ProbedLinears for Net {
+    fn forward_probed(
+        &self,
+        x: Tensor<2>,
+        probe: &mut dyn FnMut(usize, Tensor<2>) -> Tensor<2>,
+        inputs: &mut Vec<Tensor<2>>,
+    ) -> Tensor<2> {
+        inputs.push(x.clone());
+        let h = self.activation.forward(probe(0, self.hidden.forward(x)));
+        inputs.push(h.clone());
+        probe(1, self.output.forward(h))
+    }
+
+    fn linears(&self) -> Vec<&Linear> {
+        vec![&self.hidden, &self.output]
+    }
+}
+
+#[test]
+fn the_batched_linear_route_equals_micro_batches_of_one() {
+    use kiln_privacy::dp_sgd::{clipped_linear_gradients, per_example_losses};
+    let device = Device::flex().autodiff();
+    let _rng = kiln_train::rng_guard();
+    let model = net(&device);
+    let mut data = rings(24, 6);
+    data.features.extend([40.0, -30.0]); // one example far beyond the clip norm
+    data.labels.push(1);
+    for c in [0.05, 0.5, 1e9] {
+        let slow = clipped_sum(&model, &data, c, &device);
+        let route: kiln_privacy::dp_sgd::BatchedRoute<'_, Net> = Box::new(move |m, x, labels| {
+            let losses = |logits| per_example_losses(TWO, logits, labels.clone());
+            let device = x.device();
+            Some(clipped_linear_gradients(m, x, losses, c, &device))
+        });
+        let mut task = DpClassification::new(&data, Net::forward, 1.0, c)
+            .with_objective(TWO)
+            .with_batched_route(route);
+        let output = task.step(&model, &context(&device)).unwrap();
+        let fast = model.grads(&GradientsParams::from_grads(output.loss.backward(), &model));
+        for (a, b) in fast.iter().zip(&slow) {
+            assert!(
+                (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
+                "C = {c}: {a} vs {b}"
+            );
+        }
+    }
+}

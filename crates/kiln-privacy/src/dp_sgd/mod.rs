@@ -12,9 +12,11 @@
 //! an uninterrupted one would.
 
 mod clip;
+mod linear;
 mod noise;
 mod task;
 
 pub use clip::{clip_factor, squared_norm};
+pub use linear::{ProbedLinears, clipped_linear_gradients, per_example_losses};
 pub use noise::GaussianNoise;
-pub use task::{DpClassification, poisson_sample};
+pub use task::{BatchedRoute, DpClassification, poisson_sample};
