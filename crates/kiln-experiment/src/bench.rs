@@ -10,6 +10,7 @@ use kiln_train::{BackendKind, KilnError, Progress, Result, Trainer};
 use kiln_zoo::{AnyModel, TaskKind};
 
 use crate::data::prepare;
+use crate::private::PrivacyPlan;
 use crate::{ExperimentConfig, choose_backend};
 
 /// What `kiln bench` measures.
@@ -84,10 +85,22 @@ pub fn bench(
     autodiff.seed(config.seed);
     let model = config.model.build(&splits.preprocess.shape(), &autodiff)?;
     let mut clock = StepClock { times: Vec::new() };
-    let mut task = crate::experiment::classification(config, &splits);
-    let report = Trainer::new(fit)
-        .with_progress(&mut clock)
-        .fit(model, &mut task, &autodiff)?;
+    let trainer = Trainer::new(fit).with_progress(&mut clock);
+    let report = match &config.privacy {
+        // DP-SGD measured as it trains: Poisson samples of the expected batch size.
+        Some(privacy) => {
+            let objective = kiln_train::Objective::for_classes(splits.preprocess.classes);
+            let plan = PrivacyPlan::new(privacy, batch_size, splits.train.len(), 1)?;
+            let (mut task, noise) = crate::experiment::private_task(&plan, &splits, objective);
+            trainer
+                .with_gradient_hook(noise)
+                .fit(model, &mut task, &autodiff)?
+        }
+        None => {
+            let mut task = crate::experiment::classification(config, &splits);
+            trainer.fit(model, &mut task, &autodiff)?
+        }
+    };
     let window = 5;
     let train_rate =
         median_rate(&clock.times[warmup.min(clock.times.len())..], window) * batch_size as f64;
@@ -149,5 +162,15 @@ mod tests {
         );
         assert!(report.peak_rss_mib > 1.0);
         assert_eq!(report.steps, 10);
+    }
+
+    #[test]
+    fn a_private_config_is_benched_with_dp_sgd() {
+        let text = "[model]\nkind = \"mlp\"\nhidden = [8]\n[data]\ndataset = \"iris\"\n[train]\nbatch_size = 16\n[privacy]\nmax_grad_norm = 1.0\nnoise_multiplier = 1.0\n";
+        let config = ExperimentConfig::parse(text, &[], "b.toml").unwrap();
+        let report = bench(&config, Some(BackendKind::Flex), 10).unwrap();
+        // One epoch of round(1/q) Poisson steps over the bench's repeated training set.
+        assert_eq!(report.steps, 10);
+        assert!(report.train_samples_per_sec > 0.0, "{report:?}");
     }
 }

@@ -17,7 +17,7 @@ use kiln_zoo::{AnyModel, LanguageModelling, TaskKind, evaluate_text, sample_toke
 
 use crate::data::{Preprocess, Splits, load_preprocess, prepare, prepare_text};
 use crate::manifest::Manifest;
-use crate::private::{PrivacyPlan, refuse_batch_norm};
+use crate::private::{PrivacyPlan, batched_route, refuse_batch_norm};
 use crate::run_dir::{
     CONFIG_FILE, LossScaleSummary, MODEL_FILE, PREPROCESS_FILE, RunDir, SplitMetrics, SplitSizes,
     Summary,
@@ -102,6 +102,32 @@ pub fn classification<'a>(
     })
 }
 
+/// The loop's task and noise hook of a DP-SGD run on `splits` (the batched per-example
+/// route where the model kind has one).
+pub(crate) fn private_task<'a>(
+    plan: &PrivacyPlan,
+    splits: &'a Splits,
+    objective: Objective,
+) -> (
+    DpClassification<'a, AnyModel, fn(&AnyModel, Tensor<2>) -> Tensor<2>>,
+    GaussianNoise,
+) {
+    let noise = GaussianNoise::new(
+        plan.noise_multiplier,
+        plan.max_grad_norm,
+        plan.sample_rate * plan.examples as f64,
+    );
+    let task = DpClassification::new(
+        &splits.train,
+        AnyModel::logits as fn(&AnyModel, Tensor<2>) -> Tensor<2>,
+        plan.sample_rate,
+        plan.max_grad_norm,
+    )
+    .with_optional_valid(splits.valid.as_ref())
+    .with_batched_route(batched_route(objective, plan.max_grad_norm));
+    (task, noise)
+}
+
 /// What a finished training hands to the run folder.
 struct Trained<M> {
     report: FitReport<M>,
@@ -157,18 +183,7 @@ fn train_samples(
     let report = match plan {
         None => trainer.fit(model, &mut classification(config, &splits), &autodiff)?,
         Some(plan) => {
-            let noise = GaussianNoise::new(
-                plan.noise_multiplier,
-                plan.max_grad_norm,
-                plan.sample_rate * plan.examples as f64,
-            );
-            let mut task = DpClassification::new(
-                &splits.train,
-                AnyModel::logits as fn(&AnyModel, Tensor<2>) -> Tensor<2>,
-                plan.sample_rate,
-                plan.max_grad_norm,
-            )
-            .with_optional_valid(splits.valid.as_ref());
+            let (mut task, noise) = private_task(&plan, &splits, objective);
             trainer
                 .with_gradient_hook(noise)
                 .fit(model, &mut task, &autodiff)?

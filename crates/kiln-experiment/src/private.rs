@@ -2,8 +2,15 @@
 //! training), the model check (no batch norm: it mixes examples), and the privacy spent.
 
 use burn::module::{Module, ModuleVisitor};
+use burn::nn::Linear;
+use burn::prelude::*;
+use kiln_privacy::dp_sgd::{
+    BatchedRoute, ProbedLinears, clipped_linear_gradients, per_example_losses,
+};
 use kiln_privacy::{Spent, epsilon, noise_multiplier_for_steps};
+use kiln_train::Objective;
 use kiln_train::{KilnError, Result};
+use kiln_zoo::AnyModel;
 use serde::{Deserialize, Serialize};
 
 use crate::config::PrivacyConfig;
@@ -132,4 +139,52 @@ pub fn refuse_batch_norm<M: Module>(model: &M) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The zoo's MLP.
+type Mlp = <kiln_zoo::kinds::mlp::MlpSpec as kiln_zoo::ModelKind>::Model;
+
+/// kiln-fnn's MLP seen as its stack of Linear layers (no batch norm: refused before).
+struct MlpLinears<'a>(&'a Mlp);
+
+impl ProbedLinears for MlpLinears<'_> {
+    fn forward_probed(
+        &self,
+        x: Tensor<2>,
+        probe: &mut dyn FnMut(usize, Tensor<2>) -> Tensor<2>,
+        inputs: &mut Vec<Tensor<2>>,
+    ) -> Tensor<2> {
+        let mlp = self.0;
+        let mut x = x;
+        for (index, layer) in mlp.hidden.iter().enumerate() {
+            inputs.push(x.clone());
+            x = probe(index, layer.forward(x));
+            x = mlp.dropout.forward(mlp.activation.forward(x));
+        }
+        inputs.push(x.clone());
+        probe(mlp.hidden.len(), mlp.output.forward(x))
+    }
+
+    fn linears(&self) -> Vec<&Linear> {
+        self.0.hidden.iter().chain([&self.0.output]).collect()
+    }
+}
+
+/// The batched per-example route for the kinds made of Linear layers (mlp); other kinds go
+/// through micro-batches of one.
+pub fn batched_route<'a>(objective: Objective, max_norm: f64) -> BatchedRoute<'a, AnyModel> {
+    Box::new(move |model, x, labels| match model {
+        AnyModel::Mlp(mlp) if mlp.norms.is_empty() => {
+            let device = x.device();
+            let losses = |logits| per_example_losses(objective, logits, labels.clone());
+            Some(clipped_linear_gradients(
+                &MlpLinears(mlp),
+                x,
+                losses,
+                max_norm,
+                &device,
+            ))
+        }
+        _ => None,
+    })
 }
