@@ -102,16 +102,19 @@ pub fn classification<'a>(
     })
 }
 
+/// The zoo's forward pass, as the loop's tasks take it.
+type Logits = fn(&AnyModel, Tensor<2>) -> Tensor<2>;
+
+/// DP-SGD's task over the zoo's models.
+pub(crate) type PrivateTask<'a> = DpClassification<'a, AnyModel, Logits>;
+
 /// The loop's task and noise hook of a DP-SGD run on `splits` (the batched per-example
 /// route where the model kind has one).
 pub(crate) fn private_task<'a>(
     plan: &PrivacyPlan,
     splits: &'a Splits,
     objective: Objective,
-) -> (
-    DpClassification<'a, AnyModel, fn(&AnyModel, Tensor<2>) -> Tensor<2>>,
-    GaussianNoise,
-) {
+) -> (PrivateTask<'a>, GaussianNoise) {
     let noise = GaussianNoise::new(
         plan.noise_multiplier,
         plan.max_grad_norm,
@@ -119,7 +122,7 @@ pub(crate) fn private_task<'a>(
     );
     let task = DpClassification::new(
         &splits.train,
-        AnyModel::logits as fn(&AnyModel, Tensor<2>) -> Tensor<2>,
+        AnyModel::logits as Logits,
         plan.sample_rate,
         plan.max_grad_norm,
     )
