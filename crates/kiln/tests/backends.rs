@@ -1,6 +1,8 @@
 //! The seed's config (and the fused CNN and LSTM) train on every backend compiled into this
 //! build. CI builds with `--features ndarray,wgpu` (wgpu on Mesa's lavapipe) to cover all three.
 
+mod common;
+
 use std::process::Command;
 
 use serde_json::Value;
@@ -101,19 +103,7 @@ fn a_few_steps_on_wgpu_lower_the_loss() {
 /// Removes the newest checkpoints (and the finished model) so that `--resume` has to continue
 /// from a checkpoint written inside an epoch.
 fn rewind(run: &std::path::Path, keep: usize) {
-    let root = run.join("checkpoints");
-    let mut names: Vec<_> = std::fs::read_dir(&root)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("step-")
-        })
-        .collect();
-    names.sort();
-    for dir in names.iter().skip(keep) {
+    for dir in common::checkpoints(run).iter().skip(keep) {
         std::fs::remove_dir_all(dir).unwrap();
     }
     std::fs::remove_file(run.join("summary.json")).unwrap();
