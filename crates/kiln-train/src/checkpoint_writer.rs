@@ -238,6 +238,31 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_write_leaves_no_temporary_folder_and_keeps_the_previous_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("checkpoints");
+        captured(&root, 1).write().unwrap();
+        let mut bad = captured(&root, 2);
+        // A file that cannot be created fails the write half-way, as a full disk would.
+        bad.files
+            .push(("no-such-folder/extra.bin".into(), vec![0; 8]));
+        let err = bad.write().unwrap_err();
+        assert!(matches!(err, KilnError::Write { .. }), "{err}");
+        let names: Vec<String> = fs::read_dir(&root)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(!names.iter().any(|n| n.starts_with(".tmp-")), "{names:?}");
+        assert!(!names.iter().any(|n| n == "step-0000000002"), "{names:?}");
+        assert_eq!(
+            fs::read_to_string(root.join("latest")).unwrap(),
+            "step-0000000001"
+        );
+        let newest = checkpoint::newest_valid(dir.path()).unwrap().unwrap();
+        assert_eq!(newest.state.step, 1);
+    }
+
+    #[test]
     fn background_writes_land_in_order_and_verify() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("checkpoints");
