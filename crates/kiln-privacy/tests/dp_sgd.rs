@@ -1,7 +1,6 @@
 //! DP-SGD on the loop: per-example gradients equal the batch gradient when nothing is clipped,
 //! one outlier moves the summed gradient by at most C, the noise has standard deviation σC, the
-//! realised sampling rate is q, a noisy run still learns, and a resumed run is bit-exact (and so
-//! is its privacy spent).
+//! realised sampling rate is q, a noisy run still learns, and a resumed run is bit-exact.
 
 use burn::nn::{Linear, LinearConfig, Relu};
 use burn::optim::GradientsParams;
@@ -9,7 +8,6 @@ use burn::prelude::*;
 use kiln_data::Samples;
 use kiln_data::synthetic::rings;
 use kiln_privacy::dp_sgd::{DpClassification, GaussianNoise, poisson_sample};
-use kiln_privacy::epsilon;
 use kiln_train::checkpoint::{self, CheckpointPolicy, Checkpointer};
 use kiln_train::hooks::GradientHook;
 use kiln_train::{FitConfig, FitReport, Objective, StepContext, TrainTask, Trainer};
@@ -228,9 +226,8 @@ fn a_noisy_run_learns_and_resumes_bit_for_bit_with_its_privacy() {
     fit(5, Some((dir.path(), false)));
     let resumed = fit(12, Some((dir.path(), true)));
     assert_eq!(parameters(&whole.model), parameters(&resumed.model));
+    // The privacy spent depends on the steps alone (the CLI's resume test checks summary.json).
     assert_eq!(whole.steps, resumed.steps);
-    let spent = |steps| epsilon(0.1, 0.8, steps, 1e-5).unwrap();
-    assert_eq!(spent(whole.steps), spent(resumed.steps));
 }
 
 impl kiln_privacy::dp_sgd::ProbedLinears for Net {

@@ -239,3 +239,35 @@ fn private_runs_that_cannot_be_private_exit_2_before_training() {
         assert!(!dir.path().join(name).join("model.bpk").exists());
     }
 }
+
+#[test]
+fn a_resumed_private_run_ends_with_the_weights_and_the_privacy_of_an_uninterrupted_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = DP_IRIS
+        .replace("epochs = 30", "epochs = 8")
+        .replace("[privacy]", "[checkpoint]\nkeep_last = 20\n[privacy]");
+    assert_eq!(train(dir.path(), "whole", &config).code, 0);
+    assert_eq!(train(dir.path(), "cut", &config).code, 0);
+    let cut = dir.path().join("cut");
+    // Back to the end of epoch 3: the resumed run must draw the same samples and noise.
+    for later in &common::checkpoints(&cut)[3..] {
+        std::fs::remove_dir_all(later).unwrap();
+    }
+    std::fs::remove_file(cut.join("summary.json")).unwrap();
+    let file = dir.path().join("cut.toml");
+    let out = cut.to_str().unwrap();
+    let resumed = kiln(&["train", file.to_str().unwrap(), "--out", out, "--resume"]);
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    assert!(
+        resumed.stderr.contains("resuming from"),
+        "{}",
+        resumed.stderr
+    );
+    let (a, b) = (
+        common::json(&dir.path().join("whole/summary.json")),
+        common::json(&cut.join("summary.json")),
+    );
+    assert_eq!(a["weights_sha256"], b["weights_sha256"]);
+    assert_eq!(a["privacy"], b["privacy"]);
+    assert_eq!(b["privacy"]["steps"], 8 * 6);
+}

@@ -4,22 +4,27 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 
-/// `Σ ‖g_p‖²` over every float parameter `p` of `model` that has a gradient in `grads`.
+/// `Σ ‖g_p‖²` over every float parameter `p` of `model` that has a gradient in `grads`, summed
+/// on the device (one host read for the caller, not one per parameter).
 pub fn squared_norm<M: Module>(model: &M, grads: &GradientsParams) -> f64 {
     struct Norm<'a> {
         grads: &'a GradientsParams,
-        sum: f64,
+        sum: Option<Tensor<1>>,
     }
     impl ModuleVisitor for Norm<'_> {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
             if let Some(g) = self.grads.get::<D>(param.id) {
-                self.sum += f64::from(g.powi_scalar(2).sum().into_scalar::<f32>());
+                let term = g.powi_scalar(2).sum();
+                self.sum = Some(match self.sum.take() {
+                    Some(sum) => sum + term,
+                    None => term,
+                });
             }
         }
     }
-    let mut norm = Norm { grads, sum: 0.0 };
+    let mut norm = Norm { grads, sum: None };
     model.visit(&mut norm);
-    norm.sum
+    norm.sum.map_or(0.0, |s| f64::from(s.into_scalar::<f32>()))
 }
 
 /// The factor that clips a gradient of L2 norm `norm` to `max_norm` (Opacus's, with its 1e-6).

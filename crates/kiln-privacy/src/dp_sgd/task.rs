@@ -35,8 +35,6 @@ pub struct DpClassification<'a, M, F> {
     sample_rate: f64,
     max_grad_norm: f64,
     labels_checked: bool,
-    /// Examples in each step's sample so far this run, for the realised rate.
-    sampled: usize,
     route: Option<BatchedRoute<'a, M>>,
 }
 
@@ -52,7 +50,6 @@ impl<'a, M, F> DpClassification<'a, M, F> {
             sample_rate,
             max_grad_norm,
             labels_checked: false,
-            sampled: 0,
             route: None,
         }
     }
@@ -75,11 +72,6 @@ impl<'a, M, F> DpClassification<'a, M, F> {
     pub fn with_objective(mut self, objective: Objective) -> Self {
         self.objective = objective;
         self
-    }
-
-    /// Examples drawn into the samples of the steps this task ran.
-    pub fn sampled(&self) -> usize {
-        self.sampled
     }
 }
 
@@ -113,7 +105,6 @@ where
             context.seed,
             context.global_batch,
         );
-        self.sampled += indices.len();
         let batch = self.train.batch(&indices, device);
         if let Some(route) = self.route.as_ref().filter(|_| !indices.is_empty())
             && let Some((clipped, loss_sum, logits)) =
@@ -131,14 +122,18 @@ where
                 inputs: None,
             });
         }
+        // Micro-batches of one: each example's gradient, clipped, summed; its logits kept for
+        // the running accuracy (no second forward pass over the sample).
         let mut clipped = GradientsParams::new();
-        let mut loss_sum = 0.0;
+        let mut losses = Vec::with_capacity(indices.len());
+        let mut rows = Vec::with_capacity(indices.len());
         for &i in &indices {
             let one = self.train.batch(&[i], device);
             let logits = (self.forward)(model, one.inputs);
             check_logits(self.objective, &logits, 1)?;
+            rows.push(logits.clone().detach());
             let loss = self.objective.loss(logits, one.labels);
-            loss_sum += f64::from(loss.clone().into_scalar::<f32>());
+            losses.push(loss.clone().detach());
             let grads = GradientsParams::from_grads(loss.backward(), model);
             let norm = squared_norm(model, &grads).sqrt();
             add_scaled(
@@ -148,10 +143,13 @@ where
                 clip_factor(norm, self.max_grad_norm),
             );
         }
-        // Logits of the whole sample for the running accuracy (no gradient from them).
-        let logits = match indices.is_empty() {
+        let logits = match rows.is_empty() {
             true => Tensor::<2>::zeros([0, self.objective.outputs()], device),
-            false => (self.forward)(model, batch.inputs.clone()).detach(),
+            false => Tensor::cat(rows, 0),
+        };
+        let loss_sum = match losses.is_empty() {
+            true => 0.0,
+            false => f64::from(Tensor::cat(losses, 0).sum().into_scalar::<f32>()),
         };
         let mean = loss_sum / indices.len().max(1) as f64;
         let loss =
