@@ -1,0 +1,1 @@
+//! Auditing a classifier's predictions: fairness by group, mitigation, confidence intervals.

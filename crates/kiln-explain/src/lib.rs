@@ -1,0 +1,1 @@
+//! Explanations: integrated gradients, permutation feature importance, heat maps.
