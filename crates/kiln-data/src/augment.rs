@@ -25,30 +25,44 @@ impl Augment {
     pub fn apply(&self, image: &mut [f32], height: usize, width: usize, rng: &mut SeededRng) {
         let mut draw = |limit: f32| (rng.unit_f32() * 2.0 - 1.0) * limit;
         let (dx, dy) = (draw(self.max_shift), draw(self.max_shift));
-        let angle = draw(self.max_rotation).to_radians();
-        let (sin, cos) = angle.sin_cos();
-        let (cx, cy) = ((width as f32 - 1.0) / 2.0, (height as f32 - 1.0) / 2.0);
-        for channel in image.chunks_exact_mut(height * width) {
-            let source = channel.to_vec();
-            let background = source[0];
-            let sample = |x: f32, y: f32| -> f32 {
-                if x < 0.0 || y < 0.0 || x > (width - 1) as f32 || y > (height - 1) as f32 {
-                    return background;
-                }
-                let (x0, y0) = (x.floor() as usize, y.floor() as usize);
-                let (x1, y1) = ((x0 + 1).min(width - 1), (y0 + 1).min(height - 1));
-                let (fx, fy) = (x - x0 as f32, y - y0 as f32);
-                let at = |xx: usize, yy: usize| source[yy * width + xx];
-                (at(x0, y0) * (1.0 - fx) + at(x1, y0) * fx) * (1.0 - fy)
-                    + (at(x0, y1) * (1.0 - fx) + at(x1, y1) * fx) * fy
-            };
-            for y in 0..height {
-                for x in 0..width {
-                    // Inverse map: undo the shift, then rotate back around the centre.
-                    let (u, v) = (x as f32 - dx - cx, y as f32 - dy - cy);
-                    let (sx, sy) = (cos * u + sin * v + cx, -sin * u + cos * v + cy);
-                    channel[y * width + x] = sample(sx, sy);
-                }
+        let angle = draw(self.max_rotation);
+        shift_rotate(image, height, width, dx, dy, angle);
+    }
+}
+
+/// Shifts every channel of one `[channels, height, width]` image by `(dx, dy)` pixels and
+/// rotates it by `degrees` around its centre, in place (bilinear sampling; outside the image,
+/// the value of the top-left pixel, i.e. the background, also after standardisation).
+pub fn shift_rotate(
+    image: &mut [f32],
+    height: usize,
+    width: usize,
+    dx: f32,
+    dy: f32,
+    degrees: f32,
+) {
+    let (sin, cos) = degrees.to_radians().sin_cos();
+    let (cx, cy) = ((width as f32 - 1.0) / 2.0, (height as f32 - 1.0) / 2.0);
+    for channel in image.chunks_exact_mut(height * width) {
+        let source = channel.to_vec();
+        let background = source[0];
+        let sample = |x: f32, y: f32| -> f32 {
+            if x < 0.0 || y < 0.0 || x > (width - 1) as f32 || y > (height - 1) as f32 {
+                return background;
+            }
+            let (x0, y0) = (x.floor() as usize, y.floor() as usize);
+            let (x1, y1) = ((x0 + 1).min(width - 1), (y0 + 1).min(height - 1));
+            let (fx, fy) = (x - x0 as f32, y - y0 as f32);
+            let at = |xx: usize, yy: usize| source[yy * width + xx];
+            (at(x0, y0) * (1.0 - fx) + at(x1, y0) * fx) * (1.0 - fy)
+                + (at(x0, y1) * (1.0 - fx) + at(x1, y1) * fx) * fy
+        };
+        for y in 0..height {
+            for x in 0..width {
+                // Inverse map: undo the shift, then rotate back around the centre.
+                let (u, v) = (x as f32 - dx - cx, y as f32 - dy - cy);
+                let (sx, sy) = (cos * u + sin * v + cx, -sin * u + cos * v + cy);
+                channel[y * width + x] = sample(sx, sy);
             }
         }
     }

@@ -81,6 +81,7 @@ mod tests {
             labels: vec![0, 1, 2],
             num_classes: 3,
             feature_names: vec![],
+            groups: Default::default(),
         };
         let device = Device::flex();
         let batch = samples.batch(&[2, 0], &device);
@@ -108,6 +109,7 @@ mod tests {
             labels: vec![0; 10],
             num_classes: 1,
             feature_names: vec![],
+            groups: Default::default(),
         };
         let batches = samples.batch_order(4, Some(3));
         assert_eq!(

@@ -91,6 +91,78 @@ pub enum DataError {
         /// The file (or dataset name) that is empty.
         path: PathBuf,
     },
+    /// A column named in one of the table options (`categorical`, `sensitive`, `drop`,
+    /// `log1p`, `split_column`) is not in the CSV header.
+    #[error(
+        "{path}: line 1: the {list} list names column '{column}', which the header does not have (columns: {available})"
+    )]
+    UnknownColumn {
+        /// The file being read.
+        path: PathBuf,
+        /// Which option names the column.
+        list: String,
+        /// The column it names.
+        column: String,
+        /// The columns the header has, comma-separated.
+        available: String,
+    },
+    /// A numeric column has an empty or `?` cell.
+    #[error(
+        "{path}: line {line}, column '{column}': missing value in a numeric column (list the column as categorical to keep '?' as a level, drop it, or fill the value in)"
+    )]
+    MissingValue {
+        /// The file being read.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// Column name from the header.
+        column: String,
+    },
+    /// A categorical column has more distinct values than any category should.
+    #[error(
+        "{path}: line {line}, column '{column}': more than {limit} distinct values, too many for a categorical column (drop it, or list the categorical columns yourself)"
+    )]
+    TooManyLevels {
+        /// The file being read.
+        path: PathBuf,
+        /// The line holding the first value over the limit.
+        line: usize,
+        /// Column name from the header.
+        column: String,
+        /// The most levels a column may have.
+        limit: usize,
+    },
+    /// A cell of the split column is neither `train` nor `test`.
+    #[error("{path}: line {line}, column '{column}': '{value}' is neither 'train' nor 'test'")]
+    BadSplit {
+        /// The file being read.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// The split column's name.
+        column: String,
+        /// The offending cell.
+        value: String,
+    },
+    /// A raw record could not be encoded for a model: a column it needs is missing, or a cell
+    /// holds a level never seen in training or a bad number.
+    #[error("{path}: line {line}, {source}")]
+    Encode {
+        /// The file being read.
+        path: PathBuf,
+        /// 1-based line number (1 for the header).
+        line: usize,
+        /// What is wrong, naming the column.
+        source: crate::EncodeError,
+    },
+    /// A sensitive attribute was asked for by a name the samples do not carry.
+    #[error("no sensitive attribute '{attribute}' (attributes: {available})")]
+    UnknownAttribute {
+        /// The name asked for.
+        attribute: String,
+        /// The attributes there are, comma-separated (or `none`).
+        available: String,
+    },
     /// The file is malformed in some other way (ragged CSV rows, bad IDX header).
     #[error("{path}: {problem}")]
     Malformed {

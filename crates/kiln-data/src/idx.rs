@@ -121,6 +121,7 @@ pub fn images_from_idx(
         labels,
         num_classes,
         feature_names: Vec::new(),
+        groups: Default::default(),
     })
 }
 

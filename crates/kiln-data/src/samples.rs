@@ -1,12 +1,13 @@
 //! [`Samples`]: labelled samples in one flat buffer, the common form of every Kiln dataset.
 
 use crate::rng::SeededRng;
+use crate::{DataError, Groups};
 
 /// Labelled samples stored row-major in one contiguous `Vec<f32>`.
 ///
 /// Every sample has the same `sample_shape` (`[features]` for a table, `[1, 28, 28]` for an
 /// image, `[steps, features]` for a sequence), so a batch is one gather and one tensor.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Samples {
     /// All samples' values, sample after sample.
     pub features: Vec<f32>,
@@ -18,6 +19,9 @@ pub struct Samples {
     pub num_classes: usize,
     /// Names of the features, when the source has them (CSV header).
     pub feature_names: Vec<String>,
+    /// Sensitive attributes of each sample (sex, race, ...), kept beside the features; empty
+    /// when the source has none.
+    pub groups: Groups,
 }
 
 impl Samples {
@@ -55,7 +59,14 @@ impl Samples {
             labels: indices.iter().map(|&i| self.labels[i]).collect(),
             num_classes: self.num_classes,
             feature_names: self.feature_names.clone(),
+            groups: self.groups.select(indices),
         }
+    }
+
+    /// The value of sensitive attribute `name` for every sample, or an error listing the
+    /// attributes the samples carry.
+    pub fn attribute(&self, name: &str) -> Result<Vec<&str>, DataError> {
+        self.groups.attribute(name)
     }
 
     /// Splits into consecutive parts of a seeded random permutation, sized by `fractions`
@@ -97,6 +108,10 @@ mod tests {
             labels: (0..10).map(|i| i % 2).collect(),
             num_classes: 2,
             feature_names: vec!["a".into(), "b".into()],
+            groups: Groups {
+                names: vec!["g".into()],
+                values: (0..10).map(|i| format!("g{i}")).collect(),
+            },
         }
     }
 
@@ -105,6 +120,7 @@ mod tests {
         let picked = ten().select(&[3, 0]);
         assert_eq!(picked.features, vec![6.0, 7.0, 0.0, 1.0]);
         assert_eq!(picked.labels, vec![1, 0]);
+        assert_eq!(picked.attribute("g").unwrap(), vec!["g3", "g0"]);
     }
 
     #[test]
@@ -114,6 +130,17 @@ mod tests {
         assert_eq!((parts[0].len(), parts[1].len()), (8, 2));
         assert_eq!(parts, data.split(&[0.8, 0.2], 42));
         assert_ne!(parts[0].features, data.split(&[0.8, 0.2], 43)[0].features);
+        for part in &parts {
+            let groups = part.attribute("g").unwrap();
+            let firsts = part.features.chunks(2).map(|c| c[0]);
+            for (g, first) in groups.iter().zip(firsts) {
+                assert_eq!(
+                    *g,
+                    format!("g{}", first as usize / 2),
+                    "groups follow their rows"
+                );
+            }
+        }
         let mut firsts: Vec<f32> = parts
             .iter()
             .flat_map(|p| p.features.chunks(2).map(|c| c[0]))

@@ -91,6 +91,7 @@ mod tests {
             labels: vec![0; n],
             num_classes: 1,
             feature_names: vec![],
+            groups: Default::default(),
         }
     }
 

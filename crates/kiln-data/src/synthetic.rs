@@ -19,6 +19,7 @@ pub fn rings(n: usize, seed: u64) -> Samples {
         labels,
         num_classes: 2,
         feature_names: vec!["x".into(), "y".into()],
+        groups: Default::default(),
     }
 }
 

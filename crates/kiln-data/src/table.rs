@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use crate::error::read_file;
+use crate::tabular::{TableOptions, parse_table};
 use crate::{DataError, Samples};
 
 /// Loads a CSV file: every column but `target` is a numeric feature, `target` holds class labels.
@@ -10,88 +11,14 @@ pub fn load_csv(path: &Path, target: &str) -> Result<Samples, DataError> {
     parse_csv(&read_file(path)?, path, target)
 }
 
-/// Parses CSV bytes; `origin` names the source in errors.
+/// Parses CSV bytes; `origin` names the source in errors. Every column but `target` must be
+/// numeric (see [`crate::parse_table`] for categorical columns and more).
 pub fn parse_csv(bytes: &[u8], origin: &Path, target: &str) -> Result<Samples, DataError> {
-    let malformed = |problem: String| DataError::Malformed {
-        path: origin.into(),
-        problem,
+    let options = TableOptions {
+        categorical: Some(Vec::new()),
+        ..TableOptions::new(target)
     };
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .from_reader(bytes);
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| malformed(format!("cannot read the header: {e}")))?
-        .iter()
-        .map(|h| h.trim().to_string())
-        .collect();
-    let target_index =
-        header
-            .iter()
-            .position(|h| h == target)
-            .ok_or_else(|| DataError::MissingTarget {
-                path: origin.into(),
-                target: target.into(),
-                available: header.join(", "),
-            })?;
-    let feature_names: Vec<String> = header
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != target_index)
-        .map(|(_, h)| h.clone())
-        .collect();
-    if feature_names.is_empty() {
-        return Err(malformed(format!(
-            "no feature columns: the header holds only the target column '{target}'"
-        )));
-    }
-
-    let mut features = Vec::new();
-    let mut labels = Vec::new();
-    for (row_index, record) in reader.records().enumerate() {
-        let line = row_index + 2;
-        let record = record.map_err(|e| malformed(format!("line {line}: {e}")))?;
-        for (column, cell) in record.iter().enumerate() {
-            let cell = cell.trim();
-            if column == target_index {
-                labels.push(parse_label(cell).ok_or_else(|| DataError::BadLabel {
-                    path: origin.into(),
-                    line,
-                    value: cell.into(),
-                })?);
-            } else {
-                features.push(
-                    cell.parse::<f32>()
-                        .ok()
-                        .filter(|v| v.is_finite())
-                        .ok_or_else(|| DataError::NonNumeric {
-                            path: origin.into(),
-                            line,
-                            column: header[column].clone(),
-                            value: cell.into(),
-                        })?,
-                );
-            }
-        }
-    }
-    if labels.is_empty() {
-        return Err(DataError::Empty {
-            path: origin.into(),
-        });
-    }
-    let num_classes = labels.iter().max().map_or(0, |&m| m as usize + 1);
-    Ok(Samples {
-        features,
-        sample_shape: vec![feature_names.len()],
-        labels,
-        num_classes,
-        feature_names,
-    })
-}
-
-fn parse_label(cell: &str) -> Option<u32> {
-    let value: f64 = cell.parse().ok()?;
-    (value >= 0.0 && value.fract() == 0.0 && value <= u32::MAX as f64).then_some(value as u32)
+    Ok(parse_table(bytes, origin, &options)?.samples)
 }
 
 #[cfg(test)]

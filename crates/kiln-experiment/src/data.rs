@@ -2,7 +2,10 @@
 
 use std::path::Path;
 
-use kiln_data::{Corpus, DataError, Samples, Standardizer, embedded, load_csv, load_mnist_dir};
+use kiln_data::{
+    Corpus, DataError, Encoding, Samples, Standardizer, Table, TableOptions, embedded,
+    load_mnist_dir, load_table, parse_table,
+};
 use serde::{Deserialize, Serialize};
 
 use kiln_train::Result;
@@ -39,6 +42,10 @@ pub struct Preprocess {
     /// Language models: the characters of the vocabulary, in token order.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub vocab: String,
+    /// Tables with categorical (or log1p) columns: how a raw CSV row becomes the features, so
+    /// that prediction takes raw rows. Absent for plain numeric tables and other data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<Encoding>,
 }
 
 impl Preprocess {
@@ -65,7 +72,7 @@ impl Preprocess {
 
 /// Loads the configured data and splits it with `seed`.
 pub fn prepare(config: &DataConfig, seed: u64) -> Result<Splits> {
-    let (train, test) = load(config, seed)?;
+    let (train, test, encoding) = load(config, seed)?;
     let (mut train, mut valid) = if config.valid_fraction > 0.0 {
         let mut parts = train.split(
             &[1.0 - config.valid_fraction, config.valid_fraction],
@@ -118,6 +125,7 @@ pub fn prepare(config: &DataConfig, seed: u64) -> Result<Splits> {
         mean: scaler.as_ref().map_or_else(Vec::new, |s| s.mean.clone()),
         std: scaler.as_ref().map_or_else(Vec::new, |s| s.std.clone()),
         vocab: String::new(),
+        encoding,
     };
     Ok(Splits {
         train,
@@ -176,6 +184,7 @@ pub fn prepare_text(config: &DataConfig) -> Result<TextSplits> {
         mean: Vec::new(),
         std: Vec::new(),
         vocab: corpus.vocab.iter().collect(),
+        encoding: None,
     };
     Ok(TextSplits {
         corpus,
@@ -185,29 +194,70 @@ pub fn prepare_text(config: &DataConfig) -> Result<TextSplits> {
     })
 }
 
-fn load(config: &DataConfig, seed: u64) -> Result<(Samples, Samples)> {
-    let table_split = |table: Samples| {
-        let mut parts = table.split(&[1.0 - config.test_fraction, config.test_fraction], seed);
+/// The configured data as (train, test) and, for a table that needs one, its encoding.
+fn load(config: &DataConfig, seed: u64) -> Result<(Samples, Samples, Option<Encoding>)> {
+    if let Some(path) = &config.path {
+        if path.is_dir() {
+            let (train, test) = load_mnist_dir(path)?;
+            return Ok((train, test, None));
+        }
+        return Ok(split_table(
+            load_table(path, &table_options(config))?,
+            config,
+            seed,
+        ));
+    }
+    if config.dataset == "mnist-10k" {
+        let (train, test) = embedded::mnist_10k();
+        return Ok((train, test, None));
+    }
+    let bytes = embedded::embedded_csv(&config.dataset).ok_or_else(|| {
+        kiln_train::KilnError::Config(format!(
+            "data.dataset '{}' is not an embedded dataset (embedded: {}); \
+             use data.path for your own CSV file or IDX directory",
+            config.dataset,
+            embedded::EMBEDDED
+                .iter()
+                .filter(|name| **name != "shakespeare")
+                .copied()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })?;
+    let origin = format!("embedded:{}", config.dataset);
+    let table = parse_table(&bytes, Path::new(&origin), &table_options(config))?;
+    Ok(split_table(table, config, seed))
+}
+
+/// The table loader's options from `[data]`.
+fn table_options(config: &DataConfig) -> TableOptions {
+    TableOptions {
+        target: config.target.clone(),
+        categorical: config.categorical.clone(),
+        sensitive: config.sensitive.clone(),
+        sensitive_as_features: config.sensitive_as_features,
+        drop: config.drop.clone(),
+        log1p: config.log1p.clone(),
+        split_column: config.split_column().map(String::from),
+    }
+}
+
+/// (train, test) by the table's split column, or a seeded random split by `test_fraction`;
+/// the encoding is kept when it is more than the identity (categories, log1p).
+fn split_table(
+    table: Table,
+    config: &DataConfig,
+    seed: u64,
+) -> (Samples, Samples, Option<Encoding>) {
+    let (train, test) = table.split_by_column().unwrap_or_else(|| {
+        let mut parts = table
+            .samples
+            .split(&[1.0 - config.test_fraction, config.test_fraction], seed);
         let test = parts.pop().expect("two parts");
         (parts.remove(0), test)
-    };
-    if let Some(path) = &config.path {
-        return Ok(if path.is_dir() {
-            load_mnist_dir(path)?
-        } else {
-            table_split(load_csv(path, &config.target)?)
-        });
-    }
-    match config.dataset.as_str() {
-        "mnist-10k" => Ok(embedded::mnist_10k()),
-        name => match embedded::embedded_table(name) {
-            Ok(table) => Ok(table_split(table)),
-            Err(_) => Err(kiln_train::KilnError::Config(format!(
-                "data.dataset '{name}' is not an embedded dataset (embedded: breast-cancer, iris, mnist-10k); \
-                 use data.path for your own CSV file or IDX directory"
-            ))),
-        },
-    }
+    });
+    let encoding = (!table.encoding.is_identity()).then_some(table.encoding);
+    (train, test, encoding)
 }
 
 /// The preprocessing of a run folder, if it was saved there.
@@ -229,7 +279,8 @@ const MAX_SAMPLE_VALUES: usize = 1 << 28;
 impl Preprocess {
     /// Checks that the values read from `preprocess.json` fit together: a sample shape of
     /// positive sizes, one mean and standard deviation per feature (or one for all, or none),
-    /// finite statistics, positive deviations and a vocabulary without repeated characters.
+    /// finite statistics, positive deviations, a vocabulary without repeated characters, and an
+    /// encoding (if any) that is well formed and makes as many features as a sample has.
     pub fn check(&self) -> std::result::Result<(), String> {
         if !self.vocab.is_empty() {
             return self.check_vocab();
@@ -267,6 +318,19 @@ impl Preprocess {
                 self.feature_names.len()
             ));
         }
+        if let Some(encoding) = &self.encoding {
+            encoding.check()?;
+            if encoding.width() != size || self.sample_shape.len() != 1 {
+                return Err(format!(
+                    "the encoding makes {} features but samples have shape {:?}",
+                    encoding.width(),
+                    self.sample_shape
+                ));
+            }
+            if !self.feature_names.is_empty() && self.feature_names != encoding.feature_names() {
+                return Err("feature_names differ from the encoding's features".into());
+            }
+        }
         Ok(())
     }
 
@@ -276,7 +340,11 @@ impl Preprocess {
         if let Some(c) = self.vocab.chars().find(|c| !seen.insert(*c)) {
             return Err(format!("vocab repeats the character {c:?}"));
         }
-        if self.classes != seen.len() || !self.sample_shape.is_empty() || !self.mean.is_empty() {
+        if self.classes != seen.len()
+            || !self.sample_shape.is_empty()
+            || !self.mean.is_empty()
+            || self.encoding.is_some()
+        {
             return Err(format!(
                 "a vocabulary of {} characters needs classes = {} and no sample_shape or statistics",
                 seen.len(),

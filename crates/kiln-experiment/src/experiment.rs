@@ -37,6 +37,8 @@ pub struct TrainOptions {
     pub backend: Option<BackendKind>,
     /// Continue the run in `out` from its newest valid checkpoint.
     pub resume: bool,
+    /// Write the model card (`model-card.md`, `model-card.json`) when training ends.
+    pub card: bool,
 }
 
 /// The result of a training run.
@@ -71,12 +73,16 @@ pub fn train(
     let device = backend.device()?;
     let precision = Precision::parse(&config.train.precision)?;
     precision.check_supported(backend, &device)?;
-    match config.model.info().task {
-        TaskKind::LanguageModelling => train_text(config, options, backend, &device, progress),
+    let outcome = match config.model.info().task {
+        TaskKind::LanguageModelling => train_text(config, options, backend, &device, progress)?,
         TaskKind::Samples | TaskKind::Sequences => {
-            train_samples(config, options, backend, &device, progress)
+            train_samples(config, options, backend, &device, progress)?
         }
+    };
+    if options.card {
+        crate::card::write_card(&outcome.run_dir, Some(backend))?;
     }
+    Ok(outcome)
 }
 
 /// The loop's task for a classifier of the zoo: the config's batch size (the whole split for

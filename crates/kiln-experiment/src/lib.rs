@@ -5,10 +5,13 @@
 #![warn(missing_docs)]
 
 pub mod bench;
+pub mod card;
 pub mod compress;
 pub mod config;
 pub mod data;
+pub mod fairness;
 mod experiment;
+pub mod explain;
 pub mod manifest;
 pub mod plot;
 pub mod private;

@@ -227,3 +227,61 @@ pub fn write_points(
     }
     write_png(path, WIDTH, HEIGHT, &canvas.pixels)
 }
+
+/// One panel of [`write_panels`]: points joined in x order, and an optional orange segment
+/// (a reference such as the diagonal of a reliability diagram).
+#[derive(Debug, Clone, Default)]
+pub struct PointPanel {
+    /// (x, y) points, y in `y_range`.
+    pub points: Vec<(f64, f64)>,
+    /// The x axis's span.
+    pub x_range: (f64, f64),
+    /// The y axis's span.
+    pub y_range: (f64, f64),
+    /// An orange segment from one (x, y) to another.
+    pub reference: Option<((f64, f64), (f64, f64))>,
+}
+
+/// Draws panels side by side (accuracy under three distortions, say) in blue with a square at
+/// each point.
+pub fn write_panels(path: &Path, panels: &[PointPanel]) -> Result<()> {
+    let mut canvas = Canvas::new();
+    let count = panels.len().max(1);
+    let width = (WIDTH - (count + 1) * MARGIN) as f64 / count as f64;
+    for (k, data) in panels.iter().enumerate() {
+        let panel = Panel {
+            left: (MARGIN + k * MARGIN) as f64 + k as f64 * width,
+            top: MARGIN as f64,
+            width,
+            height: (HEIGHT - 2 * MARGIN) as f64,
+        };
+        panel.frame(&mut canvas);
+        let ((x_lo, x_hi), (y_lo, y_hi)) = (data.x_range, data.y_range);
+        let at = |(x, y): (f64, f64)| {
+            (
+                panel.left + panel.width * (x - x_lo) / (x_hi - x_lo).max(1e-12),
+                panel.top + panel.height * (1.0 - (y - y_lo) / (y_hi - y_lo).max(1e-12)),
+            )
+        };
+        if let Some((a, b)) = data.reference {
+            canvas.line(at(a), at(b), ORANGE);
+        }
+        let mut sorted: Vec<(f64, f64)> = data
+            .points
+            .iter()
+            .copied()
+            .filter(|p| p.0.is_finite() && p.1.is_finite())
+            .collect();
+        sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for pair in sorted.windows(2) {
+            canvas.line(at(pair[0]), at(pair[1]), BLUE);
+        }
+        for &point in &sorted {
+            let (x, y) = at(point);
+            for d in -3..=3 {
+                canvas.line((x - 3.0, y + d as f64), (x + 3.0, y + d as f64), BLUE);
+            }
+        }
+    }
+    write_png(path, WIDTH, HEIGHT, &canvas.pixels)
+}

@@ -35,6 +35,14 @@ pub enum Command {
     /// Compress a trained run: magnitude pruning (fine-tuned gradually), int8 weights, or a
     /// sweep of sparsities; writes a run folder with compress.json.
     Compress(CompressArgs),
+    /// Audit the predictions of any model in a CSV file: accuracy, selection rate, TPR and
+    /// FPR per group, demographic parity and equalized odds (Fairlearn's semantics).
+    Fairness(FairnessArgs),
+    /// Write a run's model card again (model-card.md, model-card.json and its pictures).
+    Card(CardArgs),
+    /// Explain predictions with integrated gradients: features ranked by attribution for
+    /// tables, a heat map PNG for images.
+    Explain(ExplainArgs),
     /// Plan a privacy budget: epsilon of a DP-SGD training, or the noise a budget needs
     /// (Opacus's RDP accountant).
     #[command(subcommand)]
@@ -115,6 +123,9 @@ pub struct TrainArgs {
     /// Replace a trained run already in --out.
     #[arg(long, conflicts_with = "resume")]
     pub overwrite: bool,
+    /// Do not write the model card (model-card.md) at the end.
+    #[arg(long)]
+    pub no_card: bool,
     /// Continue the run in --out from its newest valid checkpoint (bit-exact).
     #[arg(long, requires = "out")]
     pub resume: bool,
@@ -146,6 +157,73 @@ pub struct EvalArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Fairness by group: test metrics per value of these sensitive attributes
+    /// (`data.sensitive`), comma-separated; several give one table each.
+    #[arg(long, value_delimiter = ',')]
+    pub by: Vec<String>,
+    /// With --by: choose one decision threshold per group on the validation split so that the
+    /// groups' selection rates (demographic-parity) or error rates (equalized-odds) match,
+    /// and report accuracy and disparity on the test split before and after.
+    #[arg(long, requires = "by", value_parser = ["demographic-parity", "equalized-odds"])]
+    pub mitigate: Option<String>,
+}
+
+/// Arguments of `kiln fairness`.
+#[derive(Debug, clap::Args)]
+pub struct FairnessArgs {
+    /// A CSV file of predictions with a header (from any model, not only Kiln's).
+    pub predictions: PathBuf,
+    /// The column of true labels.
+    #[arg(long)]
+    pub label: String,
+    /// The column of predicted labels.
+    #[arg(long)]
+    pub prediction: String,
+    /// The sensitive column(s), comma-separated; several group by their combined values.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub by: Vec<String>,
+    /// Print JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `kiln card`.
+#[derive(Debug, clap::Args)]
+pub struct CardArgs {
+    /// A run folder written by `kiln train` or `kiln compress`.
+    pub run_dir: PathBuf,
+    /// Backend to measure on (default: the one it trained on).
+    #[arg(long)]
+    pub backend: Option<String>,
+}
+
+/// Arguments of `kiln explain`.
+#[derive(Debug, clap::Args)]
+pub struct ExplainArgs {
+    /// A run folder written by `kiln train`.
+    pub run_dir: PathBuf,
+    /// PNG/JPEG images for image models, or one CSV file of rows for tables.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Steps of the integral along the path from the baseline to the input.
+    #[arg(long, default_value_t = 64)]
+    pub steps: usize,
+    /// The baseline: `zeros` of the standardised space (the training mean), or `raw-zeros`
+    /// (all raw values 0: a black image).
+    #[arg(long, default_value = "zeros", value_parser = ["zeros", "raw-zeros"])]
+    pub baseline: String,
+    /// The class to explain (default: the predicted one).
+    #[arg(long)]
+    pub class: Option<usize>,
+    /// Folder for the heat maps of image inputs (default: the run folder's `explanations/`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Backend (default: the one it trained on).
+    #[arg(long)]
+    pub backend: Option<String>,
 }
 
 /// Arguments of `kiln predict`.

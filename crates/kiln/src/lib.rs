@@ -24,6 +24,9 @@ pub fn run(cli: &Cli) -> kiln_train::Result<()> {
         Command::Inspect(args) => commands::inspect::run(args),
         Command::Compress(args) => commands::compress::run(args),
         Command::Privacy(command) => commands::privacy::run(command),
+        Command::Fairness(args) => commands::fairness::run(args),
+        Command::Card(args) => commands::card::run(args),
+        Command::Explain(args) => commands::explain::run(args),
     }
 }
 

@@ -11,6 +11,7 @@ macro_rules! shipped {
 shipped!(
     "fnn-breast-cancer",
     "fnn-iris",
+    "fnn-adult",
     "mlp-mnist",
     "cnn-mnist",
     "resnet-mnist",

@@ -329,6 +329,7 @@ fn compress_one(
     write_summary(
         &run, original, &resolved, &inference, workload, &report, history,
     )?;
+    crate::card::write_card(run.path(), options.backend)?;
     Ok(report)
 }
 

@@ -70,6 +70,41 @@ impl CompressReport {
             per_class_accuracy_change,
         }
     }
+
+    /// One line on what was done: "from runs/cnn-mnist: pruned to 90% (global), int8 weights
+    /// (per block of 32); test accuracy -0.0010".
+    pub fn describe(&self) -> String {
+        let a = &self.applied;
+        let mut parts = Vec::new();
+        if let Some(s) = a.prune {
+            parts.push(format!(
+                "pruned to {:.0}% sparsity ({})",
+                s * 100.0,
+                a.scope
+            ));
+        }
+        if let Some(s) = a.structured {
+            parts.push(format!("{:.0}% of the units removed", s * 100.0));
+        }
+        if let Some(q) = &a.quantize {
+            let block = a
+                .quant_block
+                .map_or("per tensor".to_string(), |b| format!("per block of {b}"));
+            parts.push(format!("{q} weights ({block})"));
+        }
+        if a.qat {
+            parts.push("quantization-aware fine-tuning".into());
+        }
+        if parts.is_empty() {
+            parts.push("nothing applied".into());
+        }
+        format!(
+            "from {}: {}; test accuracy {:+.4} against the original",
+            self.source,
+            parts.join(", "),
+            self.accuracy_change
+        )
+    }
 }
 
 /// One point of a sparsity sweep (`sweep.json`).

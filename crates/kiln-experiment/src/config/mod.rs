@@ -4,6 +4,7 @@
 //! `[schedule]`, `[early_stopping]`, `[loss_scale]`) in kiln-train, `[data]`, `[train]` and
 //! `[checkpoint]` here.
 
+mod card;
 mod checkpoint;
 mod data;
 mod distill;
@@ -20,6 +21,7 @@ use kiln_train::{FitConfig, KilnError, Precision, Result};
 use kiln_zoo::ModelConfig;
 use serde::{Deserialize, Serialize};
 
+pub use card::CardConfig;
 pub use checkpoint::CheckpointConfig;
 pub use data::DataConfig;
 pub use distill::DistillConfig;
@@ -69,6 +71,9 @@ pub struct ExperimentConfig {
     /// Differentially private training (DP-SGD).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privacy: Option<PrivacyConfig>,
+    /// What the model card says about use and limits (`model-card.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card: Option<CardConfig>,
 }
 
 fn default_seed() -> u64 {
@@ -156,6 +161,9 @@ impl ExperimentConfig {
         self.schedule.validate(self.optim.lr)?;
         self.early_stopping.validate()?;
         self.loss_scale.validate()?;
+        if let Some(card) = &self.card {
+            card.validate()?;
+        }
         if let Some(distill) = &self.distill {
             distill.validate()?;
         }

@@ -1,8 +1,11 @@
 //! One module per subcommand.
 
 pub mod bench;
+pub mod card;
 pub mod compress;
 pub mod eval;
+pub mod explain;
+pub mod fairness;
 pub mod generate;
 pub mod inspect;
 pub mod list;

@@ -71,8 +71,24 @@ pub fn read_rows(
     Ok(values)
 }
 
+/// Reads raw CSV rows for a model trained on a table with categorical columns: a header, then
+/// one row per sample with categories as text; the model's columns are found by name, others
+/// (the target, sensitive attributes) are ignored. A missing column, an unknown level or a
+/// bad number is refused with the file, line and column.
+pub fn read_raw_rows(path: &Path, encoding: &kiln_data::Encoding) -> Result<Vec<f32>> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| KilnError::Input(format!("{}: cannot read: {e}", path.display())))?;
+    match kiln_data::encode_csv(encoding, &bytes, path) {
+        Err(kiln_data::DataError::Empty { .. }) => Err(KilnError::Input(format!(
+            "{}: no rows to predict",
+            path.display()
+        ))),
+        other => Ok(other?),
+    }
+}
+
 /// True when the path names a PNG or JPEG file.
-fn is_image(path: &Path) -> bool {
+pub fn is_image(path: &Path) -> bool {
     let ext = path.extension().map(|e| e.to_string_lossy().to_lowercase());
     matches!(ext.as_deref(), Some("png" | "jpg" | "jpeg"))
 }
@@ -89,12 +105,15 @@ pub fn run(args: &PredictArgs) -> Result<()> {
             "predict takes one CSV file (or several images)".into(),
         ));
     };
-    let rows = read_rows(
-        input,
-        &run.preprocess.feature_names,
-        &run.config.data.target,
-        run.sample_size(),
-    )?;
+    let rows = match &run.preprocess.encoding {
+        Some(encoding) => read_raw_rows(input, encoding)?,
+        None => read_rows(
+            input,
+            &run.preprocess.feature_names,
+            &run.config.data.target,
+            run.sample_size(),
+        )?,
+    };
     let probabilities = run.predict(rows)?;
     if args.json {
         let rows: Vec<_> = probabilities

@@ -53,6 +53,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         overwrite: args.overwrite,
         backend: parse_backend(args.backend.as_deref())?,
         resume: args.resume,
+        card: !args.no_card,
     };
     kiln_train::interrupt::install();
     let mut progress = ConsoleProgress::new(config.train.log_every);
@@ -74,5 +75,11 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         s.test.accuracy, s.test.loss
     );
     println!("run folder: {}", outcome.run_dir.display());
+    if options.card {
+        println!(
+            "model card: {}",
+            outcome.run_dir.join(kiln_experiment::card::CARD_MARKDOWN).display()
+        );
+    }
     Ok(())
 }
