@@ -354,3 +354,79 @@ impl Preprocess {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn adult() -> DataConfig {
+        toml::from_str(
+            "dataset = \"adult-census-income\"\ntarget = \"income_gt_50k\"\n\
+             sensitive = [\"sex\"]\ndrop = [\"fnlwgt\"]\nvalid_fraction = 0.1",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn adult_is_split_by_uci_with_its_encoding_and_groups() {
+        let splits = prepare(&adult(), 42).unwrap();
+        assert_eq!(splits.test.len(), 16_281);
+        assert_eq!(
+            splits.train.len() + splits.valid.as_ref().unwrap().len(),
+            32_561
+        );
+        assert_eq!(
+            splits
+                .valid
+                .as_ref()
+                .unwrap()
+                .attribute("sex")
+                .unwrap()
+                .len(),
+            3_256
+        );
+        let p = &splits.preprocess;
+        let encoding = p
+            .encoding
+            .as_ref()
+            .expect("categorical columns need an encoding");
+        assert_eq!(encoding.width(), p.sample_shape[0]);
+        assert_eq!(p.mean.len(), encoding.width(), "standardised per feature");
+        assert!(p.check().is_ok());
+        let json = serde_json::to_string(p).unwrap();
+        assert_eq!(serde_json::from_str::<Preprocess>(&json).unwrap(), *p);
+
+        let mut wrong = p.clone();
+        wrong.sample_shape = vec![p.sample_shape[0] + 1];
+        wrong.feature_names.clear();
+        wrong.mean.clear();
+        wrong.std.clear();
+        assert!(wrong.check().unwrap_err().contains("the encoding makes"));
+    }
+
+    #[test]
+    fn numeric_tables_need_no_encoding_and_old_preprocess_files_still_load() {
+        let config: DataConfig = toml::from_str("dataset = \"breast-cancer\"").unwrap();
+        let splits = prepare(&config, 42).unwrap();
+        assert!(splits.preprocess.encoding.is_none());
+        assert_eq!((splits.train.len(), splits.test.len()), (455, 114));
+        let json = serde_json::to_string(&splits.preprocess).unwrap();
+        assert!(!json.contains("encoding"), "{json}");
+        let old =
+            r#"{"sample_shape":[2],"feature_names":["a","b"],"classes":2,"mean":[],"std":[]}"#;
+        let old: Preprocess = serde_json::from_str(old).unwrap();
+        assert!(old.encoding.is_none() && old.check().is_ok());
+    }
+
+    #[test]
+    fn unknown_columns_are_refused_naming_the_column() {
+        let mut config = adult();
+        config.sensitive = vec!["gender".into()];
+        let err = prepare(&config, 42).unwrap_err().to_string();
+        assert!(
+            err.contains("the sensitive list names column 'gender'")
+                && err.contains("columns: age,"),
+            "{err}"
+        );
+    }
+}

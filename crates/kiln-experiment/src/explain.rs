@@ -56,6 +56,17 @@ pub struct Explanation {
     pub heat_map: Option<PathBuf>,
 }
 
+/// Refuses a language model: its inputs are tokens, which have no gradient.
+pub fn refuse_language_model(run: &TrainedRun) -> Result<()> {
+    if matches!(run.model, AnyModel::Charlm(_)) {
+        return Err(KilnError::Input(format!(
+            "{}: a character language model takes tokens, not floats: integrated gradients over its embeddings are not supported; explain an MLP, CNN or recurrent classifier",
+            run.dir.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Explains `rows` (raw, `sample_size` values each, named by `names`) with integrated
 /// gradients of the explained class's probability.
 pub fn explain(
@@ -64,12 +75,7 @@ pub fn explain(
     names: &[String],
     options: &ExplainOptions,
 ) -> Result<Vec<Explanation>> {
-    if matches!(run.model, AnyModel::Charlm(_)) {
-        return Err(KilnError::Input(format!(
-            "{}: a character language model takes tokens, not floats: integrated gradients over its embeddings are not supported; explain an MLP, CNN or recurrent classifier",
-            run.dir.display()
-        )));
-    }
+    refuse_language_model(run)?;
     let size = run.sample_size();
     let raw = rows.clone();
     let predictions = run.predict(rows.clone())?;

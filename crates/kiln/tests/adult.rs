@@ -29,7 +29,11 @@ fn the_adult_config_splits_by_uci_and_keeps_sex_per_sample() {
     assert_eq!(splits.test.attribute("race").unwrap().len(), 16_281);
     let names = &splits.preprocess.feature_names;
     assert!(names.contains(&"workclass=?".to_string()), "{names:?}");
-    assert!(!names.iter().any(|n| n.starts_with("sex") || n.starts_with("race")));
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.starts_with("sex") || n.starts_with("race"))
+    );
     assert!(!names.iter().any(|n| n == "fnlwgt" || n == "split"));
 }
 
@@ -48,18 +52,26 @@ fn a_short_adult_run_predicts_raw_rows_and_refuses_unknown_levels() {
         "--set",
         "model.hidden=[8]",
         "--set",
-        "train.batch_size=2048",
+        "train.batch_size=1024",
+        "--set",
+        "optim.lr=0.02",
     ]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let summary = json(&run.join("summary.json"));
     assert_eq!(summary["samples"]["test"], 16_281, "{summary}");
     let accuracy = summary["test"]["accuracy"].as_f64().unwrap();
-    assert!(accuracy > 0.75, "one epoch beats the 76% majority class: {accuracy}");
+    assert!(
+        accuracy > 0.75,
+        "29 steps beat the 76% majority class: {accuracy}"
+    );
     let preprocess = json(&run.join("preprocess.json"));
     let columns = preprocess["encoding"]["columns"].as_array().unwrap();
     let workclass = columns.iter().find(|c| c["name"] == "workclass").unwrap();
     assert_eq!(workclass["kind"], "categorical");
-    assert_eq!(workclass["levels"][0], "?", "the missing workclass is a level");
+    assert_eq!(
+        workclass["levels"][0], "?",
+        "the missing workclass is a level"
+    );
 
     let rows = write(dir.path(), "rows.csv", &format!("{HEADER}\n{ROWS}"));
     let predict = kiln(&["predict", run_s, rows.to_str().unwrap(), "--json"]);
@@ -93,7 +105,11 @@ fn a_short_adult_run_predicts_raw_rows_and_refuses_unknown_levels() {
         &kiln(&["predict", run_s, missing.to_str().unwrap()]),
         "missing.csv: line 1, no column 'workclass'",
     );
-    let ragged = write(dir.path(), "ragged.csv", &format!("{HEADER}\n39,State-gov\n"));
+    let ragged = write(
+        dir.path(),
+        "ragged.csv",
+        &format!("{HEADER}\n39,State-gov\n"),
+    );
     assert_bad_input(
         &kiln(&["predict", run_s, ragged.to_str().unwrap()]),
         "ragged.csv: line 2: 2 fields but the header has 16 columns",

@@ -6,7 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{Output, assert_bad_input, kiln, write};
+use common::{Output, assert_bad_input, json, kiln, write};
 
 use serde_json::Value;
 
@@ -134,6 +134,52 @@ fn train_writes_a_complete_run_folder_that_eval_predict_and_inspect_use() {
         "{}",
         inspect.stdout
     );
+
+    // The model card: written by train, its numbers those of the run, written again the same.
+    let card = json(&run.join("model-card.json"));
+    let accuracy_interval = &card["metrics"]["accuracy"];
+    assert_eq!(accuracy_interval["estimate"].as_f64().unwrap(), accuracy);
+    assert!(accuracy_interval["lower"].as_f64().unwrap() <= accuracy);
+    assert!(accuracy_interval["upper"].as_f64().unwrap() >= accuracy);
+    assert_eq!(card["metrics"]["classes"].as_array().unwrap().len(), 3);
+    assert_eq!(card["model_details"]["weights_sha256"], s["weights_sha256"]);
+    let importance = card["feature_importance"].as_array().unwrap();
+    assert_eq!(importance.len(), 4, "one per iris feature: {importance:?}");
+    assert!(
+        importance[0]["feature"].as_str().unwrap().starts_with("petal"),
+        "petals tell iris species apart: {importance:?}"
+    );
+    let markdown = std::fs::read_to_string(run.join("model-card.md")).unwrap();
+    for section in ["## Model details", "## Intended use", "## Training and evaluation data", "## Metrics", "## Generalization", "## Feature importance", "## Training", "## Hardware", "## Caveats", "CC BY 4.0", "confusion.png"] {
+        assert!(markdown.contains(section), "model-card.md lacks {section}");
+    }
+    assert!(run.join("confusion.png").is_file() && run.join("reliability.png").is_file());
+    let again = kiln(&["card", run.to_str().unwrap()]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let mut rewritten = json(&run.join("model-card.json"));
+    let mut first = card.clone();
+    for c in [&mut rewritten, &mut first] {
+        c["model_details"]["date"] = Value::Null;
+    }
+    assert_eq!(rewritten, first, "the card is deterministic");
+
+    // Integrated gradients of the rows: complete to within 1%, features ranked.
+    let explain = kiln(&["explain", run.to_str().unwrap(), rows.to_str().unwrap(), "--json"]);
+    assert_eq!(explain.code, 0, "{}", explain.stderr);
+    let e: Value = serde_json::from_str(&explain.stdout).unwrap();
+    assert_eq!(e.as_array().unwrap().len(), 2);
+    for row in e.as_array().unwrap() {
+        let gap = row["attribution"]["relative_gap"].as_f64().unwrap();
+        assert!(gap < 0.01, "completeness gap {gap}: {row}");
+        assert_eq!(row["ranking"].as_array().unwrap().len(), 4);
+        assert_eq!(row["attribution"]["values"].as_array().unwrap().len(), 4);
+    }
+    assert_eq!(e[1]["class"], 2, "explains the predicted class");
+    assert_bad_input(
+        &kiln(&["explain", run.to_str().unwrap(), rows.to_str().unwrap(), "--class", "7"]),
+        "--class 7",
+    );
+    assert_bad_input(&kiln(&["eval", run.to_str().unwrap(), "--by", "sex"]), "keeps none");
 }
 
 #[test]
@@ -499,6 +545,13 @@ fn predict_on_a_language_model_run_exits_2_and_points_to_generate() {
         &kiln(&["predict", run.to_str().unwrap(), rows.to_str().unwrap()]),
         "use `kiln generate",
     );
+    assert_bad_input(
+        &kiln(&["explain", run.to_str().unwrap(), rows.to_str().unwrap()]),
+        "takes tokens, not floats",
+    );
+    let card = json(&run.join("model-card.json"));
+    assert!(card["bits_per_char"].as_f64().unwrap() > 0.0, "{card}");
+    assert!(card["metrics"].is_null(), "no classifier metrics for a language model");
 }
 
 #[test]

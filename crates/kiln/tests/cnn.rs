@@ -104,6 +104,42 @@ fn a_small_cnn_trains_and_predicts_png_digits() {
         &files[0],
     ]);
     assert_eq!(code, 2, "a non-image among images: {stderr}");
+
+    // The card measures accuracy under shifted inputs.
+    let card: Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("model-card.json")).unwrap())
+            .unwrap();
+    let shifted = card["generalization"]["shifted"].as_array().unwrap();
+    assert_eq!(shifted.len(), 9, "three strengths of three distortions");
+    let at = |kind: &str, strength: f64| {
+        shifted
+            .iter()
+            .find(|s| s["distortion"] == kind && s["strength"].as_f64() == Some(strength))
+            .unwrap()["accuracy"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(at("rotation", 30.0) < at("rotation", 10.0), "{shifted:?}");
+    assert!(at("noise", 0.4) < accuracy, "{shifted:?}");
+    assert!(run.join("robustness.png").is_file());
+
+    // Integrated gradients of a digit: complete to within 1%, with a heat map.
+    let heat_maps = dir.path().join("maps");
+    let (code, stdout, stderr) = kiln(&[
+        "explain",
+        run.to_str().unwrap(),
+        &files[0],
+        "--json",
+        "--out",
+        heat_maps.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let explained: Vec<Value> = serde_json::from_str(&stdout).unwrap();
+    let gap = explained[0]["attribution"]["relative_gap"].as_f64().unwrap();
+    assert!(gap < 0.01, "completeness gap of the CNN: {gap}");
+    assert_eq!(explained[0]["attribution"]["values"].as_array().unwrap().len(), 784);
+    let map = explained[0]["heat_map"].as_str().unwrap();
+    assert!(Path::new(map).is_file() && map.starts_with(heat_maps.to_str().unwrap()));
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! `kiln explain`: integrated gradients of a run's predictions.
 
-use kiln_experiment::explain::{Baseline, ExplainOptions, explain};
+use kiln_experiment::explain::{Baseline, ExplainOptions, explain, refuse_language_model};
 use kiln_experiment::{TrainedRun, load_run};
 use kiln_train::{KilnError, Result};
 
@@ -55,6 +55,7 @@ fn read_inputs(run: &TrainedRun, args: &ExplainArgs) -> Result<(Vec<f32>, Vec<St
 /// Runs `kiln explain`.
 pub fn run(args: &ExplainArgs) -> Result<()> {
     let run = load_run(&args.run_dir, parse_backend(args.backend.as_deref())?)?;
+    refuse_language_model(&run)?;
     if args.steps == 0 {
         return Err(KilnError::Input("--steps must be at least 1".into()));
     }
