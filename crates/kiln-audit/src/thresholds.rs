@@ -127,16 +127,32 @@ impl ThresholdOptimizer {
     }
 }
 
-/// The chosen point of each curve.
+/// The chosen point of each curve. Each operating point of each group's curve is tried as
+/// the lower corner of a window `tolerance` wide (in selection rate, or in TPR and FPR);
+/// every group then takes its most accurate point inside the window (its closest point to
+/// the corner when none is inside), so a larger tolerance trades parity for accuracy. The
+/// most accurate feasible assignment wins, the least violating one when none is feasible.
 fn search(curves: &[Curve], constraint: Constraint, tolerance: f64) -> Vec<usize> {
+    let inside = |p: &Point, corner: &Point| {
+        let within = |v: f64, lo: f64| v >= lo - 1e-12 && v <= lo + tolerance + 1e-12;
+        match constraint {
+            Constraint::DemographicParity => within(p.selection_rate, corner.selection_rate),
+            Constraint::EqualizedOdds => within(p.tpr, corner.tpr) && within(p.fpr, corner.fpr),
+        }
+    };
     // (feasible, correct, -violation) is maximised; the first best candidate wins.
     let mut best: Option<(Vec<usize>, bool, usize, f64)> = None;
     for curve in curves {
         for k in 0..curve.points() {
-            let target = curve.point(k);
+            let corner = curve.point(k);
             let chosen: Vec<usize> = curves
                 .iter()
-                .map(|c| c.closest(constraint, target))
+                .map(|c| {
+                    (0..c.points())
+                        .filter(|&j| inside(&c.point(j), &corner))
+                        .max_by_key(|&j| (c.correct(j), std::cmp::Reverse(j)))
+                        .unwrap_or_else(|| c.closest(constraint, corner))
+                })
                 .collect();
             let points: Vec<Point> = curves
                 .iter()

@@ -104,11 +104,15 @@ pub fn explain(
     let feature_names = &run.preprocess.feature_names;
     let mut explanations = Vec::with_capacity(names.len());
     for (i, (row, name)) in rows.chunks_exact(size).zip(names).enumerate() {
-        let (predicted, probability) = predictions[i]
-            .iter()
-            .copied()
-            .enumerate()
-            .fold((0, f32::NEG_INFINITY), |b, (c, p)| if p > b.1 { (c, p) } else { b });
+        let (predicted, probability) =
+            predictions[i]
+                .iter()
+                .copied()
+                .enumerate()
+                .fold(
+                    (0, f32::NEG_INFINITY),
+                    |b, (c, p)| if p > b.1 { (c, p) } else { b },
+                );
         let class = options.class.unwrap_or(predicted);
         let attribution = integrated_gradients(
             |x| run.model.logits(x),
@@ -139,8 +143,15 @@ pub fn explain(
                     .map_or_else(|| format!("input-{i}"), |s| s.to_string_lossy().into());
                 let path = dir.join(format!("{stem}-class{class}-ig.png"));
                 let pixels = &raw[i * size..(i + 1) * size];
-                write_heat_map(&path, &attribution.values, h, w, Some(pixels), DEFAULT_SCALE)
-                    .map_err(|e| KilnError::Input(format!("{}: {e}", path.display())))?;
+                write_heat_map(
+                    &path,
+                    &attribution.values,
+                    h,
+                    w,
+                    Some(pixels),
+                    DEFAULT_SCALE,
+                )
+                .map_err(|e| KilnError::Input(format!("{}: {e}", path.display())))?;
                 Some(path)
             }
             _ => None,

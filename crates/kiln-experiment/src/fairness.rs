@@ -2,13 +2,15 @@
 //! mitigation by per-group decision thresholds chosen on the validation split
 //! (`--mitigate demographic-parity|equalized-odds`).
 
-use kiln_audit::{AuditReport, Constraint, MetricFrame, MitigationReport, MulticlassFrame, ThresholdOptimizer};
+use kiln_audit::{
+    AuditReport, Constraint, MetricFrame, MitigationReport, MulticlassFrame, ThresholdOptimizer,
+};
 use kiln_data::Samples;
 use kiln_train::{KilnError, Result};
 
+use crate::TrainedRun;
 use crate::card::{argmax, probabilities};
 use crate::data::prepare;
-use crate::TrainedRun;
 
 fn audit(e: kiln_audit::AuditError) -> KilnError {
     KilnError::Input(e.to_string())
@@ -18,7 +20,9 @@ fn audit(e: kiln_audit::AuditError) -> KilnError {
 /// not keep is refused, listing the ones it does.
 fn columns(run: &TrainedRun, samples: &Samples, by: &[String]) -> Result<Vec<Vec<String>>> {
     if by.is_empty() {
-        return Err(KilnError::Input("--by needs at least one sensitive attribute".into()));
+        return Err(KilnError::Input(
+            "--by needs at least one sensitive attribute".into(),
+        ));
     }
     by.iter()
         .map(|name| {
@@ -51,11 +55,12 @@ pub fn evaluate_by(run: &TrainedRun, by: &[String]) -> Result<AuditReport> {
     if run.objective.classes() == 2 {
         let y_true: Vec<u8> = test.labels.iter().map(|&l| l as u8).collect();
         let y_pred: Vec<u8> = predicted.iter().map(|&p| p as u8).collect();
-        let frame = MetricFrame::with_feature_names(&y_true, &y_pred, by, &sensitive).map_err(audit)?;
+        let frame =
+            MetricFrame::with_feature_names(&y_true, &y_pred, by, &sensitive).map_err(audit)?;
         return Ok(AuditReport::Binary(frame.report()));
     }
-    let frame =
-        MulticlassFrame::with_feature_names(&test.labels, &predicted, by, &sensitive).map_err(audit)?;
+    let frame = MulticlassFrame::with_feature_names(&test.labels, &predicted, by, &sensitive)
+        .map_err(audit)?;
     Ok(AuditReport::Multiclass(frame.report()))
 }
 
@@ -72,8 +77,14 @@ pub fn parse_constraint(name: &str) -> Result<Constraint> {
 
 /// Per-group thresholds for `constraint` fitted on the validation split (the training split
 /// when the run has none) and their effect on the test split, against the single threshold
-/// 0.5. Binary tasks and one attribute only.
-pub fn mitigate(run: &TrainedRun, by: &[String], constraint: Constraint) -> Result<(MitigationReport, &'static str)> {
+/// 0.5, leaving at most `tolerance` of disparity on the fitting split. Binary tasks and one
+/// attribute only.
+pub fn mitigate(
+    run: &TrainedRun,
+    by: &[String],
+    constraint: Constraint,
+    tolerance: f64,
+) -> Result<(MitigationReport, &'static str)> {
     if run.objective.classes() != 2 {
         return Err(KilnError::Input(format!(
             "{}: --mitigate needs a binary classifier (selection rates and error rates are defined for labels 0/1); this one has {} classes",
@@ -102,9 +113,12 @@ pub fn mitigate(run: &TrainedRun, by: &[String], constraint: Constraint) -> Resu
     };
     let (scores, labels, groups) = scored(fitting)?;
     let fitted = ThresholdOptimizer::new(constraint)
+        .with_tolerance(tolerance)
         .fit(&scores, &labels, &groups)
         .map_err(audit)?;
     let (scores, labels, groups) = scored(&splits.test)?;
-    let report = fitted.evaluate(&scores, &labels, &groups, 0.5).map_err(audit)?;
+    let report = fitted
+        .evaluate(&scores, &labels, &groups, 0.5)
+        .map_err(audit)?;
     Ok((report, fitting_name))
 }

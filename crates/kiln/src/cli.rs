@@ -166,6 +166,15 @@ pub struct EvalArgs {
     /// and report accuracy and disparity on the test split before and after.
     #[arg(long, requires = "by", value_parser = ["demographic-parity", "equalized-odds"])]
     pub mitigate: Option<String>,
+    /// With --mitigate: the disparity left allowed on the validation split (the selection-rate
+    /// difference, or the equalized-odds difference); larger keeps more accuracy.
+    #[arg(
+        long,
+        default_value_t = 0.01,
+        requires = "mitigate",
+        allow_hyphen_values = true
+    )]
+    pub tolerance: f64,
 }
 
 /// Arguments of `kiln fairness`.

@@ -146,11 +146,26 @@ fn train_writes_a_complete_run_folder_that_eval_predict_and_inspect_use() {
     let importance = card["feature_importance"].as_array().unwrap();
     assert_eq!(importance.len(), 4, "one per iris feature: {importance:?}");
     assert!(
-        importance[0]["feature"].as_str().unwrap().starts_with("petal"),
+        importance[0]["feature"]
+            .as_str()
+            .unwrap()
+            .starts_with("petal"),
         "petals tell iris species apart: {importance:?}"
     );
     let markdown = std::fs::read_to_string(run.join("model-card.md")).unwrap();
-    for section in ["## Model details", "## Intended use", "## Training and evaluation data", "## Metrics", "## Generalization", "## Feature importance", "## Training", "## Hardware", "## Caveats", "CC BY 4.0", "confusion.png"] {
+    for section in [
+        "## Model details",
+        "## Intended use",
+        "## Training and evaluation data",
+        "## Metrics",
+        "## Generalization",
+        "## Feature importance",
+        "## Training",
+        "## Hardware",
+        "## Caveats",
+        "CC BY 4.0",
+        "confusion.png",
+    ] {
         assert!(markdown.contains(section), "model-card.md lacks {section}");
     }
     assert!(run.join("confusion.png").is_file() && run.join("reliability.png").is_file());
@@ -164,7 +179,12 @@ fn train_writes_a_complete_run_folder_that_eval_predict_and_inspect_use() {
     assert_eq!(rewritten, first, "the card is deterministic");
 
     // Integrated gradients of the rows: complete to within 1%, features ranked.
-    let explain = kiln(&["explain", run.to_str().unwrap(), rows.to_str().unwrap(), "--json"]);
+    let explain = kiln(&[
+        "explain",
+        run.to_str().unwrap(),
+        rows.to_str().unwrap(),
+        "--json",
+    ]);
     assert_eq!(explain.code, 0, "{}", explain.stderr);
     let e: Value = serde_json::from_str(&explain.stdout).unwrap();
     assert_eq!(e.as_array().unwrap().len(), 2);
@@ -176,10 +196,19 @@ fn train_writes_a_complete_run_folder_that_eval_predict_and_inspect_use() {
     }
     assert_eq!(e[1]["class"], 2, "explains the predicted class");
     assert_bad_input(
-        &kiln(&["explain", run.to_str().unwrap(), rows.to_str().unwrap(), "--class", "7"]),
+        &kiln(&[
+            "explain",
+            run.to_str().unwrap(),
+            rows.to_str().unwrap(),
+            "--class",
+            "7",
+        ]),
         "--class 7",
     );
-    assert_bad_input(&kiln(&["eval", run.to_str().unwrap(), "--by", "sex"]), "keeps none");
+    assert_bad_input(
+        &kiln(&["eval", run.to_str().unwrap(), "--by", "sex"]),
+        "keeps none",
+    );
 }
 
 #[test]
@@ -315,8 +344,9 @@ fn bad_data_files_exit_2_naming_the_file() {
         "missing.csv: file not found",
     );
     let csv = write(d, "bad.csv", "a,b,target\n1,2,0\n3,x,1\n");
+    // Without data.categorical = [], column b would be detected as categorical.
     assert_bad_input(
-        &train_on(&csv, &[]),
+        &train_on(&csv, &["--set", "data.categorical=[]"]),
         "bad.csv: line 3, column 'b': 'x' is not a number",
     );
     assert_bad_input(
@@ -551,7 +581,10 @@ fn predict_on_a_language_model_run_exits_2_and_points_to_generate() {
     );
     let card = json(&run.join("model-card.json"));
     assert!(card["bits_per_char"].as_f64().unwrap() > 0.0, "{card}");
-    assert!(card["metrics"].is_null(), "no classifier metrics for a language model");
+    assert!(
+        card["metrics"].is_null(),
+        "no classifier metrics for a language model"
+    );
 }
 
 #[test]

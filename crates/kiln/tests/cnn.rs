@@ -135,9 +135,17 @@ fn a_small_cnn_trains_and_predicts_png_digits() {
     ]);
     assert_eq!(code, 0, "{stderr}");
     let explained: Vec<Value> = serde_json::from_str(&stdout).unwrap();
-    let gap = explained[0]["attribution"]["relative_gap"].as_f64().unwrap();
+    let gap = explained[0]["attribution"]["relative_gap"]
+        .as_f64()
+        .unwrap();
     assert!(gap < 0.01, "completeness gap of the CNN: {gap}");
-    assert_eq!(explained[0]["attribution"]["values"].as_array().unwrap().len(), 784);
+    assert_eq!(
+        explained[0]["attribution"]["values"]
+            .as_array()
+            .unwrap()
+            .len(),
+        784
+    );
     let map = explained[0]["heat_map"].as_str().unwrap();
     assert!(Path::new(map).is_file() && map.starts_with(heat_maps.to_str().unwrap()));
 }

@@ -21,13 +21,13 @@ use kiln_zoo::AnyModel;
 
 pub use hardware::Hardware;
 pub use metrics::{Calibration, ClassMetrics, GroupMetrics, GroupRow, Interval, TestMetrics};
-pub use tabular::FeatureImportance;
 pub use predictions::{argmax, probabilities};
 pub use provenance::Provenance;
 pub use robustness::{DISTORTIONS, ShiftedAccuracy, shifted_accuracies};
 pub use sections::{
     DataSection, Figure, Generalization, IntendedUse, ModelCard, ModelDetails, Training,
 };
+pub use tabular::FeatureImportance;
 
 use crate::data::{Splits, prepare};
 use crate::run_dir::{MODEL_FILE, read_summary};
@@ -62,7 +62,10 @@ pub fn build_card(run: &TrainedRun) -> Result<ModelCard> {
         Some(path) => path.display().to_string(),
         None => config.data.dataset.clone(),
     };
-    let mut figures = vec![Figure::new("Training curves (loss, accuracy)", "curves.png")];
+    let mut figures = vec![Figure::new(
+        "Training curves (loss, accuracy)",
+        "curves.png",
+    )];
     let mut card = ModelCard {
         model_details: ModelDetails {
             name: config.name.clone(),
@@ -112,7 +115,10 @@ fn measure_classifier(
     let metrics = metrics::test_metrics(&test.labels, &predicted, &test_probabilities, CARD_SEED)?;
     let confusion = metrics::confusion(&test.labels, &predicted, run.objective.classes());
     plot::write_confusion(&run.dir.join("confusion.png"), &confusion)?;
-    figures.push(Figure::new("Confusion matrix (test split)", "confusion.png"));
+    figures.push(Figure::new(
+        "Confusion matrix (test split)",
+        "confusion.png",
+    ));
     metrics::write_reliability(&run.dir.join("reliability.png"), &metrics.calibration)?;
     figures.push(Figure::new(
         "Reliability diagram (confidence against accuracy; the diagonal is perfect calibration)",

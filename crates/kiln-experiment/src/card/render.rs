@@ -35,7 +35,11 @@ pub fn markdown(card: &ModelCard) -> String {
     }
     let _ = writeln!(md, "\n## Figures\n");
     for figure in &card.figures {
-        let _ = writeln!(md, "**{}**\n\n![{}]({})\n", figure.title, figure.title, figure.file);
+        let _ = writeln!(
+            md,
+            "**{}**\n\n![{}]({})\n",
+            figure.title, figure.title, figure.file
+        );
     }
     md
 }
@@ -43,9 +47,17 @@ pub fn markdown(card: &ModelCard) -> String {
 fn details(md: &mut String, card: &ModelCard) {
     let d = &card.model_details;
     let _ = writeln!(md, "## Model details\n\n| | |\n| --- | --- |");
-    let _ = writeln!(md, "| kind | `{}`: {} (crate `{}`) |", d.kind, d.description, d.crate_name);
+    let _ = writeln!(
+        md,
+        "| kind | `{}`: {} (crate `{}`) |",
+        d.kind, d.description, d.crate_name
+    );
     let _ = writeln!(md, "| parameters | {} |", d.params);
-    let _ = writeln!(md, "| weights file | `model.bpk`, {:.1} KiB |", d.weights_file_bytes as f64 / 1024.0);
+    let _ = writeln!(
+        md,
+        "| weights file | `model.bpk`, {:.1} KiB |",
+        d.weights_file_bytes as f64 / 1024.0
+    );
     let _ = writeln!(md, "| weights sha256 | `{}` |", d.weights_sha256);
     if let Some(c) = &d.compressed {
         let _ = writeln!(md, "| compressed | {c} |");
@@ -71,7 +83,11 @@ fn intended_use(md: &mut String, card: &ModelCard) {
 
 fn data(md: &mut String, card: &ModelCard) {
     let d = &card.data;
-    let _ = writeln!(md, "## Training and evaluation data\n\n**{}** (`{}`)\n", d.provenance.title, d.dataset);
+    let _ = writeln!(
+        md,
+        "## Training and evaluation data\n\n**{}** (`{}`)\n",
+        d.provenance.title, d.dataset
+    );
     for line in &d.provenance.source_and_license {
         let _ = writeln!(md, "- {line}");
     }
@@ -115,7 +131,10 @@ fn metrics(md: &mut String, card: &ModelCard) {
         m.calibration.bins.len(),
         m.calibration.ece
     );
-    let _ = writeln!(md, "| class | support | precision | recall | F1 |\n| --- | --- | --- | --- | --- |");
+    let _ = writeln!(
+        md,
+        "| class | support | precision | recall | F1 |\n| --- | --- | --- | --- | --- |"
+    );
     for c in &m.classes {
         let _ = writeln!(
             md,
@@ -134,7 +153,10 @@ fn groups(md: &mut String, card: &ModelCard) {
     if card.groups.is_empty() {
         return;
     }
-    let _ = writeln!(md, "## Metrics by group\n\nFairlearn's `MetricFrame` semantics (0/0 rates are 0).\n");
+    let _ = writeln!(
+        md,
+        "## Metrics by group\n\nFairlearn's `MetricFrame` semantics (0/0 rates are 0).\n"
+    );
     let rate = |v: Option<f64>| v.map_or("–".into(), |v| format!("{v:.4}"));
     for a in &card.groups {
         let _ = writeln!(
@@ -182,7 +204,10 @@ fn generalization(md: &mut String, card: &ModelCard) {
         g.train_test_gap
     );
     if !g.shifted.is_empty() {
-        let _ = writeln!(md, "Test accuracy under shifted inputs (see `robustness.png`):\n\n| distortion | strength | accuracy |\n| --- | --- | --- |");
+        let _ = writeln!(
+            md,
+            "Test accuracy under shifted inputs (see `robustness.png`):\n\n| distortion | strength | accuracy |\n| --- | --- | --- |"
+        );
         let _ = writeln!(md, "| none | – | {:.4} |", g.test_accuracy);
         for s in &g.shifted {
             let unit = match s.distortion.as_str() {
@@ -190,7 +215,11 @@ fn generalization(md: &mut String, card: &ModelCard) {
                 "translation" => " px",
                 _ => " σ (pixels 0..1)",
             };
-            let _ = writeln!(md, "| {} | {}{unit} | {:.4} |", s.distortion, s.strength, s.accuracy);
+            let _ = writeln!(
+                md,
+                "| {} | {}{unit} | {:.4} |",
+                s.distortion, s.strength, s.accuracy
+            );
         }
         md.push('\n');
     }
@@ -221,7 +250,13 @@ fn training(md: &mut String, card: &ModelCard) {
         let _ = writeln!(
             md,
             "Differentially private (DP-SGD): ε = {:.3} at δ = {:e}, noise multiplier {}, clip norm {}, sampling rate {:.5}, {} steps ({} accountant).",
-            p.epsilon, p.delta, p.noise_multiplier, p.max_grad_norm, p.sample_rate, p.steps, p.accountant
+            p.epsilon,
+            p.delta,
+            p.noise_multiplier,
+            p.max_grad_norm,
+            p.sample_rate,
+            p.steps,
+            p.accountant
         );
     }
     if let Some(teacher) = &t.teacher {

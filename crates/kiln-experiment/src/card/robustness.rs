@@ -45,7 +45,11 @@ pub fn shifted_accuracies<E>(
                 match kind {
                     "rotation" => shift_rotate(image, height, width, 0.0, 0.0, sign * strength),
                     "translation" => {
-                        let (dx, dy) = if i % 4 < 2 { (strength, 0.0) } else { (0.0, strength) };
+                        let (dx, dy) = if i % 4 < 2 {
+                            (strength, 0.0)
+                        } else {
+                            (0.0, strength)
+                        };
                         shift_rotate(image, height, width, sign * dx, sign * dy, 0.0)
                     }
                     _ => image
@@ -74,6 +78,34 @@ fn gaussian(rng: &mut SeededRng) -> f32 {
     let u1 = rng.unit_f32().max(f32::MIN_POSITIVE);
     let u2 = rng.unit_f32();
     (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
+}
+
+/// Draws `robustness.png`: one panel per distortion, accuracy (0 to 1) against strength, the
+/// clean test accuracy at strength 0.
+pub fn write_picture(
+    path: &std::path::Path,
+    shifted: &[ShiftedAccuracy],
+    clean: f64,
+) -> kiln_train::Result<()> {
+    let panels: Vec<crate::plot::PointPanel> = DISTORTIONS
+        .iter()
+        .map(|(kind, strengths)| {
+            let mut points = vec![(0.0, clean)];
+            points.extend(
+                shifted
+                    .iter()
+                    .filter(|s| s.distortion == *kind)
+                    .map(|s| (f64::from(s.strength), s.accuracy)),
+            );
+            crate::plot::PointPanel {
+                points,
+                x_range: (0.0, f64::from(strengths[2])),
+                y_range: (0.0, 1.0),
+                reference: None,
+            }
+        })
+        .collect();
+    crate::plot::write_panels(path, &panels)
 }
 
 #[cfg(test)]
@@ -105,8 +137,14 @@ mod tests {
             .features
             .chunks(49)
             .map(|img| {
-                let left: f32 = (0..7).flat_map(|y| (0..3).map(move |x| y * 7 + x)).map(|i| img[i]).sum();
-                let right: f32 = (0..7).flat_map(|y| (4..7).map(move |x| y * 7 + x)).map(|i| img[i]).sum();
+                let left: f32 = (0..7)
+                    .flat_map(|y| (0..3).map(move |x| y * 7 + x))
+                    .map(|i| img[i])
+                    .sum();
+                let right: f32 = (0..7)
+                    .flat_map(|y| (4..7).map(move |x| y * 7 + x))
+                    .map(|i| img[i])
+                    .sum();
                 u32::from(right > left)
             })
             .collect())
@@ -143,34 +181,10 @@ mod tests {
             num_classes: 2,
             ..Samples::default()
         };
-        assert!(shifted_accuracies(&table, 1.0, 0, brightest_side).unwrap().is_empty());
+        assert!(
+            shifted_accuracies(&table, 1.0, 0, brightest_side)
+                .unwrap()
+                .is_empty()
+        );
     }
-}
-
-/// Draws `robustness.png`: one panel per distortion, accuracy (0 to 1) against strength, the
-/// clean test accuracy at strength 0.
-pub fn write_picture(
-    path: &std::path::Path,
-    shifted: &[ShiftedAccuracy],
-    clean: f64,
-) -> kiln_train::Result<()> {
-    let panels: Vec<crate::plot::PointPanel> = DISTORTIONS
-        .iter()
-        .map(|(kind, strengths)| {
-            let mut points = vec![(0.0, clean)];
-            points.extend(
-                shifted
-                    .iter()
-                    .filter(|s| s.distortion == *kind)
-                    .map(|s| (f64::from(s.strength), s.accuracy)),
-            );
-            crate::plot::PointPanel {
-                points,
-                x_range: (0.0, f64::from(strengths[2])),
-                y_range: (0.0, 1.0),
-                reference: None,
-            }
-        })
-        .collect();
-    crate::plot::write_panels(path, &panels)
 }

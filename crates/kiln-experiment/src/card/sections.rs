@@ -117,9 +117,9 @@ impl DataSection {
         };
         let split = match (data.dataset.as_str(), &data.path) {
             ("mnist-10k", None) => "the embedded 8,000 / 2,000 train / test files".to_string(),
-            _ if data.split_column.is_some() => format!(
-                "by the data's `{}` column",
-                data.split_column.as_deref().unwrap_or_default()
+            _ if data.split_column().is_some() => format!(
+                "by the data's `{}` column (train / test)",
+                data.split_column().unwrap_or_default()
             ),
             _ => format!(
                 "seeded random split (seed {}), test fraction {}",

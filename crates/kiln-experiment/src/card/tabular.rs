@@ -106,6 +106,9 @@ mod tests {
             .iter()
             .map(|g| (g.name.as_str(), g.columns.as_slice()))
             .collect();
-        assert_eq!(got, vec![("age", &[0][..]), ("sex", &[1, 2][..]), ("hours", &[3][..])]);
+        assert_eq!(
+            got,
+            vec![("age", &[0][..]), ("sex", &[1, 2][..]), ("hours", &[3][..])]
+        );
     }
 }

@@ -10,7 +10,10 @@ use crate::cli::CardArgs;
 pub fn run(args: &CardArgs) -> Result<()> {
     let card = write_card(&args.run_dir, parse_backend(args.backend.as_deref())?)?;
     let dir = args.run_dir.display();
-    println!("model card of {} ({}): {dir}/{CARD_MARKDOWN}, {dir}/{CARD_JSON}", card.model_details.name, card.model_details.kind);
+    println!(
+        "model card of {} ({}): {dir}/{CARD_MARKDOWN}, {dir}/{CARD_JSON}",
+        card.model_details.name, card.model_details.kind
+    );
     for caveat in &card.caveats {
         println!("  caveat: {caveat}");
     }

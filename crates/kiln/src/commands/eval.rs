@@ -14,6 +14,7 @@ fn by_group(run: &TrainedRun, args: &EvalArgs) -> Result<()> {
             run,
             &args.by,
             fairness::parse_constraint(name)?,
+            args.tolerance,
         )?),
         None => None,
     };
@@ -38,7 +39,10 @@ fn by_group(run: &TrainedRun, args: &EvalArgs) -> Result<()> {
         for t in &m.thresholds {
             println!("  {:<24} threshold {:.4}", t.group, t.threshold);
         }
-        println!("\n{:<8} {:>9} {:>14} {:>13}", "test", "accuracy", "DP difference", "EO difference");
+        println!(
+            "\n{:<8} {:>9} {:>14} {:>13}",
+            "test", "accuracy", "DP difference", "EO difference"
+        );
         for (name, o) in [("before", &m.before), ("after", &m.after)] {
             println!(
                 "{name:<8} {:>9.4} {:>14.4} {:>13.4}",

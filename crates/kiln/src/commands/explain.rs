@@ -28,7 +28,11 @@ fn read_inputs(run: &TrainedRun, args: &ExplainArgs) -> Result<(Vec<f32>, Vec<St
             }
             values.extend(kiln_data::load_digit_image(path, height, width)?);
         }
-        let names = args.inputs.iter().map(|p| p.display().to_string()).collect();
+        let names = args
+            .inputs
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
         return Ok((values, names));
     }
     let [input] = &args.inputs[..] else {

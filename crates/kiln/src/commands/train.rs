@@ -78,7 +78,10 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     if options.card {
         println!(
             "model card: {}",
-            outcome.run_dir.join(kiln_experiment::card::CARD_MARKDOWN).display()
+            outcome
+                .run_dir
+                .join(kiln_experiment::card::CARD_MARKDOWN)
+                .display()
         );
     }
     Ok(())
