@@ -214,7 +214,8 @@ pub struct ExplainArgs {
     /// PNG/JPEG images for image models, or one CSV file of rows for tables.
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
-    /// Steps of the integral along the path from the baseline to the input.
+    /// Steps of the integral along the path from the baseline to the input to start with; they
+    /// are doubled until the completeness gap is within 1% (at most 1,024).
     #[arg(long, default_value_t = 64)]
     pub steps: usize,
     /// The baseline: `zeros` of the standardised space (the training mean), or `raw-zeros`
