@@ -162,6 +162,33 @@ fn fnn_adult_reaches_085_and_its_mitigation_halves_the_parity_gap() {
     let eval_dp = test["demographic_parity"]["difference"].as_f64().unwrap();
     assert!((card_dp - eval_dp).abs() < 1e-12);
 
+    // `kiln fairness` of the run's own test predictions says exactly what `eval --by` says.
+    let trained = kiln_experiment::load_run(&run, None).unwrap();
+    let splits = kiln_experiment::data::prepare(&trained.config.data, trained.config.seed).unwrap();
+    let predicted = kiln_experiment::card::argmax(
+        &kiln_experiment::card::probabilities(&trained, &splits.test).unwrap(),
+    );
+    let sex = splits.test.attribute("sex").unwrap();
+    let mut csv = String::from("label,prediction,sex\n");
+    for ((label, p), s) in splits.test.labels.iter().zip(&predicted).zip(&sex) {
+        csv.push_str(&format!("{label},{p},{s}\n"));
+    }
+    let file = write(dir.path(), "predictions.csv", &csv);
+    let audit = kiln(&[
+        "fairness",
+        file.to_str().unwrap(),
+        "--label",
+        "label",
+        "--prediction",
+        "prediction",
+        "--by",
+        "sex",
+        "--json",
+    ]);
+    assert_eq!(audit.code, 0, "{}", audit.stderr);
+    let audit: serde_json::Value = serde_json::from_str(&audit.stdout).unwrap();
+    assert_eq!(&audit, test, "kiln fairness and kiln eval --by agree");
+
     let mitigated = kiln(&[
         "eval",
         run_s,
