@@ -21,6 +21,7 @@ shipped!(
     "char-shakespeare",
     "distill-mlp-mnist",
     "dp-mnist",
+    "dp-adult",
 );
 
 /// The text of a shipped config by name.

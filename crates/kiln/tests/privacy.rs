@@ -271,3 +271,27 @@ fn a_resumed_private_run_ends_with_the_weights_and_the_privacy_of_an_uninterrupt
     assert_eq!(a["privacy"], b["privacy"]);
     assert_eq!(b["privacy"]["steps"], 8 * 6);
 }
+
+/// The shipped `dp-adult` at ε = 1 ends within 2 points of the same MLP trained without
+/// privacy (`fnn-adult`), and its model card states the budget.
+#[test]
+fn dp_adult_at_epsilon_1_is_within_2_points_of_non_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |name: &str| {
+        let out = dir.path().join(name);
+        let o = kiln(&["train", name, "--out", out.to_str().unwrap()]);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        common::json(&out.join("summary.json"))
+    };
+    let private = run("dp-adult");
+    let public = run("fnn-adult");
+    let epsilon = private["privacy"]["epsilon"].as_f64().unwrap();
+    assert!(epsilon <= 1.0 && epsilon > 0.9, "spent {epsilon}");
+    let (p, n) = (
+        private["test"]["accuracy"].as_f64().unwrap(),
+        public["test"]["accuracy"].as_f64().unwrap(),
+    );
+    assert!(n - p <= 0.02, "private {p} against non-private {n}");
+    let card = std::fs::read_to_string(dir.path().join("dp-adult/model-card.md")).unwrap();
+    assert!(card.contains("Differentially private (DP-SGD): ε = 0.993"), "{card}");
+}
