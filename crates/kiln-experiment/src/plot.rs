@@ -190,42 +190,19 @@ pub fn write_points(
     (x_lo, x_hi): (f64, f64),
     reference: Option<f64>,
 ) -> Result<()> {
-    let mut canvas = Canvas::new();
-    let panel = Panel {
-        left: MARGIN as f64,
-        top: MARGIN as f64,
-        width: (WIDTH - 2 * MARGIN) as f64,
-        height: (HEIGHT - 2 * MARGIN) as f64,
-    };
-    panel.frame(&mut canvas);
     let lowest = points
         .iter()
         .map(|p| p.1)
         .chain(reference)
         .filter(|v| v.is_finite())
         .fold(1.0f64, f64::min);
-    let lo = (lowest - 0.02).max(0.0);
-    let at = |(x, y): (f64, f64)| {
-        (
-            panel.left + panel.width * (x - x_lo) / (x_hi - x_lo).max(1e-12),
-            panel.top + panel.height * (1.0 - (y - lo) / (1.0 - lo).max(1e-12)),
-        )
+    let panel = PointPanel {
+        points: points.to_vec(),
+        x_range: (x_lo, x_hi),
+        y_range: ((lowest - 0.02).max(0.0), 1.0),
+        reference: reference.map(|r| ((x_lo, r), (x_hi, r))),
     };
-    if let Some(reference) = reference {
-        canvas.line(at((x_lo, reference)), at((x_hi, reference)), ORANGE);
-    }
-    let mut sorted = points.to_vec();
-    sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
-    for pair in sorted.windows(2) {
-        canvas.line(at(pair[0]), at(pair[1]), BLUE);
-    }
-    for &point in &sorted {
-        let (x, y) = at(point);
-        for d in -3..=3 {
-            canvas.line((x - 3.0, y + d as f64), (x + 3.0, y + d as f64), BLUE);
-        }
-    }
-    write_png(path, WIDTH, HEIGHT, &canvas.pixels)
+    write_panels(path, &[panel])
 }
 
 /// One panel of [`write_panels`]: points joined in x order, and an optional orange segment

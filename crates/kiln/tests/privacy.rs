@@ -293,5 +293,8 @@ fn dp_adult_at_epsilon_1_is_within_2_points_of_non_private() {
     );
     assert!(n - p <= 0.02, "private {p} against non-private {n}");
     let card = std::fs::read_to_string(dir.path().join("dp-adult/model-card.md")).unwrap();
-    assert!(card.contains("Differentially private (DP-SGD): ε = 0.993"), "{card}");
+    assert!(
+        card.contains("Differentially private (DP-SGD): ε = 0.993"),
+        "{card}"
+    );
 }

@@ -4,30 +4,14 @@ use kiln_experiment::explain::{Baseline, ExplainOptions, explain, refuse_languag
 use kiln_experiment::{TrainedRun, load_run};
 use kiln_train::{KilnError, Result};
 
+use super::inputs::{is_image, read_images, read_table};
 use super::parse_backend;
-use super::predict::{is_image, read_raw_rows, read_rows};
 use crate::cli::ExplainArgs;
 
 /// The raw values of the inputs (images, or the rows of one CSV file) and a name for each.
 fn read_inputs(run: &TrainedRun, args: &ExplainArgs) -> Result<(Vec<f32>, Vec<String>)> {
     if args.inputs.iter().any(|p| is_image(p)) {
-        let [_, height, width] = run.preprocess.sample_shape[..] else {
-            return Err(KilnError::Input(format!(
-                "{}: this model takes samples of shape {:?}, not images; give it a CSV file",
-                args.run_dir.display(),
-                run.preprocess.sample_shape
-            )));
-        };
-        let mut values = Vec::new();
-        for path in &args.inputs {
-            if !is_image(path) {
-                return Err(KilnError::Input(format!(
-                    "{}: not a .png, .jpg or .jpeg file",
-                    path.display()
-                )));
-            }
-            values.extend(kiln_data::load_digit_image(path, height, width)?);
-        }
+        let values = read_images(run, &args.inputs)?;
         let names = args
             .inputs
             .iter()
@@ -35,23 +19,10 @@ fn read_inputs(run: &TrainedRun, args: &ExplainArgs) -> Result<(Vec<f32>, Vec<St
             .collect();
         return Ok((values, names));
     }
-    let [input] = &args.inputs[..] else {
-        return Err(KilnError::Input(
-            "explain takes one CSV file (or several images)".into(),
-        ));
-    };
-    let rows = match &run.preprocess.encoding {
-        Some(encoding) => read_raw_rows(input, encoding)?,
-        None => read_rows(
-            input,
-            &run.preprocess.feature_names,
-            &run.config.data.target,
-            run.sample_size(),
-        )?,
-    };
+    let rows = read_table(run, &args.inputs, "explain")?;
     let count = rows.len() / run.sample_size().max(1);
     let names = (1..=count)
-        .map(|i| format!("{} row {i}", input.display()))
+        .map(|i| format!("{} row {i}", args.inputs[0].display()))
         .collect();
     Ok((rows, names))
 }

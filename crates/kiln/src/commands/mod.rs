@@ -7,6 +7,7 @@ pub mod eval;
 pub mod explain;
 pub mod fairness;
 pub mod generate;
+pub mod inputs;
 pub mod inspect;
 pub mod list;
 pub mod predict;

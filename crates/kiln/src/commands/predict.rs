@@ -5,6 +5,7 @@ use std::path::Path;
 use kiln_experiment::load_run;
 use kiln_train::{KilnError, Result};
 
+use super::inputs::{is_image, read_images, read_table};
 use super::parse_backend;
 use crate::cli::PredictArgs;
 
@@ -87,12 +88,6 @@ pub fn read_raw_rows(path: &Path, encoding: &kiln_data::Encoding) -> Result<Vec<
     }
 }
 
-/// True when the path names a PNG or JPEG file.
-pub fn is_image(path: &Path) -> bool {
-    let ext = path.extension().map(|e| e.to_string_lossy().to_lowercase());
-    matches!(ext.as_deref(), Some("png" | "jpg" | "jpeg"))
-}
-
 /// Runs `kiln predict`.
 pub fn run(args: &PredictArgs) -> Result<()> {
     let run = load_run(&args.run_dir, parse_backend(args.backend.as_deref())?)?;
@@ -100,20 +95,7 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     if args.inputs.iter().any(|p| is_image(p)) {
         return predict_images(&run, args);
     }
-    let [input] = &args.inputs[..] else {
-        return Err(KilnError::Input(
-            "predict takes one CSV file (or several images)".into(),
-        ));
-    };
-    let rows = match &run.preprocess.encoding {
-        Some(encoding) => read_raw_rows(input, encoding)?,
-        None => read_rows(
-            input,
-            &run.preprocess.feature_names,
-            &run.config.data.target,
-            run.sample_size(),
-        )?,
-    };
+    let rows = read_table(&run, &args.inputs, "predict")?;
     let probabilities = run.predict(rows)?;
     if args.json {
         let rows: Vec<_> = probabilities
@@ -146,29 +128,7 @@ fn top_classes(probabilities: &[f32], k: usize) -> Vec<(usize, f32)> {
 }
 
 fn predict_images(run: &kiln_experiment::TrainedRun, args: &PredictArgs) -> Result<()> {
-    let [channels, height, width] = run.preprocess.sample_shape[..] else {
-        return Err(KilnError::Input(format!(
-            "{}: this model takes samples of shape {:?}, not images; give it a CSV file",
-            args.run_dir.display(),
-            run.preprocess.sample_shape
-        )));
-    };
-    if channels != 1 {
-        return Err(KilnError::Input(format!(
-            "{}: only grayscale image models are supported",
-            args.run_dir.display()
-        )));
-    }
-    let mut values = Vec::with_capacity(args.inputs.len() * height * width);
-    for path in &args.inputs {
-        if !is_image(path) {
-            return Err(KilnError::Input(format!(
-                "{}: not a .png, .jpg or .jpeg file",
-                path.display()
-            )));
-        }
-        values.extend(kiln_data::load_digit_image(path, height, width)?);
-    }
+    let values = read_images(run, &args.inputs)?;
     let probabilities = run.predict(values)?;
     let results: Vec<_> = args
         .inputs
