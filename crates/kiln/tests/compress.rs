@@ -72,6 +72,15 @@ fn a_pruned_fine_tuned_int8_run_is_an_ordinary_run_folder() {
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let report = json(&out.join("compress.json"));
+    // The compressed run has its own model card, which says what was done.
+    let card = json(&out.join("model-card.json"));
+    let done = card["model_details"]["compressed"].as_str().unwrap();
+    assert!(done.contains("pruned to 80% sparsity") && done.contains("int8"), "{done}");
+    assert_eq!(
+        card["metrics"]["accuracy"]["estimate"],
+        report["compressed"]["test_accuracy"],
+        "the card measures the compressed model"
+    );
     let (original, compressed) = (&report["original"], &report["compressed"]);
     for key in [
         "params",
