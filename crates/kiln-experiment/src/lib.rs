@@ -14,6 +14,7 @@ pub mod explain;
 pub mod fairness;
 pub mod manifest;
 pub mod plot;
+pub mod pretrained;
 pub mod private;
 pub mod run_dir;
 mod teacher;
@@ -22,3 +23,4 @@ pub use config::ExperimentConfig;
 pub use experiment::{
     TrainOptions, TrainOutcome, TrainedRun, choose_backend, classification, load_run, train,
 };
+pub use pretrained::{pretrained, resolve_run};

@@ -75,10 +75,12 @@ fn a_pruned_fine_tuned_int8_run_is_an_ordinary_run_folder() {
     // The compressed run has its own model card, which says what was done.
     let card = json(&out.join("model-card.json"));
     let done = card["model_details"]["compressed"].as_str().unwrap();
-    assert!(done.contains("pruned to 80% sparsity") && done.contains("int8"), "{done}");
+    assert!(
+        done.contains("pruned to 80% sparsity") && done.contains("int8"),
+        "{done}"
+    );
     assert_eq!(
-        card["metrics"]["accuracy"]["estimate"],
-        report["compressed"]["test_accuracy"],
+        card["metrics"]["accuracy"]["estimate"], report["compressed"]["test_accuracy"],
         "the card measures the compressed model"
     );
     let (original, compressed) = (&report["original"], &report["compressed"]);

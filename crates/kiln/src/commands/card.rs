@@ -8,8 +8,9 @@ use crate::cli::CardArgs;
 
 /// Runs `kiln card`.
 pub fn run(args: &CardArgs) -> Result<()> {
-    let card = write_card(&args.run_dir, parse_backend(args.backend.as_deref())?)?;
-    let dir = args.run_dir.display();
+    let run_dir = kiln_experiment::resolve_run(&args.run_dir)?;
+    let card = write_card(&run_dir, parse_backend(args.backend.as_deref())?)?;
+    let dir = run_dir.display();
     println!(
         "model card of {} ({}): {dir}/{CARD_MARKDOWN}, {dir}/{CARD_JSON}",
         card.model_details.name, card.model_details.kind

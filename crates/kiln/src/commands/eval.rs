@@ -29,7 +29,7 @@ fn by_group(run: &TrainedRun, args: &EvalArgs) -> Result<()> {
         );
         return Ok(());
     }
-    println!("{}: test split\n", args.run_dir.display());
+    println!("{}: test split\n", run.dir.display());
     print!("{report}");
     if let Some((m, fitted_on)) = &mitigation {
         println!(
@@ -62,7 +62,10 @@ fn by_group(run: &TrainedRun, args: &EvalArgs) -> Result<()> {
 
 /// Runs `kiln eval`.
 pub fn run(args: &EvalArgs) -> Result<()> {
-    let run = load_run(&args.run_dir, parse_backend(args.backend.as_deref())?)?;
+    let run = load_run(
+        &kiln_experiment::resolve_run(&args.run_dir)?,
+        parse_backend(args.backend.as_deref())?,
+    )?;
     if !args.by.is_empty() {
         run.require_classifier()?;
         return by_group(&run, args);
@@ -77,14 +80,14 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             ),
             false => println!(
                 "{}: validation text {bits:.4} bits per character, loss {:.4}, next-character accuracy {:.4}",
-                args.run_dir.display(),
+                run.dir.display(),
                 evaluation.loss,
                 evaluation.accuracy
             ),
         }
         return Ok(());
     }
-    let picture = args.run_dir.join("confusion.png");
+    let picture = run.dir.join("confusion.png");
     kiln_experiment::plot::write_confusion(&picture, &evaluation.confusion)?;
     if args.json {
         let json = serde_json::json!({
@@ -103,7 +106,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     let samples: usize = evaluation.confusion.iter().flatten().sum();
     println!(
         "{}: test accuracy {:.4}, loss {:.4} on {samples} samples",
-        args.run_dir.display(),
+        run.dir.display(),
         evaluation.accuracy,
         evaluation.loss
     );

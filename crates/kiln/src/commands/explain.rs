@@ -29,7 +29,10 @@ fn read_inputs(run: &TrainedRun, args: &ExplainArgs) -> Result<(Vec<f32>, Vec<St
 
 /// Runs `kiln explain`.
 pub fn run(args: &ExplainArgs) -> Result<()> {
-    let run = load_run(&args.run_dir, parse_backend(args.backend.as_deref())?)?;
+    let run = load_run(
+        &kiln_experiment::resolve_run(&args.run_dir)?,
+        parse_backend(args.backend.as_deref())?,
+    )?;
     refuse_language_model(&run)?;
     if args.steps == 0 {
         return Err(KilnError::Input("--steps must be at least 1".into()));
@@ -45,7 +48,7 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
         heat_maps: Some(
             args.out
                 .clone()
-                .unwrap_or_else(|| args.run_dir.join("explanations")),
+                .unwrap_or_else(|| run.dir.join("explanations")),
         ),
     };
     let explanations = explain(&run, rows, &names, &options)?;

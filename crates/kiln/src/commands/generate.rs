@@ -8,7 +8,10 @@ use crate::cli::GenerateArgs;
 
 /// Runs `kiln generate`.
 pub fn run(args: &GenerateArgs) -> Result<()> {
-    let run = load_run(&args.run_dir, parse_backend(args.backend.as_deref())?)?;
+    let run = load_run(
+        &kiln_experiment::resolve_run(&args.run_dir)?,
+        parse_backend(args.backend.as_deref())?,
+    )?;
     let text = run.generate(&args.prompt, args.len, args.temperature, args.seed)?;
     println!("{text}");
     Ok(())

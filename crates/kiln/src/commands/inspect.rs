@@ -9,11 +9,11 @@ use crate::cli::InspectArgs;
 
 /// Runs `kiln inspect`.
 pub fn run(args: &InspectArgs) -> Result<()> {
-    let run = load_run(&args.run_dir, None)?;
-    let bytes = std::fs::metadata(args.run_dir.join(MODEL_FILE))
+    let run = load_run(&kiln_experiment::resolve_run(&args.run_dir)?, None)?;
+    let bytes = std::fs::metadata(run.dir.join(MODEL_FILE))
         .map(|m| m.len())
         .unwrap_or(0);
-    println!("run:        {}", args.run_dir.display());
+    println!("run:        {}", run.dir.display());
     let kind = run.config.model.info();
     println!(
         "model:      {} ({}, {}; {} parameters, {MODEL_FILE} {:.1} KiB)",
@@ -27,7 +27,7 @@ pub fn run(args: &InspectArgs) -> Result<()> {
         "input:      {:?} -> {} classes",
         run.preprocess.sample_shape, run.preprocess.classes
     );
-    if let Ok(summary) = read_summary(&args.run_dir) {
+    if let Ok(summary) = read_summary(&run.dir) {
         println!(
             "trained:    {} epochs, {} steps on {} ({}), {:.2}s; test accuracy {:.4}",
             summary.epochs,
@@ -39,7 +39,7 @@ pub fn run(args: &InspectArgs) -> Result<()> {
         );
         println!("weights:    sha256 {}", summary.weights_sha256);
     }
-    if let Some(report) = kiln_experiment::compress::read_report(&args.run_dir)? {
+    if let Some(report) = kiln_experiment::compress::read_report(&run.dir)? {
         let a = &report.applied;
         let c = &report.compressed;
         println!(

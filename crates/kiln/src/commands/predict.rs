@@ -90,7 +90,10 @@ pub fn read_raw_rows(path: &Path, encoding: &kiln_data::Encoding) -> Result<Vec<
 
 /// Runs `kiln predict`.
 pub fn run(args: &PredictArgs) -> Result<()> {
-    let run = load_run(&args.run_dir, parse_backend(args.backend.as_deref())?)?;
+    let run = load_run(
+        &kiln_experiment::resolve_run(&args.run_dir)?,
+        parse_backend(args.backend.as_deref())?,
+    )?;
     run.require_classifier()?;
     if args.inputs.iter().any(|p| is_image(p)) {
         return predict_images(&run, args);

@@ -1,0 +1,153 @@
+//! Pretrained models by name: predict, eval and inspect with no training and no run folder,
+//! `kiln list`'s table, an unknown name, and the weights' provenance.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+/// Runs `kiln ARGS...` in `dir` with its own pretrained cache: (exit code, stdout, stderr).
+fn kiln_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args(args)
+        .current_dir(dir)
+        .env("KILN_CACHE", dir.join("cache"))
+        .output()
+        .expect("kiln runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+fn write_png(path: &Path, pixels: &[u8]) {
+    let file = std::fs::File::create(path).unwrap();
+    let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), 28, 28);
+    encoder.set_color(png::ColorType::Grayscale);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder
+        .write_header()
+        .unwrap()
+        .write_image_data(pixels)
+        .unwrap();
+}
+
+fn shipped_summary(name: &str) -> Value {
+    let model = kiln_pretrained::find(name).unwrap();
+    let bytes = model
+        .files
+        .iter()
+        .find(|(f, _)| *f == "summary.json")
+        .unwrap()
+        .1;
+    serde_json::from_slice(bytes).unwrap()
+}
+
+#[test]
+fn cnn_mnist_predicts_evaluates_and_inspects_by_name_in_an_empty_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, test) = kiln_data::embedded::mnist_10k();
+    let mut files = Vec::new();
+    for i in 0..20 {
+        let pixels: Vec<u8> = test
+            .sample(i)
+            .iter()
+            .map(|v| (v * 255.0).round() as u8)
+            .collect();
+        let name = format!("digit{i}.png");
+        write_png(&dir.path().join(&name), &pixels);
+        files.push(name);
+    }
+    let mut args = vec!["predict", "cnn-mnist", "--json"];
+    args.extend(files.iter().map(String::as_str));
+    let (code, stdout, stderr) = kiln_in(dir.path(), &args);
+    assert_eq!(code, 0, "{stderr}");
+    let predictions: Vec<Value> = serde_json::from_str(&stdout).unwrap();
+    let correct = predictions
+        .iter()
+        .enumerate()
+        .filter(|(i, p)| p["top"][0]["class"] == test.labels[*i])
+        .count();
+    assert!(correct >= 19, "{correct}/20 test digits right: {stdout}");
+    assert!(!dir.path().join("runs").exists(), "nothing trained");
+
+    let (code, stdout, stderr) = kiln_in(dir.path(), &["eval", "cnn-mnist", "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let eval: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        eval["accuracy"],
+        shipped_summary("cnn-mnist")["test"]["accuracy"]
+    );
+
+    let (code, stdout, stderr) = kiln_in(dir.path(), &["inspect", "cnn-mnist"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("225034 parameters"), "{stdout}");
+
+    let (code, stdout, _) = kiln_in(dir.path(), &["list"]);
+    assert_eq!(code, 0);
+    let row = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("cnn-mnist ") && l.contains("KiB"));
+    assert!(row.is_some_and(|r| r.contains("0.9855")), "{stdout}");
+
+    let (code, _, stderr) = kiln_in(dir.path(), &["predict", "cnn-cifar", &files[0]]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("neither a run folder nor a pretrained model")
+            && stderr.contains("cnn-mnist, lstm-seqmnist"),
+        "{stderr}"
+    );
+}
+
+/// The widest vector extension of this CPU, as the model card names it.
+fn vector_extensions() -> &'static str {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let flags: Vec<&str> = info
+        .lines()
+        .find(|l| l.starts_with("flags"))
+        .map_or_else(Vec::new, |l| l.split_whitespace().collect());
+    ["avx512f", "avx2", "avx", "sse4_2"]
+        .into_iter()
+        .find(|f| flags.contains(f))
+        .unwrap_or("none")
+}
+
+#[test]
+fn retraining_the_cheap_configs_gives_the_shipped_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["fnn-breast-cancer", "fnn-iris", "fnn-adult", "dp-adult"] {
+        let model = kiln_pretrained::find(name).unwrap();
+        let card: Value = serde_json::from_slice(
+            model
+                .files
+                .iter()
+                .find(|(f, _)| *f == "model-card.json")
+                .unwrap()
+                .1,
+        )
+        .unwrap();
+        let made_on = card["hardware"]["vector_extensions"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let out = dir.path().join(name);
+        let o = common::kiln(&["train", name, "--out", out.to_str().unwrap(), "--no-card"]);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        let retrained = common::json(&out.join("summary.json"))["weights_sha256"].clone();
+        let shipped = shipped_summary(name)["weights_sha256"].clone();
+        if made_on != vector_extensions() && retrained != shipped {
+            eprintln!(
+                "skipped {name}: the weights were made on a CPU with {made_on}, this one has {}; its matrix kernels sum in another order",
+                vector_extensions()
+            );
+            continue;
+        }
+        assert_eq!(
+            retrained, shipped,
+            "{name}: kiln train {name} gives the shipped weights"
+        );
+    }
+}
