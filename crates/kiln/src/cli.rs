@@ -28,8 +28,9 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Measure training and inference throughput and peak memory of a config's model.
     Bench(BenchArgs),
-    /// List the models and the shipped configs.
-    List,
+    /// List the model kinds, the shipped configs, the pretrained models with their results,
+    /// and the backends.
+    List(ListArgs),
     /// Show a trained run's model, parameter count, file size and config.
     Inspect(InspectArgs),
     /// Compress a trained run: magnitude pruning (fine-tuned gradually), int8 weights, or a
@@ -175,6 +176,14 @@ pub struct EvalArgs {
         allow_hyphen_values = true
     )]
     pub tolerance: f64,
+}
+
+/// Arguments of `kiln list`.
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    /// Print the pretrained models' table as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `kiln fairness`.

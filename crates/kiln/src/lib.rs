@@ -17,8 +17,8 @@ pub fn run(cli: &Cli) -> kiln_train::Result<()> {
         Command::Predict(args) => commands::predict::run(args),
         Command::Generate(args) => commands::generate::run(args),
         Command::Bench(args) => commands::bench::run(args),
-        Command::List => {
-            commands::list::run();
+        Command::List(args) => {
+            commands::list::run(args);
             Ok(())
         }
         Command::Inspect(args) => commands::inspect::run(args),

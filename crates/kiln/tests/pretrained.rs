@@ -93,6 +93,21 @@ fn cnn_mnist_predicts_evaluates_and_inspects_by_name_in_an_empty_folder() {
         .find(|l| l.trim_start().starts_with("cnn-mnist ") && l.contains("KiB"));
     assert!(row.is_some_and(|r| r.contains("0.9855")), "{stdout}");
 
+    let (code, stdout, _) = kiln_in(dir.path(), &["list", "--json"]);
+    assert_eq!(code, 0);
+    let table: Vec<Value> = serde_json::from_str(&stdout).unwrap();
+    let cnn = table.iter().find(|r| r["name"] == "cnn-mnist").unwrap();
+    assert_eq!(
+        cnn["weights_sha256"],
+        shipped_summary("cnn-mnist")["weights_sha256"]
+    );
+    assert_eq!(cnn["params"], 225034);
+
+    // The library's way: the model ready for inference.
+    let run = kiln_experiment::pretrained("fnn-iris", None).unwrap();
+    let classes = run.classify(vec![5.1, 3.5, 1.4, 0.2]).unwrap();
+    assert_eq!(classes[0].0, 0, "a typical setosa");
+
     let (code, _, stderr) = kiln_in(dir.path(), &["predict", "cnn-cifar", &files[0]]);
     assert_eq!(code, 2, "{stderr}");
     assert!(

@@ -4,10 +4,16 @@ use kiln_experiment::ExperimentConfig;
 use kiln_train::BackendKind;
 use kiln_zoo::KINDS;
 
+use crate::cli::ListArgs;
 use crate::shipped::SHIPPED_CONFIGS;
 
 /// Runs `kiln list`.
-pub fn run() {
+pub fn run(args: &ListArgs) {
+    if args.json {
+        let json = serde_json::to_string_pretty(&pretrained_rows()).expect("serialises");
+        println!("{json}");
+        return;
+    }
     println!("model kinds ([model] kind = NAME):");
     for info in KINDS.iter().map(|info| info()) {
         println!(
@@ -45,34 +51,49 @@ pub fn run() {
     println!("\nbackends compiled in: {}", compiled.join(", "));
 }
 
-/// The pretrained models with their results, read from each one's compiled-in `summary.json`.
+/// One row of the pretrained table per model, from its compiled-in `summary.json`.
+fn pretrained_rows() -> Vec<serde_json::Value> {
+    kiln_pretrained::PRETRAINED
+        .iter()
+        .map(|model| {
+            let file = |name: &str| {
+                model
+                    .files
+                    .iter()
+                    .find(|(f, _)| *f == name)
+                    .map(|(_, b)| *b)
+            };
+            let s: serde_json::Value = file("summary.json")
+                .and_then(|b| serde_json::from_slice(b).ok())
+                .unwrap_or_default();
+            serde_json::json!({
+                "name": model.name,
+                "model": s["model"],
+                "test_accuracy": s["test"]["accuracy"],
+                "params": s["params"],
+                "weights_bytes": file("model.bpk").map_or(0, <[u8]>::len),
+                "train_seconds": s["train_seconds"],
+                "weights_sha256": s["weights_sha256"],
+            })
+        })
+        .collect()
+}
+
+/// The pretrained models with their results.
 fn pretrained_table() {
     println!("\npretrained models (kiln predict|eval|explain|inspect NAME ..., no training):");
     println!(
         "  {:<20} {:>9} {:>9} {:>11} {:>10}",
         "name", "test acc", "params", "weights", "train s"
     );
-    for model in kiln_pretrained::PRETRAINED {
-        let file = |name: &str| {
-            model
-                .files
-                .iter()
-                .find(|(f, _)| *f == name)
-                .map(|(_, b)| *b)
-        };
-        let summary: Option<serde_json::Value> =
-            file("summary.json").and_then(|b| serde_json::from_slice(b).ok());
-        let Some(s) = summary else {
-            println!("  {:<20} (no readable summary.json)", model.name);
-            continue;
-        };
+    for row in pretrained_rows() {
         println!(
             "  {:<20} {:>9.4} {:>9} {:>8.1} KiB {:>10.2}",
-            model.name,
-            s["test"]["accuracy"].as_f64().unwrap_or(f64::NAN),
-            s["params"].as_u64().unwrap_or(0),
-            file("model.bpk").map_or(0, <[u8]>::len) as f64 / 1024.0,
-            s["train_seconds"].as_f64().unwrap_or(f64::NAN)
+            row["name"].as_str().unwrap_or_default(),
+            row["test_accuracy"].as_f64().unwrap_or(f64::NAN),
+            row["params"].as_u64().unwrap_or(0),
+            row["weights_bytes"].as_u64().unwrap_or(0) as f64 / 1024.0,
+            row["train_seconds"].as_f64().unwrap_or(f64::NAN)
         );
     }
 }
