@@ -234,7 +234,8 @@ pub struct ExplainArgs {
     /// The class to explain (default: the predicted one).
     #[arg(long)]
     pub class: Option<usize>,
-    /// Folder for the heat maps of image inputs (default: the run folder's `explanations/`).
+    /// Folder for the heat maps of image inputs (default: the run folder's `explanations/`;
+    /// for a pretrained model, `explanations/` in the current folder).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Print JSON.

@@ -82,6 +82,21 @@ fn cnn_mnist_predicts_evaluates_and_inspects_by_name_in_an_empty_folder() {
         shipped_summary("cnn-mnist")["test"]["accuracy"]
     );
 
+    let (code, stdout, stderr) =
+        kiln_in(dir.path(), &["explain", "cnn-mnist", &files[0], "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let explained: Vec<Value> = serde_json::from_str(&stdout).unwrap();
+    assert!(
+        explained[0]["attribution"]["relative_gap"]
+            .as_f64()
+            .unwrap()
+            < 0.01
+    );
+    assert!(
+        dir.path().join("explanations").read_dir().unwrap().count() == 1,
+        "heat map here"
+    );
+
     let (code, stdout, stderr) = kiln_in(dir.path(), &["inspect", "cnn-mnist"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("225034 parameters"), "{stdout}");

@@ -48,7 +48,11 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
         heat_maps: Some(
             args.out
                 .clone()
-                .unwrap_or_else(|| run.dir.join("explanations")),
+                .unwrap_or_else(|| match args.run_dir.exists() {
+                    true => run.dir.join("explanations"),
+                    // A pretrained model's folder is in the cache: write where the user is.
+                    false => std::path::PathBuf::from("explanations"),
+                }),
         ),
     };
     let explanations = explain(&run, rows, &names, &options)?;
