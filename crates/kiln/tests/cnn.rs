@@ -1,6 +1,8 @@
 //! The CNN end to end through the binary: a small CNN trains on the embedded digits, predicts
 //! PNG digits written by the test, and a config whose input does not fit the data exits 2.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -35,18 +37,6 @@ fn kiln(args: &[&str]) -> (i32, String, String) {
     )
 }
 
-fn write_png(path: &Path, pixels: &[u8]) {
-    let file = std::fs::File::create(path).unwrap();
-    let mut encoder = png::Encoder::new(file, 28, 28);
-    encoder.set_color(png::ColorType::Grayscale);
-    encoder.set_depth(png::BitDepth::Eight);
-    encoder
-        .write_header()
-        .unwrap()
-        .write_image_data(pixels)
-        .unwrap();
-}
-
 #[test]
 fn a_small_cnn_trains_and_predicts_png_digits() {
     let dir = tempfile::tempdir().unwrap();
@@ -65,18 +55,7 @@ fn a_small_cnn_trains_and_predicts_png_digits() {
     let accuracy = summary["test"]["accuracy"].as_f64().unwrap();
     assert!(accuracy > 0.9, "two epochs of a small CNN: {accuracy}");
 
-    let (_, test) = kiln_data::embedded::mnist_10k();
-    let mut files = Vec::new();
-    for i in 0..10 {
-        let pixels: Vec<u8> = test
-            .sample(i)
-            .iter()
-            .map(|v| (v * 255.0).round() as u8)
-            .collect();
-        let path = dir.path().join(format!("digit{i}.png"));
-        write_png(&path, &pixels);
-        files.push(path.to_str().unwrap().to_string());
-    }
+    let (files, labels) = common::write_test_digits(dir.path(), 10);
     let mut args = vec!["predict", run.to_str().unwrap(), "--json"];
     args.extend(files.iter().map(String::as_str));
     let (code, stdout, stderr) = kiln(&args);
@@ -86,7 +65,7 @@ fn a_small_cnn_trains_and_predicts_png_digits() {
     let correct = predictions
         .iter()
         .enumerate()
-        .filter(|(i, p)| p["top"][0]["class"] == test.labels[*i])
+        .filter(|(i, p)| p["top"][0]["class"] == labels[*i])
         .count();
     assert!(correct >= 8, "{correct}/10 PNG digits right: {stdout}");
     let top = predictions[0]["top"].as_array().unwrap();

@@ -23,18 +23,6 @@ fn kiln_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
     )
 }
 
-fn write_png(path: &Path, pixels: &[u8]) {
-    let file = std::fs::File::create(path).unwrap();
-    let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), 28, 28);
-    encoder.set_color(png::ColorType::Grayscale);
-    encoder.set_depth(png::BitDepth::Eight);
-    encoder
-        .write_header()
-        .unwrap()
-        .write_image_data(pixels)
-        .unwrap();
-}
-
 fn shipped_summary(name: &str) -> Value {
     let model = kiln_pretrained::find(name).unwrap();
     let bytes = model
@@ -49,18 +37,7 @@ fn shipped_summary(name: &str) -> Value {
 #[test]
 fn cnn_mnist_predicts_evaluates_and_inspects_by_name_in_an_empty_folder() {
     let dir = tempfile::tempdir().unwrap();
-    let (_, test) = kiln_data::embedded::mnist_10k();
-    let mut files = Vec::new();
-    for i in 0..20 {
-        let pixels: Vec<u8> = test
-            .sample(i)
-            .iter()
-            .map(|v| (v * 255.0).round() as u8)
-            .collect();
-        let name = format!("digit{i}.png");
-        write_png(&dir.path().join(&name), &pixels);
-        files.push(name);
-    }
+    let (files, labels) = common::write_test_digits(dir.path(), 20);
     let mut args = vec!["predict", "cnn-mnist", "--json"];
     args.extend(files.iter().map(String::as_str));
     let (code, stdout, stderr) = kiln_in(dir.path(), &args);
@@ -69,7 +46,7 @@ fn cnn_mnist_predicts_evaluates_and_inspects_by_name_in_an_empty_folder() {
     let correct = predictions
         .iter()
         .enumerate()
-        .filter(|(i, p)| p["top"][0]["class"] == test.labels[*i])
+        .filter(|(i, p)| p["top"][0]["class"] == labels[*i])
         .count();
     assert!(correct >= 19, "{correct}/20 test digits right: {stdout}");
     assert!(!dir.path().join("runs").exists(), "nothing trained");

@@ -71,3 +71,29 @@ pub fn checkpoints(run: &Path) -> Vec<PathBuf> {
     dirs.sort();
     dirs
 }
+
+/// Writes the first `count` embedded MNIST-10k test digits as 28x28 grayscale PNG files
+/// `dir/digit{i}.png`; returns their paths and labels.
+pub fn write_test_digits(dir: &Path, count: usize) -> (Vec<String>, Vec<u32>) {
+    let (_, test) = kiln_data::embedded::mnist_10k();
+    let mut files = Vec::new();
+    for i in 0..count {
+        let pixels: Vec<u8> = test
+            .sample(i)
+            .iter()
+            .map(|v| (v * 255.0).round() as u8)
+            .collect();
+        let path = dir.join(format!("digit{i}.png"));
+        let file = std::fs::File::create(&path).unwrap();
+        let mut encoder = png::Encoder::new(file, 28, 28);
+        encoder.set_color(png::ColorType::Grayscale);
+        encoder.set_depth(png::BitDepth::Eight);
+        encoder
+            .write_header()
+            .unwrap()
+            .write_image_data(&pixels)
+            .unwrap();
+        files.push(path.to_str().unwrap().to_string());
+    }
+    (files, test.labels[..count].to_vec())
+}
