@@ -570,18 +570,14 @@ impl TrainedRun {
         }
         rows.chunks_exact_mut(size)
             .for_each(|row| self.preprocess.apply(row));
-        let n = rows.len() / size;
-        let inputs = Tensor::<2>::from_data(TensorData::new(rows, [n, size]), &self.device);
-        let probabilities = self.objective.probabilities(self.model.logits(inputs));
-        let values: Vec<f32> = probabilities
-            .into_data()
-            .convert::<f32>()
-            .try_to_vec()
-            .map_err(|e| KilnError::Internal(format!("{e:?}")))?;
-        Ok(values
-            .chunks(self.objective.classes())
-            .map(<[f32]>::to_vec)
-            .collect())
+        let samples = kiln_data::Samples {
+            labels: vec![0; rows.len() / size],
+            features: rows,
+            sample_shape: self.preprocess.sample_shape.clone(),
+            num_classes: self.objective.classes(),
+            ..kiln_data::Samples::default()
+        };
+        crate::card::probabilities(self, &samples)
     }
 
     /// The most probable class and its probability for each raw sample.
@@ -589,13 +585,7 @@ impl TrainedRun {
         Ok(self
             .predict(rows)?
             .iter()
-            .map(|p| {
-                p.iter()
-                    .copied()
-                    .enumerate()
-                    .max_by(|a, b| a.1.total_cmp(&b.1))
-                    .unwrap_or((0, 0.0))
-            })
+            .map(|p| crate::card::top_class(p))
             .collect())
     }
 

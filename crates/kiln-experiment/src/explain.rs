@@ -12,7 +12,7 @@ use kiln_zoo::AnyModel;
 use serde::Serialize;
 
 use crate::TrainedRun;
-use crate::card::column_groups;
+use crate::card::{column_groups, top_class};
 
 /// The baseline the path starts from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,15 +104,7 @@ pub fn explain(
     let feature_names = &run.preprocess.feature_names;
     let mut explanations = Vec::with_capacity(names.len());
     for (i, (row, name)) in rows.chunks_exact(size).zip(names).enumerate() {
-        let (predicted, probability) =
-            predictions[i]
-                .iter()
-                .copied()
-                .enumerate()
-                .fold(
-                    (0, f32::NEG_INFINITY),
-                    |b, (c, p)| if p > b.1 { (c, p) } else { b },
-                );
+        let (predicted, probability) = top_class(&predictions[i]);
         let class = options.class.unwrap_or(predicted);
         let attribution = integrated_gradients(
             |x| run.model.logits(x),

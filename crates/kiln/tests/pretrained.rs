@@ -110,16 +110,8 @@ fn cnn_mnist_predicts_evaluates_and_inspects_by_name_in_an_empty_folder() {
 }
 
 /// The widest vector extension of this CPU, as the model card names it.
-fn vector_extensions() -> &'static str {
-    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let flags: Vec<&str> = info
-        .lines()
-        .find(|l| l.starts_with("flags"))
-        .map_or_else(Vec::new, |l| l.split_whitespace().collect());
-    ["avx512f", "avx2", "avx", "sse4_2"]
-        .into_iter()
-        .find(|f| flags.contains(f))
-        .unwrap_or("none")
+fn vector_extensions() -> String {
+    kiln_experiment::card::Hardware::of_this_machine("", "").vector_extensions
 }
 
 #[test]

@@ -21,7 +21,7 @@ use kiln_zoo::AnyModel;
 
 pub use hardware::Hardware;
 pub use metrics::{Calibration, ClassMetrics, GroupMetrics, GroupRow, Interval, TestMetrics};
-pub use predictions::{argmax, probabilities};
+pub use predictions::{argmax, probabilities, top_class};
 pub use provenance::Provenance;
 pub use robustness::{DISTORTIONS, ShiftedAccuracy, shifted_accuracies};
 pub use sections::{

@@ -28,17 +28,22 @@ pub fn probabilities(run: &TrainedRun, samples: &Samples) -> Result<Vec<Vec<f32>
     Ok(rows)
 }
 
+/// The most probable class of one row of probabilities and its probability (the first on
+/// ties, as `kiln predict`'s ranking has it).
+pub fn top_class(probabilities: &[f32]) -> (usize, f32) {
+    probabilities
+        .iter()
+        .copied()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |best, (c, p)| {
+            if p > best.1 { (c, p) } else { best }
+        })
+}
+
 /// The most probable class of each row (the first on ties).
 pub fn argmax(probabilities: &[Vec<f32>]) -> Vec<u32> {
     probabilities
         .iter()
-        .map(|p| {
-            p.iter()
-                .enumerate()
-                .fold((0usize, f32::NEG_INFINITY), |best, (c, &v)| {
-                    if v > best.1 { (c, v) } else { best }
-                })
-                .0 as u32
-        })
+        .map(|p| top_class(p).0 as u32)
         .collect()
 }
