@@ -39,6 +39,9 @@ pub struct TrainOptions {
     pub resume: bool,
     /// Write the model card (`model-card.md`, `model-card.json`) when training ends.
     pub card: bool,
+    /// Start from the weights of this run folder (or pretrained model name) rather than a
+    /// fresh initialisation: fine-tuning. Its model must be the config's.
+    pub init: Option<PathBuf>,
 }
 
 /// The result of a training run.
@@ -166,6 +169,7 @@ fn train_samples(
     let _rng = kiln_train::rng_guard();
     autodiff.seed(config.seed);
     let model = config.model.build(&splits.preprocess.shape(), &autodiff)?;
+    let model = init_weights(model, options)?;
     let plan = match &config.privacy {
         Some(privacy) => {
             refuse_batch_norm(&model)?;
@@ -238,7 +242,8 @@ fn train_text(
     let autodiff = device.clone().autodiff();
     let _rng = kiln_train::rng_guard();
     autodiff.seed(config.seed);
-    let AnyModel::Charlm(model) = config.model.build(&text.preprocess.shape(), &autodiff)? else {
+    let model = config.model.build(&text.preprocess.shape(), &autodiff)?;
+    let AnyModel::Charlm(model) = init_weights(model, options)? else {
         return Err(KilnError::Internal(format!(
             "model kind {} trains on text but is not a character language model",
             config.model.info().name
@@ -278,6 +283,31 @@ fn train_text(
             samples,
         },
     )
+}
+
+/// With `--init`: `model` with the weights of the run folder `options.init` (a pretrained
+/// model's name too), which must hold a model of the same architecture.
+fn init_weights(model: AnyModel, options: &TrainOptions) -> Result<AnyModel> {
+    let Some(init) = &options.init else {
+        return Ok(model);
+    };
+    let dir = crate::resolve_run(init)?;
+    let file = dir.join(MODEL_FILE);
+    if !file.is_file() {
+        return Err(KilnError::Input(format!(
+            "{}: not a run folder (no {MODEL_FILE}) for --init",
+            dir.display()
+        )));
+    }
+    Manifest::read(&dir)?.verify(&dir, MODEL_FILE)?;
+    let model = model.try_load_file(&file).map_err(|e| {
+        KilnError::Input(format!(
+            "{}: its weights do not fit the config's model: {e:?}",
+            file.display()
+        ))
+    })?;
+    eprintln!("starting from the weights of {}", dir.display());
+    Ok(model)
 }
 
 /// The checkpointer of a run, unless the config turns checkpoints off; `hash` is what a
@@ -341,7 +371,7 @@ fn find_resume_point(
 
 /// Creates the run folder (or opens it to resume) and writes the resolved config and the
 /// preprocessing.
-fn start_run(
+pub(crate) fn start_run(
     config: &ExperimentConfig,
     options: &TrainOptions,
     backend: BackendKind,
@@ -417,6 +447,7 @@ fn finish_run<M: Module>(
             skipped_steps: s.skipped_steps,
         }),
         privacy,
+        imported_from: None,
     };
     run.write_summary(&summary)?;
     Ok(TrainOutcome {
@@ -425,7 +456,7 @@ fn finish_run<M: Module>(
     })
 }
 
-fn split_sizes(splits: &Splits) -> SplitSizes {
+pub(crate) fn split_sizes(splits: &Splits) -> SplitSizes {
     SplitSizes {
         train: splits.train.len(),
         valid: splits.valid.as_ref().map_or(0, |v| v.len()),

@@ -88,6 +88,9 @@ pub struct Summary {
     /// Differentially private runs: the privacy spent and how (`[privacy]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privacy: Option<crate::private::PrivacySummary>,
+    /// `kiln import`: the state dict the weights were read from (no training ran).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported_from: Option<String>,
 }
 
 /// `summary.json`'s `loss_scale`.

@@ -48,6 +48,54 @@ pub enum Command {
     /// (Opacus's RDP accountant).
     #[command(subcommand)]
     Privacy(PrivacyCommand),
+    /// Export a trained run (or a pretrained model) for use outside Kiln: safetensors in
+    /// PyTorch's layout, a torch.nn.Module folder (model.py), or ONNX.
+    Export(ExportArgs),
+    /// Import a state dict trained elsewhere (safetensors or PyTorch .pt) into a config's
+    /// model, as a run folder that eval, predict, export and `train --init` accept.
+    Import(ImportArgs),
+}
+
+/// Arguments of `kiln export`.
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// A run folder, or the name of a pretrained model (see `kiln list`).
+    pub run_dir: PathBuf,
+    /// safetensors (one file), pytorch-module (a folder with model.py, model.safetensors,
+    /// preprocessing.json, architecture.json) or onnx (one file, opset 18).
+    #[arg(long, default_value = "safetensors")]
+    pub format: String,
+    /// The file (or folder, for pytorch-module) to write.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Replace --out if it exists.
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
+/// Arguments of `kiln import`.
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// A state dict: .safetensors, or a PyTorch .pt / .pth file, with PyTorch's names.
+    pub weights: PathBuf,
+    /// The config (a file or a shipped config's name) whose model and data the weights are for.
+    #[arg(long)]
+    pub config: String,
+    /// Run folder to write (default: runs/<config name>, numbered if it exists).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Replace a run already in --out.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Do not write the model card.
+    #[arg(long)]
+    pub no_card: bool,
+    /// Backend: flex, ndarray or wgpu (those compiled in).
+    #[arg(long)]
+    pub backend: Option<String>,
+    /// `key=value` overrides of the config, as for train.
+    #[arg(long = "set")]
+    pub overrides: Vec<String>,
 }
 
 /// `kiln privacy` subcommands.
@@ -130,6 +178,10 @@ pub struct TrainArgs {
     /// Continue the run in --out from its newest valid checkpoint (bit-exact).
     #[arg(long, requires = "out")]
     pub resume: bool,
+    /// Start from the weights of this run folder (or pretrained model) instead of a fresh
+    /// initialisation: fine-tuning, of an imported run say. Its model must be the config's.
+    #[arg(long, conflicts_with = "resume")]
+    pub init: Option<PathBuf>,
     /// Backend: flex, ndarray or wgpu (those compiled in).
     #[arg(long)]
     pub backend: Option<String>,

@@ -27,6 +27,8 @@ pub fn run(cli: &Cli) -> kiln_train::Result<()> {
         Command::Fairness(args) => commands::fairness::run(args),
         Command::Card(args) => commands::card::run(args),
         Command::Explain(args) => commands::explain::run(args),
+        Command::Export(args) => commands::export::run(args),
+        Command::Import(args) => commands::import::run(args),
     }
 }
 

@@ -54,6 +54,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         backend: parse_backend(args.backend.as_deref())?,
         resume: args.resume,
         card: !args.no_card,
+        init: args.init.clone(),
     };
     kiln_train::interrupt::install();
     let mut progress = ConsoleProgress::new(config.train.log_every);
