@@ -46,6 +46,16 @@ impl std::str::FromStr for ExportFormat {
     }
 }
 
+/// How `kiln export` writes.
+#[derive(Debug, Clone, Default)]
+pub struct ExportOptions {
+    /// Replace an existing output.
+    pub overwrite: bool,
+    /// ONNX: a fixed batch size instead of a dynamic batch axis (the recurrent models always
+    /// have one: 1 unless given).
+    pub batch: Option<usize>,
+}
+
 /// `preprocessing.json` of an export: what a program outside Kiln does to a raw sample before
 /// the model.
 #[derive(Debug, Clone, Serialize)]
@@ -65,13 +75,14 @@ pub struct ExportedPreprocessing {
 }
 
 /// Writes `run` in `format` to `out` (a file, or a folder for `pytorch-module`). An existing
-/// `out` is refused unless `overwrite`. Returns the files written.
+/// `out` is refused unless `options.overwrite`. Returns the files written.
 pub fn export_run(
     run: &TrainedRun,
     format: ExportFormat,
     out: &Path,
-    overwrite: bool,
+    options: &ExportOptions,
 ) -> Result<Vec<PathBuf>> {
+    let overwrite = options.overwrite;
     if out.exists() && !overwrite {
         return Err(KilnError::Input(format!(
             "{}: already exists (pass --overwrite to replace it)",
@@ -105,7 +116,7 @@ pub fn export_run(
                 .collect()
         }
         ExportFormat::Onnx => {
-            let bytes = crate::onnx::export(run, &arch)?;
+            let bytes = crate::onnx::export(run, &arch, options.batch)?;
             write_file(out, &bytes)?;
             Ok(vec![out.to_path_buf()])
         }

@@ -222,3 +222,45 @@ fn damaged_and_unknown_files_are_refused_naming_them() {
     let err = read_state_dict(&other).unwrap_err().to_string();
     assert!(err.contains("unknown weights format"), "{err}");
 }
+
+#[cfg(feature = "onnx")]
+#[test]
+fn onnx_export_lowers_the_mlp_cnn_lstm_and_gru_and_names_what_the_elman_layer_lacks() {
+    for (kind, model) in models(7) {
+        let shape: Vec<usize> = match kind {
+            "mlp" => vec![5],
+            "cnn" => vec![1, 28, 28],
+            "charlm" => vec![5],
+            _ => vec![4, 3],
+        };
+        let result = kiln_interop::onnx_bytes(&model, &shape, None);
+        match kind {
+            "elman" => {
+                let err = result.unwrap_err().to_string();
+                assert!(
+                    err.contains("cannot lower operation") && err.contains("SwapDims"),
+                    "{err}"
+                );
+            }
+            "charlm" => {
+                let err = result.unwrap_err().to_string();
+                assert!(err.contains("character language models"), "{err}");
+            }
+            _ => {
+                let bytes = result.unwrap_or_else(|e| panic!("{kind}: {e}"));
+                // An ONNX ModelProto names its producer; the weights are embedded.
+                assert!(
+                    bytes.len() > 4 * model.num_params(),
+                    "{kind}: {} bytes",
+                    bytes.len()
+                );
+            }
+        }
+    }
+}
+
+#[cfg(not(feature = "onnx"))]
+#[test]
+fn onnx_export_is_not_built_in() {
+    eprintln!("skipped: ONNX export tests need --features onnx");
+}

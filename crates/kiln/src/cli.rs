@@ -71,6 +71,10 @@ pub struct ExportArgs {
     /// Replace --out if it exists.
     #[arg(long)]
     pub overwrite: bool,
+    /// ONNX: a fixed batch size instead of a dynamic batch axis (recurrent models always have
+    /// a fixed one: 1 unless given).
+    #[arg(long)]
+    pub batch: Option<usize>,
 }
 
 /// Arguments of `kiln import`.

@@ -313,3 +313,61 @@ fn state_dicts_that_do_not_fit_are_refused_and_nothing_is_written() {
         "pretrained: ",
     );
 }
+
+#[test]
+fn onnx_exports_run_in_onnxruntime_with_kilns_logits() {
+    let dir = tempfile::tempdir().unwrap();
+    // (name, sample size, extra export flags, inputs)
+    let cases: [(&str, usize, &[&str], usize); 4] = [
+        ("cnn-mnist", 28 * 28, &[], 8),
+        ("fnn-breast-cancer", 30, &[], 8),
+        ("lstm-seqmnist", 28 * 28, &[], 3),
+        ("gru-seqmnist", 28 * 28, &["--batch", "3"], 3),
+    ];
+    let runtime = python_has(&["numpy", "onnxruntime"]);
+    for (name, size, flags, count) in cases {
+        let file = dir.path().join(format!("{name}.onnx"));
+        let mut args = vec![
+            "export",
+            name,
+            "--format",
+            "onnx",
+            "--out",
+            file.to_str().unwrap(),
+        ];
+        args.extend(flags);
+        let o = kiln(&args);
+        assert_eq!(o.code, 0, "{name}: {}", o.stderr);
+        if !runtime {
+            continue;
+        }
+        let rows = inputs(count, size);
+        let input_file = dir.path().join(format!("{name}-inputs.json"));
+        std::fs::write(
+            &input_file,
+            serde_json::json!({ "inputs": rows }).to_string(),
+        )
+        .unwrap();
+        let theirs = python("onnx_forward.py", &[&file, &input_file]);
+        assert_close(name, &kiln_logits(&run_dir_of(name), &rows), &theirs, 1e-4);
+        let batch = theirs["input_shape"][0].as_str().unwrap().to_string();
+        match name {
+            "lstm-seqmnist" => assert_eq!(batch, "1"),
+            "gru-seqmnist" => assert_eq!(batch, "3"),
+            _ => assert_eq!(batch, "batch", "{name}: a dynamic batch axis"),
+        }
+    }
+    // The Elman layer transposes its weights, which burn-onnx 0.22 cannot lower yet.
+    let file = dir.path().join("rnn.onnx");
+    let o = kiln(&[
+        "export",
+        "rnn-seqmnist",
+        "--format",
+        "onnx",
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    assert_bad_input(&o, "cannot lower operation");
+    assert!(o.stderr.contains("SwapDims"), "{}", o.stderr);
+    assert!(!file.exists());
+}
