@@ -138,7 +138,12 @@ fn exported_mlp_and_cnn_give_kilns_logits_in_numpy_and_import_round_trips() {
             )
             .unwrap();
             let theirs = python("numpy_forward.py", &[&out, &input_file]);
-            assert_close(name, &kiln_logits(&run_dir, &rows), &theirs, 1e-5);
+            assert_close(
+                &format!("numpy {name}"),
+                &kiln_logits(&run_dir, &rows),
+                &theirs,
+                1e-5,
+            );
         }
         // Import of the export gives back the very same weights.
         let imported = dir.path().join(format!("{name}-imported"));
@@ -169,6 +174,13 @@ fn exported_mlp_and_cnn_give_kilns_logits_in_numpy_and_import_round_trips() {
                 .ends_with("model.safetensors")
         );
         assert!(imported.join("model-card.md").is_file());
+        // model.py is at least valid Python (PyTorch itself is not installed here).
+        let compiled = Command::new("python3")
+            .args(["-m", "py_compile", out.join("model.py").to_str().unwrap()])
+            .status();
+        if let Ok(status) = compiled {
+            assert!(status.success(), "{name}: model.py does not compile");
+        }
     }
 }
 
@@ -349,7 +361,12 @@ fn onnx_exports_run_in_onnxruntime_with_kilns_logits() {
         )
         .unwrap();
         let theirs = python("onnx_forward.py", &[&file, &input_file]);
-        assert_close(name, &kiln_logits(&run_dir_of(name), &rows), &theirs, 1e-4);
+        assert_close(
+            &format!("onnxruntime {name}"),
+            &kiln_logits(&run_dir_of(name), &rows),
+            &theirs,
+            1e-4,
+        );
         let batch = theirs["input_shape"][0].as_str().unwrap().to_string();
         match name {
             "lstm-seqmnist" => assert_eq!(batch, "1"),
