@@ -49,13 +49,13 @@ pub fn read_state_dict(path: &Path) -> Result<BTreeMap<String, NamedTensor>> {
     let tensors = match extension {
         "safetensors" => SafetensorsStore::from_file(path)
             .get_all_tensors()
-            .map(|t| t.clone())
+            .cloned()
             .map_err(|e| {
                 KilnError::Input(format!("{shown}: not a readable safetensors file: {e}"))
             })?,
         "pt" | "pth" | "bin" => PytorchStore::from_file(path)
             .get_all_tensors()
-            .map(|t| t.clone())
+            .cloned()
             .map_err(|e| KilnError::Input(format!("{shown}: not a readable PyTorch file: {e}")))?,
         _ => {
             return Err(KilnError::Input(format!(
