@@ -2,11 +2,13 @@
 //! and a trained run read back for evaluation and prediction.
 
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use burn::prelude::*;
 
 use kiln_data::{Augment, StreamChunks};
 use kiln_train::checkpoint::{self, CheckpointPolicy, Checkpointer, VerifiedCheckpoint};
+use kiln_train::collective::{Collective, agree};
 use kiln_train::metrics::{Evaluation, evaluate};
 use kiln_train::settings::OptimName;
 use kiln_train::{
@@ -42,6 +44,9 @@ pub struct TrainOptions {
     /// Start from the weights of this run folder (or pretrained model name) rather than a
     /// fresh initialisation: fine-tuning. Its model must be the config's.
     pub init: Option<PathBuf>,
+    /// Data-parallel training over these ranks (MPI's, from `kiln-distributed`); `None` or
+    /// one rank trains as one process. Only rank 0 writes the run folder.
+    pub ranks: Option<Rc<dyn Collective>>,
 }
 
 /// The result of a training run.
@@ -72,6 +77,10 @@ pub fn train(
     options: &TrainOptions,
     progress: &mut dyn Progress,
 ) -> Result<TrainOutcome> {
+    let ranks = options.ranks.as_deref().filter(|c| c.size() > 1);
+    if let Some(c) = ranks {
+        crate::distributed::check_job(config, c)?;
+    }
     let backend = choose_backend(options.backend, config)?;
     let device = backend.device()?;
     let precision = Precision::parse(&config.train.precision)?;
@@ -82,7 +91,7 @@ pub fn train(
             train_samples(config, options, backend, &device, progress)?
         }
     };
-    if options.card {
+    if options.card && ranks.is_none_or(|c| c.rank() == 0) {
         crate::card::write_card(&outcome.run_dir, Some(backend))?;
     }
     Ok(outcome)
@@ -183,13 +192,38 @@ fn train_samples(
         }
         None => None,
     };
-    let run = start_run(config, options, backend, &splits.preprocess)?;
-    let resume = find_resume_point(config, options, &run)?;
-    let checkpointer = checkpointer(config, &run, config.resume_hash());
+    let ranks = options.ranks.as_deref().filter(|c| c.size() > 1);
+    let lead = ranks.is_none_or(|c| c.rank() == 0);
+    let setup = (|| {
+        let run = if lead {
+            Some(start_run(config, options, backend, &splits.preprocess)?)
+        } else if let (true, Some(out)) = (options.resume, &options.out) {
+            Some(RunDir::existing(out)?) // read to resume; rank 0 alone writes
+        } else {
+            None
+        };
+        let resume = match &run {
+            Some(run) => find_resume_point(config, options, run)?,
+            None => None,
+        };
+        Ok((run, resume))
+    })();
+    let (run, resume) = match ranks {
+        Some(c) => agree(c, setup)?,
+        None => setup?,
+    };
+    let checkpointer = run
+        .as_ref()
+        .filter(|_| lead)
+        .and_then(|run| checkpointer(config, run, config.resume_hash()));
+    let mut silent = kiln_train::Silent;
     let mut trainer = Trainer::new(fit)
-        .with_progress(progress)
+        .with_progress(if lead { progress } else { &mut silent })
         .with_checkpointer(checkpointer.as_ref())
         .resume_from(resume.as_ref());
+    if let Some(c) = ranks {
+        trainer = trainer.with_collective(c, crate::distributed::CHECK_EVERY);
+    }
     if let (Some(teacher), Some(distill)) = (&teacher, &config.distill) {
         trainer = trainer.with_loss_term(distillation(teacher, distill));
     }
@@ -218,7 +252,7 @@ fn train_samples(
         privacy: plan,
         report,
     };
-    finish_run(&run, config, backend, trained)
+    finish_run(run.as_ref().filter(|_| lead), config, backend, trained)
 }
 
 fn train_text(
@@ -272,7 +306,7 @@ fn train_text(
     // Saved as `AnyModel` so that `load_run` reads it back like every other model.
     let report = report.map_model(AnyModel::Charlm);
     finish_run(
-        &run,
+        Some(&run),
         config,
         backend,
         Trained {
@@ -393,7 +427,7 @@ pub(crate) fn start_run(
 
 /// Saves the model, the metrics, the curves and `summary.json`.
 fn finish_run<M: Module>(
-    run: &RunDir,
+    run: Option<&RunDir>,
     config: &ExperimentConfig,
     backend: BackendKind,
     trained: Trained<M>,
@@ -401,23 +435,31 @@ fn finish_run<M: Module>(
     let report = &trained.report;
     let inference = report.model.valid();
     let last = report.history.last().expect("at least one epoch");
-    run.save_model(&report.model)?;
-    Manifest::record(run.path(), &[MODEL_FILE])?;
+    if let Some(run) = run {
+        run.save_model(&report.model)?;
+        Manifest::record(run.path(), &[MODEL_FILE])?;
+    }
     let privacy = match &trained.privacy {
         Some(plan) => {
             // The privacy spent by the end of each epoch, then by the whole run.
             let per_epoch: Vec<f64> = (1..=report.history.len())
                 .map(|e| plan.spent(e * plan.steps_per_epoch()).map(|s| s.epsilon))
                 .collect::<Result<_>>()?;
-            run.write_metrics_with(&report.history, Some(("epsilon", &per_epoch)))?;
+            if let Some(run) = run {
+                run.write_metrics_with(&report.history, Some(("epsilon", &per_epoch)))?;
+            }
             Some(plan.summary(report.steps)?)
         }
         None => {
-            run.write_metrics(&report.history)?;
+            if let Some(run) = run {
+                run.write_metrics(&report.history)?;
+            }
             None
         }
     };
-    plot::write_curves(&run.path().join("curves.png"), &report.history)?;
+    if let Some(run) = run {
+        plot::write_curves(&run.path().join("curves.png"), &report.history)?;
+    }
     let summary = Summary {
         name: config.name.clone(),
         model: config.model.info().name.into(),
@@ -448,6 +490,13 @@ fn finish_run<M: Module>(
         }),
         privacy,
         imported_from: None,
+    };
+    // Ranks other than 0 write nothing: their outcome has no run folder.
+    let Some(run) = run else {
+        return Ok(TrainOutcome {
+            run_dir: PathBuf::new(),
+            summary,
+        });
     };
     run.write_summary(&summary)?;
     Ok(TrainOutcome {

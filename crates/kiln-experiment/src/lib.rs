@@ -9,6 +9,7 @@ pub mod card;
 pub mod compress;
 pub mod config;
 pub mod data;
+pub mod distributed;
 mod experiment;
 pub mod explain;
 pub mod fairness;

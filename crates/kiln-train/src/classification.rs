@@ -52,6 +52,8 @@ pub struct Classification<'a, F> {
     order: Vec<Vec<usize>>,
     whole_set: Option<Batch>,
     labels_checked: bool,
+    /// Data-parallel training: (rank, ranks); each batch's share is a contiguous slice.
+    shard: Option<(usize, usize)>,
 }
 
 impl<'a, F> Classification<'a, F> {
@@ -67,6 +69,7 @@ impl<'a, F> Classification<'a, F> {
             order: Vec::new(),
             whole_set: None,
             labels_checked: false,
+            shard: None,
         }
     }
 
@@ -135,7 +138,13 @@ where
             metrics::check_labels(self.train, self.objective.classes())?;
             self.labels_checked = true;
         }
-        let indices = &self.order[context.batch];
+        let indices = match self.shard {
+            Some((rank, size)) => {
+                let all = &self.order[context.batch];
+                &all[rank * all.len() / size..(rank + 1) * all.len() / size]
+            }
+            None => &self.order[context.batch][..],
+        };
         let batch = if self.full_batch() {
             self.whole_set
                 .get_or_insert_with(|| self.train.batch(indices, context.device))
@@ -159,6 +168,19 @@ where
             samples: batch.size,
             inputs: Some(batch.inputs),
         })
+    }
+
+    fn shard(&mut self, rank: usize, size: usize) -> Result<()> {
+        let order = self.train.batch_order(self.batch_size, None);
+        let smallest = order.iter().map(Vec::len).min().unwrap_or(0);
+        if smallest < size {
+            return Err(KilnError::Input(format!(
+                "a batch of {smallest} samples cannot be shared by {size} ranks (train.batch_size \
+                 or the training split is too small)"
+            )));
+        }
+        self.shard = Some((rank, size));
+        Ok(())
     }
 
     fn validate(&mut self, model: &M, device: &Device) -> Result<Option<Validation>> {

@@ -49,6 +49,13 @@ impl RunningMetrics {
         });
     }
 
+    /// Adds sums computed elsewhere (every rank's share of a batch, in data-parallel training).
+    pub fn add_sums(&mut self, sums: RunningSums) {
+        self.host.loss_sum += sums.loss_sum;
+        self.host.correct += sums.correct;
+        self.samples += sums.samples;
+    }
+
     /// Starts from sums carried over from a checkpoint.
     pub fn resumed(carried: RunningSums) -> Self {
         Self {

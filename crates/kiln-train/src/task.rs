@@ -85,6 +85,17 @@ pub trait TrainTask<M: Module> {
     /// error (labels the model cannot predict, say) ends training with it.
     fn validate(&mut self, model: &M, device: &Device) -> Result<Option<Validation>>;
 
+    /// Data-parallel training: from now on take only rank `rank`'s share (of `size`) of every
+    /// batch, the batch order staying that of the whole run. Tasks that cannot say so.
+    fn shard(&mut self, rank: usize, size: usize) -> Result<()> {
+        let _ = (rank, size);
+        Err(crate::KilnError::Input(
+            "this training task cannot be split across ranks (data-parallel training supports \
+             classifiers on samples)"
+                .into(),
+        ))
+    }
+
     /// Tensors the task carries from one step to the next (a recurrent state), saved in
     /// checkpoints; empty for tasks whose steps are independent.
     fn carried(&self) -> Vec<(&'static str, Tensor<3>)> {

@@ -6,6 +6,7 @@ use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::prelude::*;
 
 use crate::checkpoint::{Checkpointer, RunningSums, Snapshot, TrainState, VerifiedCheckpoint};
+use crate::collective::{self, Collective};
 use crate::early_stopping::{EarlyStopping, Verdict};
 use crate::hooks::{ClipGradNorm, F32Buffers, GradientHook, L1Penalty, LossTerm, ParamTransform};
 use crate::metrics::RunningMetrics;
@@ -37,6 +38,8 @@ pub struct Trainer<'a, M> {
     resume: Option<&'a VerifiedCheckpoint>,
     loss_terms: Vec<Box<dyn LossTerm<M> + 'a>>,
     gradient_hooks: Vec<Box<dyn GradientHook<M> + 'a>>,
+    collective: Option<&'a dyn Collective>,
+    check_every: usize,
     transforms: Vec<Box<dyn ParamTransform<M> + 'a>>,
 }
 
@@ -50,6 +53,8 @@ impl<'a, M: Module + 'static> Trainer<'a, M> {
             resume: None,
             loss_terms: Vec::new(),
             gradient_hooks: Vec::new(),
+            collective: None,
+            check_every: 50,
             transforms: Vec::new(),
         }
     }
@@ -92,6 +97,17 @@ impl<'a, M: Module + 'static> Trainer<'a, M> {
     }
 
     /// Trains `model` (built on the autodiff `device`) on `task`.
+    /// Data-parallel training over `collective`'s ranks (a single rank trains as one process):
+    /// each takes its share of every batch, gradients and running metrics are summed, batch-norm
+    /// statistics averaged, and every `check_every` steps (50 by default, 0 never) the ranks
+    /// compare a checksum of their parameters. Only give the checkpointer and progress to rank 0.
+    pub fn with_collective(mut self, collective: &'a dyn Collective, check_every: usize) -> Self {
+        self.collective = Some(collective).filter(|c| c.size() > 1);
+        self.check_every = check_every;
+        self
+    }
+
+    /// Trains `model` on `task`.
     pub fn fit<T: TrainTask<M>>(
         self,
         mut model: M,
@@ -106,8 +122,20 @@ impl<'a, M: Module + 'static> Trainer<'a, M> {
             loss_terms: added_terms,
             gradient_hooks: added_hooks,
             transforms: added_transforms,
+            collective,
+            check_every,
         } = self;
         config.validate()?;
+        if let Some(c) = collective {
+            if config.precision != crate::Precision::F32 {
+                return Err(KilnError::Input(format!(
+                    "data-parallel training runs in f32 (train.precision = \"f32\"), not {:?}: \
+                     the ranks' loss scalers would disagree",
+                    config.precision
+                )));
+            }
+            task.shard(c.rank(), c.size())?;
+        }
         let mut silent = Silent;
         let progress: &mut dyn Progress = match progress {
             Some(progress) => progress,
@@ -197,6 +225,15 @@ impl<'a, M: Module + 'static> Trainer<'a, M> {
             let mut overflowed = false;
             for batch in skip_now..batches {
                 device.seed(mix(config.seed ^ 0xD20F, batches_done as u64));
+                if let Some(c) = collective {
+                    // Weights Burn initialises lazily take this seed, as in one process; then
+                    // each rank draws its own dropout masks.
+                    collective::materialize(&model);
+                    device.seed(mix(
+                        config.seed ^ 0xD20F ^ ((c.rank() as u64) << 48),
+                        batches_done as u64,
+                    ));
+                }
                 let context = StepContext {
                     epoch,
                     batch,
@@ -208,13 +245,29 @@ impl<'a, M: Module + 'static> Trainer<'a, M> {
                 let cast = mixed.cast(&model);
                 let output = task.step(cast.as_ref().unwrap_or(&model), &context)?;
                 drop(cast);
-                running.add(
-                    objective,
-                    output.loss.clone().detach(),
-                    output.logits.clone().detach(),
-                    output.targets.clone(),
-                );
                 let mut loss = output.loss.clone();
+                match collective {
+                    None => running.add(
+                        objective,
+                        output.loss.clone().detach(),
+                        output.logits.clone().detach(),
+                        output.targets.clone(),
+                    ),
+                    Some(c) => {
+                        // This rank's share of the batch's mean: its samples over all ranks'.
+                        let mut local = RunningMetrics::default();
+                        local.add(
+                            objective,
+                            output.loss.clone().detach(),
+                            output.logits.clone().detach(),
+                            output.targets.clone(),
+                        );
+                        let global = collective::sum_running(c, local.sums());
+                        loss =
+                            loss.mul_scalar(output.samples as f64 / global.samples.max(1) as f64);
+                        running.add_sums(global);
+                    }
+                }
                 for term in &mut loss_terms {
                     if let Some(extra) = term.term(&model, &output) {
                         loss = loss + extra;
@@ -240,6 +293,9 @@ impl<'a, M: Module + 'static> Trainer<'a, M> {
                 } else {
                     grads
                 };
+                if let Some(c) = collective {
+                    grads = collective::sum_gradients(c, &model, grads);
+                }
                 let may_step = mixed.may_step(std::mem::take(&mut overflowed));
                 for hook in &mut gradient_hooks {
                     grads = hook.apply(&model, grads);
@@ -253,6 +309,12 @@ impl<'a, M: Module + 'static> Trainer<'a, M> {
                     model = transform.apply(model);
                 }
                 steps += 1;
+                if let Some(c) = collective {
+                    model = collective::average_buffers(c, model);
+                    if check_every > 0 && steps % check_every == 0 {
+                        collective::check_in_step(c, &model, steps)?;
+                    }
+                }
 
                 let Some(checkpointer) = checkpointer else {
                     continue;
@@ -319,6 +381,9 @@ impl<'a, M: Module + 'static> Trainer<'a, M> {
                 stopped_early = epoch < epochs;
                 break;
             }
+        }
+        if let Some(c) = collective {
+            collective::check_in_step(c, &model, steps)?;
         }
         if let Some(checkpointer) = checkpointer {
             checkpointer.flush()?;

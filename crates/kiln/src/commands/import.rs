@@ -18,6 +18,7 @@ pub fn run(args: &ImportArgs) -> Result<()> {
         resume: false,
         card: !args.no_card,
         init: None,
+        ranks: None,
     };
     let outcome = import_weights(&args.weights, &config, &options)?;
     let s = &outcome.summary;

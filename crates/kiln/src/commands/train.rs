@@ -45,9 +45,33 @@ pub fn load_config_named(name: &str, overrides: Vec<String>) -> Result<Experimen
     }
 }
 
-/// Runs `kiln train`.
+/// Runs `kiln train`: data-parallel over MPI's ranks when launched by `mpirun` (built with
+/// `--features mpi`).
 pub fn run(args: &TrainArgs) -> Result<()> {
+    let ranks = kiln_distributed::world().filter(|w| w.size() > 1);
+    let lead = ranks.as_ref().is_none_or(|w| w.rank() == 0);
+    let result = train_on(args, ranks.clone(), lead);
+    if let (Err(error), Some(world)) = (&result, &ranks) {
+        // Every rank says why, and exits at once: MPI's finalisation would wait for the others.
+        eprintln!("error: {error}");
+        if world.rank() == 0 {
+            eprintln!(
+                "(rank 0 of {}: the job stops; nothing saved so far is lost)",
+                world.size()
+            );
+        }
+        std::process::exit(error.exit_code());
+    }
+    result
+}
+
+fn train_on(
+    args: &TrainArgs,
+    ranks: Option<std::rc::Rc<dyn kiln_train::Collective>>,
+    lead: bool,
+) -> Result<()> {
     let config = load_config(args)?;
+    let size = ranks.as_ref().map_or(1, |w| w.size());
     let options = TrainOptions {
         out: args.out.clone(),
         overwrite: args.overwrite,
@@ -55,10 +79,20 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         resume: args.resume,
         card: !args.no_card,
         init: args.init.clone(),
+        ranks,
     };
     kiln_train::interrupt::install();
     let mut progress = ConsoleProgress::new(config.train.log_every);
     let outcome = train(&config, &options, &mut progress)?;
+    if !lead {
+        return Ok(());
+    }
+    if size > 1 {
+        println!(
+            "data-parallel over {size} ranks (global batch {})",
+            config.train.batch_size
+        );
+    }
     let s = &outcome.summary;
     println!(
         "trained {} ({}, {} params) on {} in {:.2}s: {} epochs, {} steps, {:.0} samples/s",
