@@ -42,7 +42,7 @@ pub fn check_job(config: &ExperimentConfig, ranks: &dyn Collective) -> Result<()
         )));
     }
     let batch = config.train.batch_size;
-    if batch == 0 || batch % size != 0 {
+    if batch == 0 || !batch.is_multiple_of(size) {
         return Err(KilnError::Input(format!(
             "rank {rank}: train.batch_size = {batch} (the global batch) is not divisible by the \
              {size} ranks"

@@ -3,8 +3,9 @@
 //! - [`LossTerm`]: a term added to the task's loss before back-propagation (L1 regularisation;
 //!   later a distillation teacher's term).
 //! - [`GradientHook`]: a change to the gradients between back-propagation and the optimizer
-//!   step (global-norm clipping; later per-example clipping and noise, all-reduce). The loss
-//!   scaler's unscaling and skipped steps come first on that path.
+//!   step (global-norm clipping, DP-SGD's noise). The loss scaler's unscaling and skipped
+//!   steps come first on that path, then data-parallel training's gradient all-reduce
+//!   ([`crate::collective`]), so that clipping sees the global gradient.
 //! - [`ParamTransform`]: a change to the parameters after each optimizer step (half-precision
 //!   training's f32 buffers; later pruning masks and fake quantisation).
 
