@@ -10,6 +10,14 @@ use crate::ExperimentConfig;
 /// Steps between two comparisons of the ranks' parameter checksums.
 pub const CHECK_EVERY: usize = 50;
 
+/// [`CHECK_EVERY`], or `$KILN_CHECK_EVERY` (0: only at the end).
+pub fn check_every() -> usize {
+    std::env::var("KILN_CHECK_EVERY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(CHECK_EVERY)
+}
+
 /// Refuses a job whose ranks read different configs (a hash compared first, so that every
 /// rank takes the same path), or that data-parallel training cannot run: a language model or a
 /// differentially private run, another precision than f32, or a global batch the ranks cannot

@@ -222,7 +222,7 @@ fn train_samples(
         .with_checkpointer(checkpointer.as_ref())
         .resume_from(resume.as_ref());
     if let Some(c) = ranks {
-        trainer = trainer.with_collective(c, crate::distributed::CHECK_EVERY);
+        trainer = trainer.with_collective(c, crate::distributed::check_every());
     }
     if let (Some(teacher), Some(distill)) = (&teacher, &config.distill) {
         trainer = trainer.with_loss_term(distillation(teacher, distill));

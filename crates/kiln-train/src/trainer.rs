@@ -99,8 +99,8 @@ impl<'a, M: Module + 'static> Trainer<'a, M> {
     /// Trains `model` (built on the autodiff `device`) on `task`.
     /// Data-parallel training over `collective`'s ranks (a single rank trains as one process):
     /// each takes its share of every batch, gradients and running metrics are summed, batch-norm
-    /// statistics averaged, and every `check_every` steps (50 by default, 0 never) the ranks
-    /// compare a checksum of their parameters. Only give the checkpointer and progress to rank 0.
+    /// statistics averaged, and every `check_every` steps and at each epoch's end (0: never) the
+    /// ranks compare a checksum of their parameters. Only give the checkpointer and progress to rank 0.
     pub fn with_collective(mut self, collective: &'a dyn Collective, check_every: usize) -> Self {
         self.collective = Some(collective).filter(|c| c.size() > 1);
         self.check_every = check_every;
@@ -311,7 +311,9 @@ impl<'a, M: Module + 'static> Trainer<'a, M> {
                 steps += 1;
                 if let Some(c) = collective {
                     model = collective::average_buffers(c, model);
-                    if check_every > 0 && steps % check_every == 0 {
+                    // Also at each epoch's last step, before rank 0 alone reads the running
+                    // statistics for a checkpoint (which settles their value on that rank).
+                    if check_every > 0 && (steps % check_every == 0 || batch + 1 == batches) {
                         collective::check_in_step(c, &model, steps)?;
                     }
                 }
@@ -381,9 +383,6 @@ impl<'a, M: Module + 'static> Trainer<'a, M> {
                 stopped_early = epoch < epochs;
                 break;
             }
-        }
-        if let Some(c) = collective {
-            collective::check_in_step(c, &model, steps)?;
         }
         if let Some(checkpointer) = checkpointer {
             checkpointer.flush()?;

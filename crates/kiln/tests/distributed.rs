@@ -287,3 +287,36 @@ fn bad_jobs_are_refused_on_every_rank() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(!o.stdout.contains("data-parallel"));
 }
+
+#[test]
+fn batch_norm_statistics_are_averaged_so_the_ranks_stay_identical() {
+    if !mpi_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // Each rank normalises its own half of a batch, so its running statistics would differ;
+    // averaged after every step they stay equal, and the ranks' checksums (every 50 steps and
+    // at the end, running statistics included) agree.
+    let args = [
+        "train",
+        "fnn-iris",
+        "--set",
+        "model.batch_norm=true",
+        "--set",
+        "train.batch_size=16",
+        "--epochs",
+        "40",
+        "--no-card",
+        "--out",
+        "bn",
+    ];
+    let (code, stdout, stderr) = mpirun(dir.path(), 2, &args);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("data-parallel over 2 ranks"), "{stdout}");
+    let summary = json(&dir.path().join("bn/summary.json"));
+    assert!(summary["steps"].as_u64().unwrap() > 50);
+    assert!(
+        summary["test"]["accuracy"].as_f64().unwrap() >= 0.8,
+        "{summary}"
+    );
+}
