@@ -320,3 +320,112 @@ fn batch_norm_statistics_are_averaged_so_the_ranks_stay_identical() {
         "{summary}"
     );
 }
+
+/// The pid of the `kiln` process of MPI rank `rank` whose command line mentions `marker`.
+fn rank_pid(rank: usize, marker: &str) -> Option<u32> {
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
+        let has = |bytes: &[u8], needle: &str| {
+            bytes
+                .split(|b| *b == 0)
+                .any(|part| part == needle.as_bytes())
+        };
+        if has(&cmdline, marker) && has(&environ, &format!("OMPI_COMM_WORLD_RANK={rank}")) {
+            return Some(pid);
+        }
+    }
+    None
+}
+
+#[test]
+fn a_rank_that_dies_ends_the_job_and_the_run_resumes_exactly() {
+    if !mpi_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path();
+    let args = |out: &str| {
+        vec![
+            "train".to_string(),
+            "mlp-mnist".into(),
+            "--epochs".into(),
+            "3".into(),
+            "--no-card".into(),
+            "--set".into(),
+            "checkpoint.every_steps=20".into(),
+            "--out".into(),
+            out.into(),
+        ]
+    };
+    let (code, _, stderr) = mpirun(
+        work,
+        2,
+        &args("straight")
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(code, 0, "{stderr}");
+
+    let child = Command::new("mpirun")
+        .args([
+            "-np",
+            "2",
+            "--oversubscribe",
+            "--allow-run-as-root",
+            "--mca",
+            "btl",
+            "tcp,self",
+        ])
+        .arg(env!("CARGO_BIN_EXE_kiln"))
+        .args(args("killed"))
+        .current_dir(work)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run = work.join("killed");
+    let start = std::time::Instant::now();
+    let saved = |run: &Path| {
+        if run.join("checkpoints").is_dir() {
+            common::checkpoints(run).len()
+        } else {
+            0
+        }
+    };
+    while saved(&run) < 3 && start.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let pid = rank_pid(1, "killed").expect("rank 1 is running");
+    // SAFETY: sending a signal to a process this test started.
+    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the job must end when a rank dies");
+    assert!(
+        stderr.contains("signal 9") || stderr.contains("Killed"),
+        "{stderr}"
+    );
+    assert!(!run.join("summary.json").exists(), "the run did not finish");
+    assert!(saved(&run) > 0, "the checkpoints written before survive");
+
+    let mut resume = args("killed");
+    resume.push("--resume".into());
+    let (code, _, stderr) = mpirun(
+        work,
+        2,
+        &resume.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("resuming from"), "{stderr}");
+    let sha = |p: &Path| json(&p.join("summary.json"))["weights_sha256"].clone();
+    assert_eq!(
+        sha(&run),
+        sha(&work.join("straight")),
+        "the resumed run ends bit for bit where an uninterrupted one does"
+    );
+}
