@@ -246,6 +246,7 @@ impl<'a, M: Module + 'static> Trainer<'a, M> {
                 let output = task.step(cast.as_ref().unwrap_or(&model), &context)?;
                 drop(cast);
                 let mut loss = output.loss.clone();
+                let mut step_samples = output.samples;
                 match collective {
                     None => running.add(
                         objective,
@@ -265,6 +266,7 @@ impl<'a, M: Module + 'static> Trainer<'a, M> {
                         let global = collective::sum_running(c, local.sums());
                         loss =
                             loss.mul_scalar(output.samples as f64 / global.samples.max(1) as f64);
+                        step_samples = global.samples;
                         running.add_sums(global);
                     }
                 }
@@ -280,7 +282,7 @@ impl<'a, M: Module + 'static> Trainer<'a, M> {
                 }
                 let (grads, overflow) = mixed.backward(&model, loss);
                 batches_done += 1;
-                samples_seen += output.samples;
+                samples_seen += step_samples;
                 progress.step();
                 overflowed |= overflow;
                 if batch + 1 < group_start + group_len {
