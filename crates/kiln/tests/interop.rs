@@ -388,3 +388,56 @@ fn onnx_exports_run_in_onnxruntime_with_kilns_logits() {
     assert!(o.stderr.contains("SwapDims"), "{}", o.stderr);
     assert!(!file.exists());
 }
+
+#[test]
+fn a_pytorch_pt_file_imports_with_the_same_weights() {
+    if !python_has(&["numpy", "safetensors"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let st = dir.path().join("iris.safetensors");
+    assert_eq!(
+        kiln(&["export", "fnn-iris", "--out", st.to_str().unwrap()]).code,
+        0
+    );
+    // torch.save's zip layout and pickle, written without PyTorch (tests/python/write_pt.py).
+    let pt = dir.path().join("iris.pt");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/write_pt.py");
+    let status = Command::new("python3")
+        .arg(script)
+        .arg(&st)
+        .arg(&pt)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let run = dir.path().join("run");
+    let o = kiln(&[
+        "import",
+        pt.to_str().unwrap(),
+        "--config",
+        "fnn-iris",
+        "--no-card",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let shipped = json(&run_dir_of("fnn-iris").join("summary.json"));
+    assert_eq!(
+        json(&run.join("summary.json"))["weights_sha256"],
+        shipped["weights_sha256"]
+    );
+    // A damaged pickle is refused naming the file.
+    let bytes = std::fs::read(&pt).unwrap();
+    let cut = dir.path().join("cut.pt");
+    std::fs::write(&cut, &bytes[..bytes.len() / 3]).unwrap();
+    let o = kiln(&[
+        "import",
+        cut.to_str().unwrap(),
+        "--config",
+        "fnn-iris",
+        "--out",
+        run.to_str().unwrap(),
+        "--overwrite",
+    ]);
+    common::assert_bad_input(&o, "cut.pt");
+}
