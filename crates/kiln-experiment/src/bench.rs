@@ -1,12 +1,13 @@
 //! `kiln bench`: steady-state training throughput (warm-up dropped, median over windows of steps),
-//! inference throughput (batches of 256 without autodiff) and the process's peak memory.
+//! inference throughput (batches of 256 without autodiff) and the process's peak memory;
+//! language models in characters per second, generation included (`bench_text`).
 
 use std::time::Instant;
 
 use burn::prelude::*;
 use serde::Serialize;
 
-use kiln_train::{BackendKind, KilnError, Progress, Result, Trainer};
+use kiln_train::{BackendKind, Progress, Result, Trainer};
 use kiln_zoo::{AnyModel, TaskKind};
 
 use crate::data::prepare;
@@ -32,11 +33,17 @@ pub struct BenchReport {
     pub infer_samples_per_sec: f64,
     /// Peak resident memory of the process, MiB.
     pub peak_rss_mib: f64,
+    /// What the rates count: `samples`, or `characters` for a language model (streams x
+    /// seq_len per step).
+    pub unit: String,
+    /// Language models: characters per second sampled one at a time, as `kiln generate` does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generate_chars_per_sec: Option<f64>,
 }
 
 /// Records the time of every optimizer step.
-struct StepClock {
-    times: Vec<Instant>,
+pub(crate) struct StepClock {
+    pub(crate) times: Vec<Instant>,
 }
 
 impl Progress for StepClock {
@@ -46,7 +53,7 @@ impl Progress for StepClock {
 }
 
 /// Median of windows of `window` consecutive intervals, in steps per second.
-fn median_rate(times: &[Instant], window: usize) -> f64 {
+pub(crate) fn median_rate(times: &[Instant], window: usize) -> f64 {
     let mut rates: Vec<f64> = times
         .windows(window + 1)
         .step_by(window)
@@ -62,12 +69,10 @@ pub fn bench(
     backend: Option<BackendKind>,
     steps: usize,
 ) -> Result<BenchReport> {
-    if config.model.info().task == TaskKind::LanguageModelling {
-        return Err(KilnError::Input(
-            "kiln bench measures classifiers; language models are not supported yet".into(),
-        ));
-    }
     let backend = choose_backend(backend, config)?;
+    if config.model.info().task == TaskKind::LanguageModelling {
+        return crate::bench_text::bench_language_model(config, backend, steps);
+    }
     let device = backend.device()?;
     let mut splits = prepare(&config.data, config.seed)?;
     let batch_size = config.train.batch_size.max(1).min(splits.train.len());
@@ -124,6 +129,8 @@ pub fn bench(
         train_samples_per_sec: train_rate,
         infer_samples_per_sec: infer_rate,
         peak_rss_mib: peak_rss_mib(),
+        unit: "samples".into(),
+        generate_chars_per_sec: None,
     })
 }
 

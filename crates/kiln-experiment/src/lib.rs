@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 pub mod bench;
+mod bench_text;
 pub mod card;
 pub mod compress;
 pub mod config;

@@ -16,8 +16,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     }
     let config = load_config_named(&args.config, overrides)?;
     let report = bench(&config, parse_backend(args.backend.as_deref())?, args.steps)?;
+    let unit = &report.unit;
     println!(
-        "{} on {} in {} (batch {}): train {:.0} samples/s, inference {:.0} samples/s, peak RSS {:.0} MiB",
+        "{} on {} in {} (batch {}): train {:.0} {unit}/s, inference {:.0} {unit}/s, peak RSS {:.0} MiB",
         report.name,
         report.backend,
         report.precision,
@@ -26,6 +27,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         report.infer_samples_per_sec,
         report.peak_rss_mib
     );
+    if let Some(rate) = report.generate_chars_per_sec {
+        println!("generation (one character at a time): {rate:.0} characters/s");
+    }
     if let Some(path) = &args.json {
         write_atomic(
             path,
