@@ -26,9 +26,11 @@ mod block;
 mod cnn;
 mod config;
 pub mod fused;
+pub mod scatter;
 #[cfg(test)]
 mod test_rng;
 
 pub use block::ConvBlock;
 pub use cnn::Cnn;
 pub use config::{CnnConfig, ConvBlockConfig};
+pub use scatter::{ScatterNet, ScatterNetConfig, Scattering};

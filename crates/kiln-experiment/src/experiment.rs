@@ -18,6 +18,7 @@ use kiln_train::{
 use kiln_zoo::{AnyModel, LanguageModelling, TaskKind, evaluate_text, sample_tokens};
 
 use crate::data::{Preprocess, Splits, load_preprocess, prepare, prepare_text};
+use crate::frozen::head_samples;
 use crate::manifest::Manifest;
 use crate::private::{PrivacyPlan, batched_route, refuse_batch_norm};
 use crate::run_dir::{
@@ -102,26 +103,39 @@ pub fn train(
 pub fn classification<'a>(
     config: &ExperimentConfig,
     splits: &'a Splits,
-) -> Classification<'a, fn(&AnyModel, Tensor<2>) -> Tensor<2>> {
+) -> Classification<'a, Logits> {
+    classification_of(
+        config,
+        &splits.train,
+        splits.valid.as_ref(),
+        AnyModel::logits,
+    )
+}
+
+/// [`classification`] of `train` and `valid` through `forward` (the head of a model with a
+/// frozen first stage trains on that stage's features).
+fn classification_of<'a>(
+    config: &ExperimentConfig,
+    train: &'a kiln_data::Samples,
+    valid: Option<&'a kiln_data::Samples>,
+    forward: Logits,
+) -> Classification<'a, Logits> {
     let batch_size = if config.optim.name == OptimName::Gd {
         0
     } else {
         config.train.batch_size
     };
-    Classification::new(
-        &splits.train,
-        AnyModel::logits as fn(&AnyModel, Tensor<2>) -> Tensor<2>,
-    )
-    .with_optional_valid(splits.valid.as_ref())
-    .with_batch_size(batch_size)
-    .with_augment(Augment {
-        max_shift: config.data.augment_shift,
-        max_rotation: config.data.augment_rotation,
-    })
+    Classification::new(train, forward)
+        .with_optional_valid(valid)
+        .with_batch_size(batch_size)
+        .with_augment(Augment {
+            max_shift: config.data.augment_shift,
+            max_rotation: config.data.augment_rotation,
+        })
 }
 
 /// The zoo's forward pass, as the loop's tasks take it.
-type Logits = fn(&AnyModel, Tensor<2>) -> Tensor<2>;
+pub type Logits = fn(&AnyModel, Tensor<2>) -> Tensor<2>;
 
 /// DP-SGD's task over the zoo's models.
 pub(crate) type PrivateTask<'a> = DpClassification<'a, AnyModel, Logits>;
@@ -133,19 +147,30 @@ pub(crate) fn private_task<'a>(
     splits: &'a Splits,
     objective: Objective,
 ) -> (PrivateTask<'a>, GaussianNoise) {
+    private_task_of(plan, &splits.train, splits.valid.as_ref(), objective, false)
+}
+
+/// [`private_task`] of `train` and `valid`; `on_head`: the samples are a frozen first stage's
+/// features and the task trains the head alone.
+fn private_task_of<'a>(
+    plan: &PrivacyPlan,
+    train: &'a kiln_data::Samples,
+    valid: Option<&'a kiln_data::Samples>,
+    objective: Objective,
+    on_head: bool,
+) -> (PrivateTask<'a>, GaussianNoise) {
     let noise = GaussianNoise::new(
         plan.noise_multiplier,
         plan.max_grad_norm,
         plan.sample_rate * plan.examples as f64,
     );
-    let task = DpClassification::new(
-        &splits.train,
-        AnyModel::logits as Logits,
-        plan.sample_rate,
-        plan.max_grad_norm,
-    )
-    .with_optional_valid(splits.valid.as_ref())
-    .with_batched_route(batched_route(objective, plan.max_grad_norm));
+    let forward: Logits = match on_head {
+        true => AnyModel::head_logits,
+        false => AnyModel::logits,
+    };
+    let task = DpClassification::new(train, forward, plan.sample_rate, plan.max_grad_norm)
+        .with_optional_valid(valid)
+        .with_batched_route(batched_route(objective, plan.max_grad_norm, on_head));
     (task, noise)
 }
 
@@ -227,10 +252,24 @@ fn train_samples(
     if let (Some(teacher), Some(distill)) = (&teacher, &config.distill) {
         trainer = trainer.with_loss_term(distillation(teacher, distill));
     }
+    // A frozen first stage (no augmentation to redo it) is computed once; the head trains.
+    let augmented = config.data.augment_shift > 0.0 || config.data.augment_rotation > 0.0;
+    let head = match augmented {
+        true => None,
+        false => head_samples(&model, &splits.train, splits.valid.as_ref(), device)?,
+    };
+    let (train, valid, forward): (_, _, Logits) = match &head {
+        Some(h) => (&h.train, h.valid.as_ref(), AnyModel::head_logits),
+        None => (&splits.train, splits.valid.as_ref(), AnyModel::logits),
+    };
     let report = match plan {
-        None => trainer.fit(model, &mut classification(config, &splits), &autodiff)?,
+        None => {
+            let mut task = classification_of(config, train, valid, forward);
+            trainer.fit(model, &mut task, &autodiff)?
+        }
         Some(plan) => {
-            let (mut task, noise) = private_task(&plan, &splits, objective);
+            let on_head = head.is_some();
+            let (mut task, noise) = private_task_of(&plan, train, valid, objective, on_head);
             trainer
                 .with_gradient_hook(noise)
                 .fit(model, &mut task, &autodiff)?

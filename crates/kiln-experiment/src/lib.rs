@@ -14,6 +14,7 @@ pub mod distributed;
 mod experiment;
 pub mod explain;
 pub mod fairness;
+mod frozen;
 pub mod interop;
 pub mod manifest;
 mod onnx;

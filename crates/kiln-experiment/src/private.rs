@@ -170,21 +170,67 @@ impl ProbedLinears for MlpLinears<'_> {
     }
 }
 
-/// The batched per-example route for the kinds made of Linear layers (mlp); other kinds go
-/// through micro-batches of one.
-pub fn batched_route<'a>(objective: Objective, max_norm: f64) -> BatchedRoute<'a, AnyModel> {
-    Box::new(move |model, x, labels| match model {
-        AnyModel::Mlp(mlp) if mlp.norms.is_empty() => {
-            let device = x.device();
-            let losses = |logits| per_example_losses(objective, logits, labels.clone());
-            Some(clipped_linear_gradients(
-                &MlpLinears(mlp),
-                x,
-                losses,
-                max_norm,
-                &device,
-            ))
+/// The zoo's scattering network.
+type ScatterNet = <kiln_zoo::kinds::scatter::ScatterSpec as kiln_zoo::ModelKind>::Model;
+
+/// kiln-cnn's scattering network seen as the Linear layers of its head (its scattering has
+/// no parameters): on raw inputs the features are computed first, without a gradient.
+struct ScatterHead<'a> {
+    net: &'a ScatterNet,
+    /// The inputs are already the frozen features.
+    on_features: bool,
+}
+
+impl ProbedLinears for ScatterHead<'_> {
+    fn forward_probed(
+        &self,
+        x: Tensor<2>,
+        probe: &mut dyn FnMut(usize, Tensor<2>) -> Tensor<2>,
+        inputs: &mut Vec<Tensor<2>>,
+    ) -> Tensor<2> {
+        let net = self.net;
+        let mut x = match self.on_features {
+            true => x,
+            false => net.features_flat(x).detach(),
+        };
+        for (index, layer) in net.hidden.iter().enumerate() {
+            inputs.push(x.clone());
+            x = net.activation.forward(probe(index, layer.forward(x)));
         }
-        _ => None,
+        inputs.push(x.clone());
+        probe(net.hidden.len(), net.output.forward(x))
+    }
+
+    fn linears(&self) -> Vec<&Linear> {
+        self.net.hidden.iter().chain([&self.net.output]).collect()
+    }
+}
+
+/// The batched per-example route for the kinds made of Linear layers (mlp, and the head of a
+/// scattering network; `on_head`: the inputs are its features); other kinds go through
+/// micro-batches of one.
+pub fn batched_route<'a>(
+    objective: Objective,
+    max_norm: f64,
+    on_head: bool,
+) -> BatchedRoute<'a, AnyModel> {
+    Box::new(move |model, x, labels| {
+        let device = x.device();
+        let losses = |logits| per_example_losses(objective, logits, labels.clone());
+        match model {
+            AnyModel::Mlp(mlp) if mlp.norms.is_empty() && !on_head => Some(
+                clipped_linear_gradients(&MlpLinears(mlp), x, losses, max_norm, &device),
+            ),
+            AnyModel::Scatter(net) => {
+                let head = ScatterHead {
+                    net,
+                    on_features: on_head,
+                };
+                Some(clipped_linear_gradients(
+                    &head, x, losses, max_norm, &device,
+                ))
+            }
+            _ => None,
+        }
     })
 }

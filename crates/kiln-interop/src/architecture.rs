@@ -136,6 +136,14 @@ impl Architecture {
                 encoder: recurrent_spec(&lm.encoder),
                 dropout: lm.dropout.prob,
             },
+            AnyModel::Scatter(_) => {
+                return Err(KilnError::Input(
+                    "scattering networks cannot be exported in PyTorch's layout: their wavelet \
+                     scattering transform has no torch.nn counterpart (only the Linear head has \
+                     weights)"
+                        .into(),
+                ));
+            }
         })
     }
 

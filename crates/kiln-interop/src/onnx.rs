@@ -48,6 +48,7 @@ pub fn onnx_bytes(
             exporter.export_dynamic(m, a, b, &specs(4), |m, x| m.forward(x))
         }
         AnyModel::Charlm(_) => return Err(charlm()),
+        AnyModel::Scatter(_) => return Err(scatter()),
     };
     result.map(|onnx| onnx.into_bytes()).map_err(describe)
 }
@@ -79,8 +80,16 @@ fn fixed(model: &AnyModel, shape: &[usize]) -> Result<Vec<u8>> {
             |m, x| m.forward(x),
         ),
         AnyModel::Charlm(_) => return Err(charlm()),
+        AnyModel::Scatter(_) => return Err(scatter()),
     };
     result.map(|onnx| onnx.into_bytes()).map_err(describe)
+}
+
+fn scatter() -> KilnError {
+    KilnError::Input(
+        "ONNX export of scattering networks is not supported: their fixed wavelet transform          (reflection padding, complex modulus) is built when the model runs, not stored as          weights"
+            .into(),
+    )
 }
 
 fn charlm() -> KilnError {

@@ -1,4 +1,4 @@
-//! Kiln's model zoo: every model kind (mlp, cnn, rnn, charlm) registered once with its
+//! Kiln's model zoo: every model kind (mlp, cnn, rnn, charlm, linear, scatter) registered once with its
 //! `[model]` config section (the model crates' own Burn types with serde), its builder, its
 //! task and what `kiln list` shows of it.
 //!
@@ -23,4 +23,5 @@ zoo! {
     Rnn(rnn::RnnSpec),
     Charlm(charlm::CharLmSpec),
     Linear(linear::LinearSpec),
+    Scatter(scatter::ScatterSpec),
 }

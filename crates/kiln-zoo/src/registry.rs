@@ -68,6 +68,19 @@ pub trait ModelKind: Serialize + DeserializeOwned + Clone + PartialEq + std::fmt
     /// Logits `[batch, outputs]` for flattened inputs `[batch, sample_size]`.
     fn logits(model: &Self::Model, inputs: Tensor<2>) -> Tensor<2>;
 
+    /// Features of a first stage without parameters (a fixed transform) for flattened inputs,
+    /// or `None` when the whole model trains. Training computes them once for the whole data
+    /// set and trains [`head_logits`](Self::head_logits) on them.
+    fn frozen_features(model: &Self::Model, inputs: Tensor<2>) -> Option<Tensor<2>> {
+        let _ = (model, inputs);
+        None
+    }
+
+    /// Logits of the [`frozen_features`](Self::frozen_features) of some inputs.
+    fn head_logits(model: &Self::Model, features: Tensor<2>) -> Tensor<2> {
+        Self::logits(model, features)
+    }
+
     /// Structured pruning: this kind's section and a smaller dense model without `fraction` of
     /// the units (conv filters, hidden units) of `model`, those of the smallest L1 norm, with
     /// the weights of the units kept. Kinds that cannot say no with an input error.
@@ -169,6 +182,20 @@ macro_rules! zoo {
             pub fn logits(&self, inputs: burn::prelude::Tensor<2>) -> burn::prelude::Tensor<2> {
                 match self {
                     $(Self::$variant(model) => <$crate::kinds::$module::$spec as $crate::ModelKind>::logits(model, inputs),)+
+                }
+            }
+
+            /// See [`ModelKind::frozen_features`].
+            pub fn frozen_features(&self, inputs: burn::prelude::Tensor<2>) -> Option<burn::prelude::Tensor<2>> {
+                match self {
+                    $(Self::$variant(model) => <$crate::kinds::$module::$spec as $crate::ModelKind>::frozen_features(model, inputs),)+
+                }
+            }
+
+            /// See [`ModelKind::head_logits`].
+            pub fn head_logits(&self, features: burn::prelude::Tensor<2>) -> burn::prelude::Tensor<2> {
+                match self {
+                    $(Self::$variant(model) => <$crate::kinds::$module::$spec as $crate::ModelKind>::head_logits(model, features),)+
                 }
             }
         }

@@ -300,17 +300,7 @@ fn state_dicts_that_do_not_fit_are_refused_and_nothing_is_written() {
     assert_bad_input(&o, "wrong shapes: hidden.0.bias is [");
     assert!(!run.exists());
     // A truncated file.
-    let bytes = std::fs::read(&file).unwrap();
-    let cut = dir.path().join("cut.safetensors");
-    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
-    let o = kiln(&[
-        "import",
-        cut.to_str().unwrap(),
-        "--config",
-        "fnn-iris",
-        "--out",
-        run.to_str().unwrap(),
-    ]);
+    let o = import_truncated(&file, "cut.safetensors", 2, &run);
     assert_bad_input(&o, "cut.safetensors");
     assert!(!run.exists());
     // An export over an existing file, an unknown format, an unknown name.
@@ -427,17 +417,22 @@ fn a_pytorch_pt_file_imports_with_the_same_weights() {
         shipped["weights_sha256"]
     );
     // A damaged pickle is refused naming the file.
-    let bytes = std::fs::read(&pt).unwrap();
-    let cut = dir.path().join("cut.pt");
-    std::fs::write(&cut, &bytes[..bytes.len() / 3]).unwrap();
-    let o = kiln(&[
+    let o = import_truncated(&pt, "cut.pt", 3, &run);
+    common::assert_bad_input(&o, "cut.pt");
+}
+
+/// `kiln import` of the first 1/`divisor` of `file` (copied beside it as `name`) into `run`,
+/// with fnn-iris's config.
+fn import_truncated(file: &Path, name: &str, divisor: usize, run: &Path) -> common::Output {
+    let bytes = std::fs::read(file).unwrap();
+    let cut = file.with_file_name(name);
+    std::fs::write(&cut, &bytes[..bytes.len() / divisor]).unwrap();
+    kiln(&[
         "import",
         cut.to_str().unwrap(),
         "--config",
         "fnn-iris",
         "--out",
         run.to_str().unwrap(),
-        "--overwrite",
-    ]);
-    common::assert_bad_input(&o, "cut.pt");
+    ])
 }

@@ -6,3 +6,4 @@ pub mod linear;
 pub mod mlp;
 pub mod rnn;
 mod rnn_units;
+pub mod scatter;
