@@ -18,19 +18,22 @@ pub(crate) struct HeadSamples {
     pub valid: Option<Samples>,
 }
 
-/// The frozen features of `train` and `valid` through `model` (built on the autodiff twin of
-/// `device`), or `None` when the model has no frozen first stage.
+/// The frozen features of `train` and `valid` through `model` (on its `device`), or `None`
+/// when the model has no frozen first stage. The stage has no parameters, so none of the
+/// model's (lazily initialised) parameters is touched: the weights a seed gives stay the same.
 pub(crate) fn head_samples(
     model: &AnyModel,
     train: &Samples,
     valid: Option<&Samples>,
     device: &Device,
 ) -> Result<Option<HeadSamples>> {
-    let inference = model.valid();
-    let Some(train) = features(&inference, train, device) else {
+    if !model.has_frozen_features() {
+        return Ok(None);
+    }
+    let Some(train) = features(model, train, device) else {
         return Ok(None);
     };
-    let valid = valid.and_then(|v| features(&inference, v, device));
+    let valid = valid.and_then(|v| features(model, v, device));
     Ok(Some(HeadSamples { train, valid }))
 }
 
@@ -41,7 +44,7 @@ fn features(model: &AnyModel, samples: &Samples, device: &Device) -> Option<Samp
     let mut width = 0;
     for chunk in indices.chunks(BATCH) {
         let batch = samples.batch(chunk, device);
-        let f = model.frozen_features(batch.inputs)?;
+        let f = model.frozen_features(batch.inputs)?.detach();
         width = f.dims()[1];
         values.extend(f.into_data().try_to_vec::<f32>().expect("f32 features"));
     }
@@ -88,7 +91,7 @@ mod tests {
 
     #[test]
     fn a_scattering_network_trains_its_head_on_features_that_give_the_same_logits() {
-        let device = Device::flex();
+        let device = Device::flex().autodiff();
         let model = build("kind = \"scatter\"", vec![1, 28, 28]);
         let train = images(300);
         let head = head_samples(&model, &train, None, &device)
@@ -98,10 +101,9 @@ mod tests {
         assert_eq!(head.train.labels, train.labels);
         assert!(head.valid.is_none());
         // The head on the stored features gives the model's own logits.
-        let inference = model.valid();
         let picked = [0, 150, 299];
-        let full = inference.logits(train.batch(&picked, &device).inputs);
-        let through = inference.head_logits(head.train.batch(&picked, &device).inputs);
+        let full = model.logits(train.batch(&picked, &device).inputs);
+        let through = model.head_logits(head.train.batch(&picked, &device).inputs);
         let gap = (full - through).abs().max().into_scalar::<f32>();
         assert!(gap < 1e-5, "gap {gap}");
     }
@@ -109,7 +111,7 @@ mod tests {
     #[test]
     fn other_models_train_whole() {
         let model = build("kind = \"mlp\"\nhidden = [8]", vec![1, 28, 28]);
-        let head = head_samples(&model, &images(3), None, &Device::flex()).unwrap();
+        let head = head_samples(&model, &images(3), None, &Device::flex().autodiff()).unwrap();
         assert!(head.is_none());
     }
 }
