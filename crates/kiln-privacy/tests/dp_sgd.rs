@@ -10,7 +10,7 @@ use kiln_data::synthetic::rings;
 use kiln_privacy::dp_sgd::{DpClassification, GaussianNoise, poisson_sample};
 use kiln_train::checkpoint::{self, CheckpointPolicy, Checkpointer};
 use kiln_train::hooks::GradientHook;
-use kiln_train::{FitConfig, FitReport, Objective, StepContext, TrainTask, Trainer};
+use kiln_train::{FitConfig, FitReport, Objective, Precision, StepContext, TrainTask, Trainer};
 
 #[derive(Module, Debug)]
 struct Net {
@@ -164,6 +164,16 @@ fn the_realised_sampling_rate_is_q() {
 }
 
 fn fit(epochs: usize, run: Option<(&std::path::Path, bool)>) -> FitReport<Net> {
+    fit_in(epochs, run, Precision::F32, false)
+}
+
+/// [`fit`] in `precision` (f32 master weights), through the batched Linear route or not.
+fn fit_in(
+    epochs: usize,
+    run: Option<(&std::path::Path, bool)>,
+    precision: Precision,
+    batched: bool,
+) -> FitReport<Net> {
     let device = Device::flex().autodiff();
     let _rng = kiln_train::rng_guard();
     let model = net(&device);
@@ -184,7 +194,15 @@ fn fit(epochs: usize, run: Option<(&std::path::Path, bool)>) -> FitReport<Net> {
     let mut task = DpClassification::new(&train, Net::forward, q, c)
         .with_objective(TWO)
         .with_optional_valid(Some(&valid));
-    Trainer::new(FitConfig::new(epochs).with_lr(0.05))
+    if batched {
+        task = task.with_batched_route(linear_route(c));
+    }
+    let mut config = FitConfig::new(epochs)
+        .with_lr(0.05)
+        .with_precision(precision);
+    // The per-example gradients are taken unscaled (as `kiln train` runs DP-SGD in f16).
+    config.loss_scale = kiln_train::precision::LossScaleConfig::fixed(1.0);
+    Trainer::new(config)
         .with_gradient_hook(GaussianNoise::new(sigma, c, q * train.len() as f64))
         .with_checkpointer(checkpointer.as_ref())
         .resume_from(resume.as_ref())
@@ -248,9 +266,18 @@ impl kiln_privacy::dp_sgd::ProbedLinears for Net {
     }
 }
 
+/// The batched per-example route of [`Net`]'s two Linear layers, clipping to `c`.
+fn linear_route<'a>(c: f64) -> kiln_privacy::dp_sgd::BatchedRoute<'a, Net> {
+    use kiln_privacy::dp_sgd::{clipped_linear_gradients, per_example_losses};
+    Box::new(move |m, x, labels| {
+        let losses = |logits| per_example_losses(TWO, logits, labels.clone());
+        let device = x.device();
+        Some(clipped_linear_gradients(m, x, losses, c, &device))
+    })
+}
+
 #[test]
 fn the_batched_linear_route_equals_micro_batches_of_one() {
-    use kiln_privacy::dp_sgd::{clipped_linear_gradients, per_example_losses};
     let device = Device::flex().autodiff();
     let _rng = kiln_train::rng_guard();
     let model = net(&device);
@@ -259,11 +286,7 @@ fn the_batched_linear_route_equals_micro_batches_of_one() {
     data.labels.push(1);
     for c in [0.05, 0.5, 1e9] {
         let slow = clipped_sum(&model, &data, c, &device);
-        let route: kiln_privacy::dp_sgd::BatchedRoute<'_, Net> = Box::new(move |m, x, labels| {
-            let losses = |logits| per_example_losses(TWO, logits, labels.clone());
-            let device = x.device();
-            Some(clipped_linear_gradients(m, x, losses, c, &device))
-        });
+        let route = linear_route(c);
         let mut task = DpClassification::new(&data, Net::forward, 1.0, c)
             .with_objective(TWO)
             .with_batched_route(route);
@@ -273,6 +296,35 @@ fn the_batched_linear_route_equals_micro_batches_of_one() {
             assert!(
                 (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
                 "C = {c}: {a} vs {b}"
+            );
+        }
+    }
+}
+
+#[test]
+fn mixed_precision_trains_privately_by_both_routes_near_the_f32_weights() {
+    // f16 and bf16 forward passes over f32 master weights, the same noise (drawn in f32 from
+    // the seed and the step): the runs learn and end near the f32 run.
+    for batched in [false, true] {
+        let reference = parameters(&fit_in(12, None, Precision::F32, batched).model);
+        let scale = reference.iter().map(|v| v.abs()).sum::<f32>() / reference.len() as f32;
+        for precision in [Precision::Bf16, Precision::F16] {
+            let report = fit_in(12, None, precision, batched);
+            let accuracy = report.history.last().unwrap().valid_accuracy.unwrap();
+            assert!(
+                accuracy > 0.75,
+                "{precision:?}, batched {batched}: accuracy {accuracy}"
+            );
+            let got = parameters(&report.model);
+            let gap = got
+                .iter()
+                .zip(&reference)
+                .map(|(a, b)| (a - b).abs())
+                .sum::<f32>()
+                / got.len() as f32;
+            assert!(
+                gap < 0.1 * scale,
+                "{precision:?}, batched {batched}: mean gap {gap} against mean size {scale}"
             );
         }
     }

@@ -130,6 +130,17 @@ fn growth_interval() -> usize {
 }
 
 impl LossScaleConfig {
+    /// A fixed scale: it never grows (on overflow the step is still skipped and the scale
+    /// backs off). DP-SGD in f16 uses one: its per-example gradients are taken unscaled, so
+    /// scaling its summed gradient only makes it overflow.
+    pub fn fixed(scale: f64) -> Self {
+        Self {
+            initial: scale,
+            growth_factor: 1.0,
+            ..Self::default()
+        }
+    }
+
     /// Checks the ranges; the message names the key.
     pub fn validate(&self) -> std::result::Result<(), String> {
         if !(self.initial > 0.0 && self.growth_factor >= 1.0) {

@@ -228,11 +228,6 @@ fn private_runs_that_cannot_be_private_exit_2_before_training() {
             DP_IRIS.replace("target_epsilon = 8.0", "target_epsilon = 0.01"),
             "no noise reaches",
         ),
-        (
-            "half",
-            DP_IRIS.replace("batch_size = 16", "batch_size = 16\nprecision = \"bf16\""),
-            "f32",
-        ),
     ] {
         let out = train(dir.path(), name, &config);
         assert_bad_input(&out, needle);
@@ -297,4 +292,33 @@ fn dp_adult_at_epsilon_1_is_within_2_points_of_non_private() {
         card.contains("Differentially private (DP-SGD): ε = 0.993"),
         "{card}"
     );
+}
+
+/// The shipped `dp-mnist` (a scattering network with a linear head) at ε = 3 reaches the
+/// issue's 93% on the 2,000 test digits; in bf16 over f32 master weights too.
+#[test]
+fn dp_mnist_at_epsilon_3_reaches_93_percent_in_f32_and_bf16() {
+    let dir = tempfile::tempdir().unwrap();
+    for precision in ["f32", "bf16"] {
+        let out = dir.path().join(precision);
+        let set = format!("train.precision=\"{precision}\"");
+        let o = kiln(&[
+            "train",
+            "dp-mnist",
+            "--out",
+            out.to_str().unwrap(),
+            "--no-card",
+            "--set",
+            &set,
+        ]);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        let summary = common::json(&out.join("summary.json"));
+        let epsilon = summary["privacy"]["epsilon"].as_f64().unwrap();
+        assert!(
+            epsilon <= 3.0 && epsilon > 2.9,
+            "{precision}: spent {epsilon}"
+        );
+        let accuracy = summary["test"]["accuracy"].as_f64().unwrap();
+        assert!(accuracy >= 0.93, "{precision}: test accuracy {accuracy}");
+    }
 }

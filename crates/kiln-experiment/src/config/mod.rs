@@ -145,7 +145,14 @@ impl ExperimentConfig {
             schedule: self.schedule.clone(),
             early_stopping: self.early_stopping.clone(),
             precision: Precision::parse(&self.train.precision)?,
-            loss_scale: self.loss_scale,
+            // DP-SGD's per-example gradients are taken unscaled: its summed gradient is not
+            // scaled either, unless [loss_scale] says otherwise.
+            loss_scale: match self.privacy.is_some()
+                && self.loss_scale == kiln_train::precision::LossScaleConfig::default()
+            {
+                true => kiln_train::precision::LossScaleConfig::fixed(1.0),
+                false => self.loss_scale,
+            },
             accumulate_steps: self.train.accumulate_steps,
         })
     }
@@ -181,9 +188,6 @@ impl ExperimentConfig {
                     "[privacy] steps on each Poisson sample: train.accumulate_steps must be 1"
                         .into(),
                 );
-            }
-            if self.train.precision != "f32" {
-                return Err("[privacy] trains in f32: set train.precision = \"f32\"".into());
             }
             if self.data.augment_shift > 0.0 || self.data.augment_rotation > 0.0 {
                 return Err("[privacy] does not augment: set data.augment_shift and data.augment_rotation to 0".into());

@@ -7,6 +7,7 @@
 use burn::nn::Linear;
 use burn::optim::GradientsParams;
 use burn::prelude::*;
+use burn::tensor::FloatDType;
 
 /// A model that can run its forward pass with a probe added to each Linear layer's output,
 /// giving its Linear layers in the order it used them. Only models whose every parameter is in
@@ -46,16 +47,25 @@ pub fn clipped_linear_gradients<M: ProbedLinears>(
         },
         &mut inputs,
     );
+    let logits = logits.cast(FloatDType::F32);
     let per_example = losses(logits.clone());
     let loss_sum = f64::from(per_example.clone().sum().into_scalar::<f32>());
     let grads = per_example.sum().backward();
     let layers = model.linears();
-    // dL/dz of each layer, per example ([batch, out]), and the layers' inputs ([batch, in]).
+    // dL/dz of each layer, per example ([batch, out]), and the layers' inputs ([batch, in]),
+    // in f32 also for a half-precision model (their norms and sums could overflow f16).
     let g: Vec<Tensor<2>> = probes
         .iter()
-        .map(|p| p.grad(&grads).expect("every probe is used"))
+        .map(|p| {
+            p.grad(&grads)
+                .expect("every probe is used")
+                .cast(FloatDType::F32)
+        })
         .collect();
-    let a: Vec<Tensor<2>> = inputs.iter().map(|a| a.clone().detach().inner()).collect();
+    let a: Vec<Tensor<2>> = inputs
+        .iter()
+        .map(|a| a.clone().detach().inner().cast(FloatDType::F32))
+        .collect();
     let mut squared = Tensor::<1>::zeros([batch], &device.clone().inner());
     for (a, g) in a.iter().zip(&g) {
         let g2: Tensor<1> = g.clone().powi_scalar(2).sum_dim(1).reshape([batch]);

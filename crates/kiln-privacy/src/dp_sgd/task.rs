@@ -2,13 +2,14 @@
 
 use burn::optim::GradientsParams;
 use burn::prelude::*;
+use burn::tensor::FloatDType;
 use kiln_data::{Samples, SeededRng};
 use kiln_train::metrics::{check_labels, evaluate};
 use kiln_train::{
-    KilnError, Objective, Result, StepContext, StepOutput, TrainTask, Validation, check_logits, mix,
+    Objective, Result, StepContext, StepOutput, TrainTask, Validation, check_logits, mix,
 };
 
-use super::clip::{add_scaled, clip_factor, squared_norm, surrogate};
+use super::clip::{add_scaled, clip_factor, leaf_copy, squared_norm, surrogate};
 
 /// The examples of a set of `n` in one Poisson sample of rate `q`, drawn from `seed` and the
 /// step's number: each independently with probability `q`.
@@ -89,11 +90,6 @@ where
     }
 
     fn step(&mut self, model: &M, context: &StepContext<'_>) -> Result<StepOutput> {
-        if context.half.is_some() {
-            return Err(KilnError::Input(
-                "differentially private training runs in f32: set train.precision = \"f32\"".into(),
-            ));
-        }
         if !self.labels_checked {
             check_labels(self.train, self.objective.classes())?;
             self.labels_checked = true;
@@ -106,9 +102,28 @@ where
             context.global_batch,
         );
         let batch = self.train.batch(&indices, device);
+        // Mixed precision: the model is a half-precision copy of the f32 masters; its inputs
+        // are cast to its type, logits and clipped gradients come back in f32, and the
+        // per-example gradients are taken through a copy of its own, whose graph stops at the
+        // copy, so that the surrogate loss alone goes back to the masters.
+        let half = |x: Tensor<2>| match context.half {
+            Some(dtype) => x.cast(dtype),
+            None => x,
+        };
+        let own;
+        let per_example_model = match context.half {
+            Some(_) => {
+                own = leaf_copy(model);
+                &own
+            }
+            None => model,
+        };
         if let Some(route) = self.route.as_ref().filter(|_| !indices.is_empty())
-            && let Some((clipped, loss_sum, logits)) =
-                route(model, batch.inputs.clone(), batch.labels.clone())
+            && let Some((clipped, loss_sum, logits)) = route(
+                per_example_model,
+                half(batch.inputs.clone()),
+                batch.labels.clone(),
+            )
         {
             check_logits(self.objective, &logits, indices.len())?;
             let mean = loss_sum / indices.len() as f64;
@@ -129,15 +144,15 @@ where
         let mut rows = Vec::with_capacity(indices.len());
         for &i in &indices {
             let one = self.train.batch(&[i], device);
-            let logits = (self.forward)(model, one.inputs);
+            let logits = (self.forward)(per_example_model, half(one.inputs)).cast(FloatDType::F32);
             check_logits(self.objective, &logits, 1)?;
             rows.push(logits.clone().detach());
             let loss = self.objective.loss(logits, one.labels);
             losses.push(loss.clone().detach());
-            let grads = GradientsParams::from_grads(loss.backward(), model);
-            let norm = squared_norm(model, &grads).sqrt();
+            let grads = GradientsParams::from_grads(loss.backward(), per_example_model);
+            let norm = squared_norm(per_example_model, &grads).sqrt();
             add_scaled(
-                model,
+                per_example_model,
                 &mut clipped,
                 &grads,
                 clip_factor(norm, self.max_grad_norm),
