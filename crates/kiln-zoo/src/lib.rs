@@ -9,11 +9,13 @@
 pub mod kinds;
 mod language_model;
 pub mod names;
+mod pretrained;
 mod registry;
 mod shape;
 pub mod size;
 
 pub use language_model::{LanguageModelling, TextEvaluation, evaluate_text, sample_tokens};
+pub use pretrained::{PretrainedModel, pretrained};
 pub use registry::{KindInfo, ModelKind, TaskKind, Variant, find};
 pub use shape::DataShape;
 

@@ -314,6 +314,20 @@ fn state_dicts_that_do_not_fit_are_refused_and_nothing_is_written() {
         &kiln(&["export", "no-such-model", "--out", "x"]),
         "pretrained: ",
     );
+    // A kind no format holds: the scattering network (dp-mnist), named with what it lacks.
+    for format in ["safetensors", "pytorch-module", "onnx"] {
+        let out = dir.path().join(format!("dp-mnist-{format}"));
+        let o = kiln(&[
+            "export",
+            "dp-mnist",
+            "--format",
+            format,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_bad_input(&o, "scattering");
+        assert!(!out.exists(), "{format}: nothing is written");
+    }
 }
 
 #[test]
