@@ -5,7 +5,7 @@ use burn::module::{Module, ModuleVisitor};
 use burn::nn::Linear;
 use burn::prelude::*;
 use kiln_privacy::dp_sgd::{
-    BatchedRoute, ProbedLinears, clipped_linear_gradients, per_example_losses,
+    BatchedRoute, ProbedLinears, clipped_linear_gradients, forward_probed_stack, per_example_losses,
 };
 use kiln_privacy::{Spent, epsilon, noise_multiplier_for_steps};
 use kiln_train::Objective;
@@ -155,14 +155,8 @@ impl ProbedLinears for MlpLinears<'_> {
         inputs: &mut Vec<Tensor<2>>,
     ) -> Tensor<2> {
         let mlp = self.0;
-        let mut x = x;
-        for (index, layer) in mlp.hidden.iter().enumerate() {
-            inputs.push(x.clone());
-            x = probe(index, layer.forward(x));
-            x = mlp.dropout.forward(mlp.activation.forward(x));
-        }
-        inputs.push(x.clone());
-        probe(mlp.hidden.len(), mlp.output.forward(x))
+        let between = |z| mlp.dropout.forward(mlp.activation.forward(z));
+        forward_probed_stack(&mlp.hidden, &mlp.output, between, x, probe, inputs)
     }
 
     fn linears(&self) -> Vec<&Linear> {
@@ -189,16 +183,12 @@ impl ProbedLinears for ScatterHead<'_> {
         inputs: &mut Vec<Tensor<2>>,
     ) -> Tensor<2> {
         let net = self.net;
-        let mut x = match self.on_features {
+        let x = match self.on_features {
             true => x,
             false => net.features_flat(x).detach(),
         };
-        for (index, layer) in net.hidden.iter().enumerate() {
-            inputs.push(x.clone());
-            x = net.activation.forward(probe(index, layer.forward(x)));
-        }
-        inputs.push(x.clone());
-        probe(net.hidden.len(), net.output.forward(x))
+        let between = |z| net.activation.forward(z);
+        forward_probed_stack(&net.hidden, &net.output, between, x, probe, inputs)
     }
 
     fn linears(&self) -> Vec<&Linear> {

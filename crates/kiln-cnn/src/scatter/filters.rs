@@ -105,22 +105,16 @@ pub fn morlet(sigma: f64, theta: f64, xi: f64, slant: f64) -> Filter {
         wave.re.iter().sum::<f64>() / total,
         wave.im.iter().sum::<f64>() / total,
     );
-    let re = wave
-        .re
-        .iter()
-        .zip(&envelope.re)
-        .map(|(w, e)| w - k_re * e)
-        .collect();
-    let im = wave
-        .im
-        .iter()
-        .zip(&envelope.re)
-        .map(|(w, e)| w - k_im * e)
-        .collect();
+    let less_envelope = |part: &[f64], k: f64| -> Vec<f64> {
+        part.iter()
+            .zip(&envelope.re)
+            .map(|(w, e)| w - k * e)
+            .collect()
+    };
     Filter {
         radius: wave.radius,
-        re,
-        im,
+        re: less_envelope(&wave.re, k_re),
+        im: less_envelope(&wave.im, k_im),
     }
 }
 

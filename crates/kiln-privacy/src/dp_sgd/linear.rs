@@ -26,6 +26,25 @@ pub trait ProbedLinears {
     fn linears(&self) -> Vec<&Linear>;
 }
 
+/// [`ProbedLinears::forward_probed`] of a stack of Linear layers: `hidden`, each followed by
+/// `between` (an activation, dropout), then `output`.
+pub fn forward_probed_stack(
+    hidden: &[Linear],
+    output: &Linear,
+    between: impl Fn(Tensor<2>) -> Tensor<2>,
+    x: Tensor<2>,
+    probe: &mut dyn FnMut(usize, Tensor<2>) -> Tensor<2>,
+    inputs: &mut Vec<Tensor<2>>,
+) -> Tensor<2> {
+    let mut x = x;
+    for (index, layer) in hidden.iter().enumerate() {
+        inputs.push(x.clone());
+        x = between(probe(index, layer.forward(x)));
+    }
+    inputs.push(x.clone());
+    probe(hidden.len(), output.forward(x))
+}
+
 /// The summed clipped per-example gradients of a batch, registered by parameter, and the sum of
 /// the examples' losses; `losses(logits)` gives each example's loss `[batch]`.
 pub fn clipped_linear_gradients<M: ProbedLinears>(

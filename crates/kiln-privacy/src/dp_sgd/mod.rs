@@ -17,6 +17,8 @@ mod noise;
 mod task;
 
 pub use clip::{clip_factor, squared_norm};
-pub use linear::{ProbedLinears, clipped_linear_gradients, per_example_losses};
+pub use linear::{
+    ProbedLinears, clipped_linear_gradients, forward_probed_stack, per_example_losses,
+};
 pub use noise::GaussianNoise;
 pub use task::{BatchedRoute, DpClassification, poisson_sample};
