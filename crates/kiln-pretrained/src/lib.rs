@@ -15,7 +15,7 @@ pub struct Pretrained {
 }
 
 macro_rules! pretrained {
-    ($($name:literal),* $(,)?) => {
+    ($($name:literal),* ; $($other:expr),* $(,)?) => {
         /// Every pretrained model, in the order `kiln list` shows them.
         pub const PRETRAINED: &[Pretrained] = &[$(Pretrained {
             name: $name,
@@ -30,7 +30,7 @@ macro_rules! pretrained {
                 ("curves.png", include_bytes!(concat!("../weights/", $name, "/curves.png"))),
                 ("confusion.png", include_bytes!(concat!("../weights/", $name, "/confusion.png"))),
             ],
-        }),*];
+        }),*, $($other),*];
     };
 }
 
@@ -45,6 +45,12 @@ pretrained!(
     "lstm-seqmnist",
     "gru-seqmnist",
     "rnn-seqmnist",
+    "resnet-mnist";
+    // Its own crate: 6.1 MB of weights (no confusion matrix: it predicts characters).
+    Pretrained {
+        name: kiln_pretrained_charlm::NAME,
+        files: kiln_pretrained_charlm::FILES,
+    },
 );
 
 /// The pretrained model of that name.

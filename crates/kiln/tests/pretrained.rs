@@ -150,3 +150,39 @@ fn retraining_the_cheap_configs_gives_the_shipped_weights() {
         );
     }
 }
+
+/// The two models that ship beside the cheap ones: the ResNet preset and the character language
+/// model (in its own crate, kiln-pretrained-charlm), used by name in an empty folder.
+#[test]
+fn resnet_mnist_and_char_shakespeare_work_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, err) = kiln_in(dir.path(), &["inspect", "resnet-mnist"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("290730") || out.contains("290,730"), "{out}");
+    let (code, text, err) = kiln_in(
+        dir.path(),
+        &[
+            "generate",
+            "char-shakespeare",
+            "--prompt",
+            "ROMEO",
+            "--len",
+            "80",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        text.starts_with("ROMEO") && text.chars().count() >= 80,
+        "{text}"
+    );
+    let bpc = shipped_summary("char-shakespeare")["test"]["bits_per_char"]
+        .as_f64()
+        .unwrap();
+    assert!(bpc <= 2.0, "shipped bits per character {bpc}");
+    let (code, table, err) = kiln_in(dir.path(), &["list"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        table.contains("char-shakespeare") && table.contains("bpc"),
+        "{table}"
+    );
+}

@@ -70,6 +70,7 @@ fn pretrained_rows() -> Vec<serde_json::Value> {
                 "name": model.name,
                 "model": s["model"],
                 "test_accuracy": s["test"]["accuracy"],
+                "bits_per_char": s["test"]["bits_per_char"],
                 "params": s["params"],
                 "weights_bytes": file("model.bpk").map_or(0, <[u8]>::len),
                 "train_seconds": s["train_seconds"],
@@ -83,14 +84,19 @@ fn pretrained_rows() -> Vec<serde_json::Value> {
 fn pretrained_table() {
     println!("\npretrained models (kiln predict|eval|explain|inspect NAME ..., no training):");
     println!(
-        "  {:<20} {:>9} {:>9} {:>11} {:>10}",
-        "name", "test acc", "params", "weights", "train s"
+        "  {:<20} {:>12} {:>9} {:>11} {:>10}",
+        "name", "test acc/bpc", "params", "weights", "train s"
     );
     for row in pretrained_rows() {
+        // A language model is measured in bits per character of its validation text.
+        let result = match row["bits_per_char"].as_f64() {
+            Some(bpc) => format!("{bpc:.4} bpc"),
+            None => format!("{:.4}", row["test_accuracy"].as_f64().unwrap_or(f64::NAN)),
+        };
         println!(
-            "  {:<20} {:>9.4} {:>9} {:>8.1} KiB {:>10.2}",
+            "  {:<20} {:>12} {:>9} {:>8.1} KiB {:>10.2}",
             row["name"].as_str().unwrap_or_default(),
-            row["test_accuracy"].as_f64().unwrap_or(f64::NAN),
+            result,
             row["params"].as_u64().unwrap_or(0),
             row["weights_bytes"].as_u64().unwrap_or(0) as f64 / 1024.0,
             row["train_seconds"].as_f64().unwrap_or(f64::NAN)
