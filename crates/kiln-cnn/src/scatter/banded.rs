@@ -38,8 +38,25 @@ impl Kernels {
 
     /// `x ⋆ kernel` for each kernel, maps `[n, 1, h, w]` to `[n, filters, ⌈h/stride⌉,
     /// ⌈w/stride⌉]`, the input padded by reflection by half a kernel on every side (a
-    /// cross-correlation, as Burn's `conv2d`).
+    /// cross-correlation, as Burn's `conv2d`). Maps go through a few at a time, so that the
+    /// gathered rows stay within [`GATHERED_VALUES`] whatever the batch.
     pub fn apply(&self, x: Tensor<4>, stride: usize) -> Tensor<4> {
+        let [n, _, h, w] = x.dims();
+        let (k, r) = (self.side, self.side / 2);
+        let per_map = h.div_ceil(stride) * k * (w + 2 * r);
+        let maps = (GATHERED_VALUES / per_map.max(1)).clamp(1, n.max(1));
+        if n <= maps {
+            return self.apply_all(x, stride);
+        }
+        let parts: Vec<Tensor<4>> = (0..n)
+            .step_by(maps)
+            .map(|start| self.apply_all(x.clone().narrow(0, start, maps.min(n - start)), stride))
+            .collect();
+        Tensor::cat(parts, 0)
+    }
+
+    /// [`apply`](Self::apply) of every map at once.
+    fn apply_all(&self, x: Tensor<4>, stride: usize) -> Tensor<4> {
         let [n, _, h, w] = x.dims();
         let device = x.device();
         let (k, r, f) = (self.side, self.side / 2, self.values.len());
@@ -66,6 +83,9 @@ impl Kernels {
             .permute([0, 3, 1, 2])
     }
 }
+
+/// Most values of gathered rows [`Kernels::apply`] holds at once (16 MiB of f32).
+const GATHERED_VALUES: usize = 1 << 22;
 
 #[cfg(test)]
 mod tests {
@@ -106,54 +126,5 @@ mod tests {
             let gap = (got - expected).abs().max().into_scalar::<f32>();
             assert!(gap < 1e-4, "{h}x{w} stride {stride}: {gap}");
         }
-    }
-}
-#[cfg(test)]
-mod timing {
-    use super::*;
-    #[test]
-    #[ignore]
-    fn time_apply() {
-        let device = Device::flex();
-        let kernels = Kernels {
-            side: 21,
-            values: vec![vec![0.5; 441]; 16],
-        };
-        let x = Tensor::<4>::ones([2048, 1, 28, 28], &device);
-        let t = std::time::Instant::now();
-        let p = x
-            .clone()
-            .pad([(10, 10), (10, 10)], PadMode::Reflect)
-            .reshape([2048, 48, 48]);
-        let _ = p.clone().into_data();
-        eprintln!("pad {:?}", t.elapsed());
-        let rows: Vec<i64> = (0..14)
-            .flat_map(|o| (0..21).map(move |a| (o * 2 + a) as i64))
-            .collect();
-        let rows = Tensor::<1, Int>::from_data(TensorData::new(rows, [14 * 21]), &device);
-        let t = std::time::Instant::now();
-        let g = p.select(1, rows).reshape([2048 * 14, 21 * 48]);
-        let _ = g.clone().into_data();
-        eprintln!("select {:?}", t.elapsed());
-        let t = std::time::Instant::now();
-        let band = Tensor::<2>::from_data(
-            TensorData::new(kernels.band(48, 14, 2), [21 * 48, 14 * 16]),
-            &device,
-        );
-        eprintln!("band {:?}", t.elapsed());
-        let t = std::time::Instant::now();
-        let y = g.matmul(band);
-        let _ = y.clone().into_data();
-        eprintln!("matmul {:?}", t.elapsed());
-        let t = std::time::Instant::now();
-        let _ = y
-            .reshape([2048, 14, 14, 16])
-            .permute([0, 3, 1, 2])
-            .reshape([2048 * 16 * 14 * 14])
-            .into_data();
-        eprintln!("permute {:?}", t.elapsed());
-        let t = std::time::Instant::now();
-        let _ = kernels.apply(x, 2).into_data();
-        eprintln!("apply {:?}", t.elapsed());
     }
 }
