@@ -17,6 +17,18 @@ impl DataShape {
         self.sample_shape.iter().product()
     }
 
+    /// Refuses a model built for images of shape `input` (`[channels, height, width]`, the
+    /// config's `model.input`) when the data's samples have another shape.
+    pub fn check_image_input(&self, input: &[usize]) -> kiln_train::Result<()> {
+        if input != self.sample_shape {
+            return Err(kiln_train::KilnError::Input(format!(
+                "model.input is {input:?} (channels, height, width) but the data's samples are {:?}",
+                self.sample_shape
+            )));
+        }
+        Ok(())
+    }
+
     /// Logits a classifier needs: 1 for two classes, else one per class.
     pub fn outputs(&self) -> usize {
         if self.classes == 2 { 1 } else { self.classes }

@@ -20,6 +20,17 @@ pub fn check_params(params: Option<u128>, keys: &str) -> Result<()> {
     }
 }
 
+/// Parameters of a stack of linear layers with biases: `inputs -> hidden... -> outputs`.
+pub fn linear_stack(inputs: usize, hidden: &[usize], outputs: usize) -> Option<u128> {
+    let mut width = inputs;
+    let mut sum = 0u128;
+    for &h in hidden.iter().chain([&outputs]) {
+        sum = sum.checked_add(linear(width, h)?)?;
+        width = h;
+    }
+    Some(sum)
+}
+
 /// Parameters of a linear layer `inputs -> outputs` with bias.
 pub fn linear(inputs: usize, outputs: usize) -> Option<u128> {
     (inputs as u128)

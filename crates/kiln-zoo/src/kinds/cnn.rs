@@ -125,24 +125,13 @@ impl ModelKind for CnnSpec {
     }
 
     fn build(&self, shape: &DataShape, device: &Device) -> Result<Cnn> {
-        if self.input != shape.sample_shape {
-            return Err(KilnError::Input(format!(
-                "model.input is {:?} (channels, height, width) but the data's samples are {:?}",
-                self.input, shape.sample_shape
-            )));
-        }
+        shape.check_image_input(&self.input)?;
         let config = self.config(shape.outputs());
         config
             .check()
             .map_err(|e| KilnError::Input(format!("model: {e}")))?;
         let head = config.feature_size().ok().and_then(|features| {
-            let mut width = features;
-            let mut sum = 0u128;
-            for &h in config.hidden_sizes.iter().chain([&shape.outputs()]) {
-                sum = sum.checked_add(crate::size::linear(width, h)?)?;
-                width = h;
-            }
-            Some(sum)
+            crate::size::linear_stack(features, &config.hidden_sizes, shape.outputs())
         });
         check_params(head, "model.hidden")?;
         Ok(config.init(device))

@@ -6,7 +6,7 @@ use kiln_cnn::{ScatterNet, ScatterNetConfig};
 use kiln_train::{KilnError, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::size::{check_params, linear};
+use crate::size::{check_params, linear_stack};
 use crate::{DataShape, KindInfo, ModelKind, TaskKind};
 
 static INFO: KindInfo = KindInfo {
@@ -89,21 +89,9 @@ impl ModelKind for ScatterSpec {
     }
 
     fn build(&self, shape: &DataShape, device: &Device) -> Result<ScatterNet> {
-        if self.input != shape.sample_shape {
-            return Err(KilnError::Input(format!(
-                "model.input is {:?} (channels, height, width) but the data's samples are {:?}",
-                self.input, shape.sample_shape
-            )));
-        }
+        shape.check_image_input(&self.input)?;
         let config = self.config(shape.outputs())?;
-        let mut width = config.feature_size();
-        let mut params = Some(0u128);
-        for &h in self.hidden.iter().chain([&shape.outputs()]) {
-            params = params
-                .zip(linear(width, h))
-                .and_then(|(a, b)| a.checked_add(b));
-            width = h;
-        }
+        let params = linear_stack(config.feature_size(), &self.hidden, shape.outputs());
         check_params(params, "model.hidden")?;
         Ok(config.init(device))
     }
