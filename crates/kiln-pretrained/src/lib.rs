@@ -53,6 +53,16 @@ pretrained!(
     },
 );
 
+impl Pretrained {
+    /// The bytes of one of its files (`summary.json`), if it ships that file.
+    pub fn file(&self, name: &str) -> Option<&'static [u8]> {
+        self.files
+            .iter()
+            .find(|(file, _)| *file == name)
+            .map(|(_, bytes)| *bytes)
+    }
+}
+
 /// The pretrained model of that name.
 pub fn find(name: &str) -> Option<&'static Pretrained> {
     PRETRAINED.iter().find(|p| p.name == name)

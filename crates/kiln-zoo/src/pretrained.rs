@@ -53,10 +53,7 @@ pub fn pretrained(name: &str, device: &Device) -> Result<PretrainedModel> {
     };
     let file = |wanted: &str| {
         shipped
-            .files
-            .iter()
-            .find(|(f, _)| *f == wanted)
-            .map(|(_, bytes)| *bytes)
+            .file(wanted)
             .ok_or_else(|| KilnError::Internal(format!("{name}: no {wanted} shipped")))
     };
     let bad = |what: &str, e: &dyn std::fmt::Display| {

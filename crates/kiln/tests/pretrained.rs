@@ -25,12 +25,7 @@ fn kiln_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
 
 fn shipped_summary(name: &str) -> Value {
     let model = kiln_pretrained::find(name).unwrap();
-    let bytes = model
-        .files
-        .iter()
-        .find(|(f, _)| *f == "summary.json")
-        .unwrap()
-        .1;
+    let bytes = model.file("summary.json").unwrap();
     serde_json::from_slice(bytes).unwrap()
 }
 
@@ -119,15 +114,7 @@ fn retraining_the_cheap_configs_gives_the_shipped_weights() {
     let dir = tempfile::tempdir().unwrap();
     for name in ["fnn-breast-cancer", "fnn-iris", "fnn-adult", "dp-adult"] {
         let model = kiln_pretrained::find(name).unwrap();
-        let card: Value = serde_json::from_slice(
-            model
-                .files
-                .iter()
-                .find(|(f, _)| *f == "model-card.json")
-                .unwrap()
-                .1,
-        )
-        .unwrap();
+        let card: Value = serde_json::from_slice(model.file("model-card.json").unwrap()).unwrap();
         let made_on = card["hardware"]["vector_extensions"]
             .as_str()
             .unwrap()

@@ -56,13 +56,7 @@ fn pretrained_rows() -> Vec<serde_json::Value> {
     kiln_pretrained::PRETRAINED
         .iter()
         .map(|model| {
-            let file = |name: &str| {
-                model
-                    .files
-                    .iter()
-                    .find(|(f, _)| *f == name)
-                    .map(|(_, b)| *b)
-            };
+            let file = |name: &str| model.file(name);
             let s: serde_json::Value = file("summary.json")
                 .and_then(|b| serde_json::from_slice(b).ok())
                 .unwrap_or_default();
