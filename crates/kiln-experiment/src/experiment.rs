@@ -252,9 +252,10 @@ fn train_samples(
     if let (Some(teacher), Some(distill)) = (&teacher, &config.distill) {
         trainer = trainer.with_loss_term(distillation(teacher, distill));
     }
-    // A frozen first stage (no augmentation to redo it) is computed once; the head trains.
+    // A frozen first stage is computed once and the head trains on it, unless the inputs
+    // change every epoch (augmentation) or a teacher reads them ([distill]).
     let augmented = config.data.augment_shift > 0.0 || config.data.augment_rotation > 0.0;
-    let head = match augmented {
+    let head = match augmented || config.distill.is_some() {
         true => None,
         false => head_samples(&model, &splits.train, splits.valid.as_ref(), &autodiff)?,
     };
