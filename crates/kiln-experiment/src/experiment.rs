@@ -257,7 +257,7 @@ fn train_samples(
     let augmented = config.data.augment_shift > 0.0 || config.data.augment_rotation > 0.0;
     let head = match augmented || config.distill.is_some() {
         true => None,
-        false => head_samples(&model, &splits.train, splits.valid.as_ref(), &autodiff)?,
+        false => head_samples(&model, &splits.train, splits.valid.as_ref(), &autodiff),
     };
     let (train, valid, forward): (_, _, Logits) = match &head {
         Some(h) => (&h.train, h.valid.as_ref(), AnyModel::head_logits),

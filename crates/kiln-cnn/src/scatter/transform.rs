@@ -70,29 +70,32 @@ impl Scattering {
     /// then order 2 by `(j1, θ1, j2, θ2)`, for each input channel in turn. As kymatio does, a
     /// map of scale `j` is kept subsampled by `2^j` and filtered there by smaller filters.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<4> {
+        let bank = self.filters();
+        let kernels = BankKernels {
+            wavelets: bank.wavelets.iter().map(|s| complex_kernels(s)).collect(),
+            low_pass: bank.low_pass.iter().map(real_kernels).collect(),
+        };
         let batch = images.dims()[0];
         if batch <= IMAGES_AT_ONCE {
-            return self.forward_all(images);
+            return self.forward_all(images, &kernels);
         }
         let parts: Vec<Tensor<4>> = (0..batch)
             .step_by(IMAGES_AT_ONCE)
             .map(|start| {
                 let size = IMAGES_AT_ONCE.min(batch - start);
-                self.forward_all(images.clone().narrow(0, start, size))
+                self.forward_all(images.clone().narrow(0, start, size), &kernels)
             })
             .collect();
         Tensor::cat(parts, 0)
     }
 
     /// [`forward`](Self::forward) of every image at once.
-    fn forward_all(&self, images: Tensor<4>) -> Tensor<4> {
+    fn forward_all(&self, images: Tensor<4>, kernels: &BankKernels) -> Tensor<4> {
         let [batch, channels, height, width] = images.dims();
-        let bank = self.filters();
         let (scales, l) = (self.scales, self.orientations);
         let n = batch * channels;
         let x = images.reshape([n, 1, height, width]);
-        let wavelets: Vec<Kernels> = bank.wavelets.iter().map(|s| complex_kernels(s)).collect();
-        let low_pass: Vec<Kernels> = bank.low_pass.iter().map(real_kernels).collect();
+        let (wavelets, low_pass) = (&kernels.wavelets, &kernels.low_pass);
         // Averages maps `[n, k, h, w]` at resolution `r` and subsamples them to `2^J`.
         let average = |u: Tensor<4>, r: usize| {
             let [n, k, h, w] = u.dims();
@@ -118,6 +121,13 @@ impl Scattering {
         let [_, k, oh, ow] = out.dims();
         out.reshape([batch, channels * k, oh, ow])
     }
+}
+
+/// The filter bank as kernels: the wavelets of each scale (real and imaginary parts per
+/// orientation), the low-pass filter of each resolution.
+struct BankKernels {
+    wavelets: Vec<Kernels>,
+    low_pass: Vec<Kernels>,
 }
 
 /// Images [`Scattering::forward`] transforms at once: its intermediate maps (about 1.5 MB an
