@@ -18,17 +18,15 @@ pub(crate) struct HeadSamples {
 }
 
 /// The frozen features of `train` and `valid` through `model` (on its `device`), or `None`
-/// when the model has no frozen first stage. The stage has no parameters, so none of the
-/// model's (lazily initialised) parameters is touched: the weights a seed gives stay the same.
+/// when the model has no frozen first stage (its first batch says so). The stage has no
+/// parameters, so none of the model's lazily initialised parameters is touched: the weights a
+/// seed gives stay the same.
 pub(crate) fn head_samples(
     model: &AnyModel,
     train: &Samples,
     valid: Option<&Samples>,
     device: &Device,
 ) -> Option<HeadSamples> {
-    if !model.has_frozen_features() {
-        return None;
-    }
     let train = features(model, train, device)?;
     let valid = valid.and_then(|v| features(model, v, device));
     Some(HeadSamples { train, valid })

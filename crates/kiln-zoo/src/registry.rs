@@ -68,16 +68,11 @@ pub trait ModelKind: Serialize + DeserializeOwned + Clone + PartialEq + std::fmt
     /// Logits `[batch, outputs]` for flattened inputs `[batch, sample_size]`.
     fn logits(model: &Self::Model, inputs: Tensor<2>) -> Tensor<2>;
 
-    /// Whether the model starts with a stage without parameters whose output
-    /// [`frozen_features`](Self::frozen_features) gives. Answered without touching the model
-    /// (its parameters are initialised lazily, in the order they are first used).
-    fn has_frozen_features() -> bool {
-        false
-    }
-
     /// Features of a first stage without parameters (a fixed transform) for flattened inputs,
     /// or `None` when the whole model trains. Training computes them once for the whole data
-    /// set and trains [`head_logits`](Self::head_logits) on them.
+    /// set and trains [`head_logits`](Self::head_logits) on them. It must not read the
+    /// model's parameters: Burn initialises them lazily, in the order they are first used, so
+    /// reading one before training would change the weights a seed gives.
     fn frozen_features(model: &Self::Model, inputs: Tensor<2>) -> Option<Tensor<2>> {
         let _ = (model, inputs);
         None
@@ -189,13 +184,6 @@ macro_rules! zoo {
             pub fn logits(&self, inputs: burn::prelude::Tensor<2>) -> burn::prelude::Tensor<2> {
                 match self {
                     $(Self::$variant(model) => <$crate::kinds::$module::$spec as $crate::ModelKind>::logits(model, inputs),)+
-                }
-            }
-
-            /// See [`ModelKind::has_frozen_features`].
-            pub fn has_frozen_features(&self) -> bool {
-                match self {
-                    $(Self::$variant(_) => <$crate::kinds::$module::$spec as $crate::ModelKind>::has_frozen_features(),)+
                 }
             }
 

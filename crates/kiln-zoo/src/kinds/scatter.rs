@@ -100,10 +100,6 @@ impl ModelKind for ScatterSpec {
         model.forward_flat(inputs)
     }
 
-    fn has_frozen_features() -> bool {
-        true
-    }
-
     fn frozen_features(model: &ScatterNet, inputs: Tensor<2>) -> Option<Tensor<2>> {
         Some(model.features_flat(inputs))
     }
