@@ -1,6 +1,7 @@
 //! `kiln bench`: steady-state training throughput (warm-up dropped, median over windows of steps),
-//! inference throughput (batches of 256 without autodiff) and the process's peak memory;
-//! language models in characters per second, generation included (`bench_text`).
+//! inference throughput (batches of 256 without autodiff), batch-1 inference latency (median of
+//! single calls) and the process's peak memory; language models in characters per second,
+//! generation included (`bench_text`).
 
 use std::time::Instant;
 
@@ -39,7 +40,20 @@ pub struct BenchReport {
     /// Language models: characters per second sampled one at a time, as `kiln generate` does.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub generate_chars_per_sec: Option<f64>,
+    /// Batch-1 inference latency, milliseconds: the median of [`BATCH1_CALLS`] single calls
+    /// after [`BATCH1_WARMUP`] warm-up calls, no autodiff. Classifiers: the logits of one test
+    /// sample, read back to the host. Language models: one step of generation, one character
+    /// in with the state carried from the previous step and its logits read back (the sampling
+    /// that `generate_chars_per_sec` also counts is left out).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub infer_batch1_ms: Option<f64>,
 }
+
+/// Untimed batch-1 inference calls before the timed ones.
+pub const BATCH1_WARMUP: usize = 5;
+
+/// Timed batch-1 inference calls; their median is [`BenchReport::infer_batch1_ms`].
+pub const BATCH1_CALLS: usize = 50;
 
 /// Records the time of every optimizer step.
 pub(crate) struct StepClock {
@@ -63,7 +77,25 @@ pub(crate) fn median_rate(times: &[Instant], window: usize) -> f64 {
     rates.get(rates.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
-/// Measures training and inference throughput of the experiment's model over `steps` steps.
+/// Median wall time of `timed` calls of `call` after `warmup` untimed ones, in milliseconds
+/// (the upper middle value for an even count, as [`median_rate`] takes it).
+pub(crate) fn median_latency_ms(warmup: usize, timed: usize, mut call: impl FnMut()) -> f64 {
+    for _ in 0..warmup {
+        call();
+    }
+    let mut millis: Vec<f64> = (0..timed)
+        .map(|_| {
+            let start = Instant::now();
+            call();
+            start.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    millis.sort_by(f64::total_cmp);
+    millis.get(millis.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// Measures training and inference throughput of the experiment's model over `steps` steps,
+/// and its batch-1 inference latency.
 pub fn bench(
     config: &ExperimentConfig,
     backend: Option<BackendKind>,
@@ -120,6 +152,12 @@ pub fn bench(
         times.push(Instant::now());
     }
     let infer_rate = median_rate(&times[warmup..], window) * infer_batch.len() as f64;
+
+    // Batch 1: what `kiln predict` or a server pays for one sample.
+    let single = splits.test.batch(&[0], &device);
+    let infer_batch1_ms = median_latency_ms(BATCH1_WARMUP, BATCH1_CALLS, || {
+        let _ = inference.logits(single.inputs.clone()).into_data();
+    });
     Ok(BenchReport {
         name: config.name.clone(),
         backend: backend.name().into(),
@@ -131,6 +169,7 @@ pub fn bench(
         peak_rss_mib: peak_rss_mib(),
         unit: "samples".into(),
         generate_chars_per_sec: None,
+        infer_batch1_ms: Some(infer_batch1_ms),
     })
 }
 
@@ -169,6 +208,20 @@ mod tests {
         );
         assert!(report.peak_rss_mib > 1.0);
         assert_eq!(report.steps, 10);
+        let batch1 = report
+            .infer_batch1_ms
+            .expect("a classifier's batch-1 latency");
+        assert!(batch1 > 0.0 && batch1.is_finite(), "{report:?}");
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["infer_batch1_ms"].as_f64(), Some(batch1));
+    }
+
+    #[test]
+    fn median_latency_counts_every_timed_call_after_the_warmup() {
+        let mut calls = 0;
+        let ms = median_latency_ms(3, 7, || calls += 1);
+        assert_eq!(calls, 10);
+        assert!(ms >= 0.0 && ms.is_finite());
     }
 
     #[test]

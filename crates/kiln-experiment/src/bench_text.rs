@@ -1,6 +1,6 @@
 //! `kiln bench` for character language models: training and inference throughput in
-//! characters per second (streams x seq_len per step), and generation speed (one character
-//! at a time, as `kiln generate` samples).
+//! characters per second (streams x seq_len per step), generation speed (one character
+//! at a time, as `kiln generate` samples) and the latency of one generation step at batch 1.
 
 use std::time::Instant;
 
@@ -10,7 +10,10 @@ use kiln_train::{BackendKind, KilnError, Result, Trainer};
 use kiln_zoo::{AnyModel, LanguageModelling, sample_tokens};
 
 use crate::ExperimentConfig;
-use crate::bench::{BenchReport, StepClock, median_rate, peak_rss_mib};
+use crate::bench::{
+    BATCH1_CALLS, BATCH1_WARMUP, BenchReport, StepClock, median_latency_ms, median_rate,
+    peak_rss_mib,
+};
 use crate::data::prepare_text;
 
 /// Characters generated in the generation measurement.
@@ -80,6 +83,19 @@ pub(crate) fn bench_language_model(
     let generated = sample_tokens(&inference, &[0], GENERATED, 1.0, config.seed, &device)?;
     let generate_rate = generated.len().max(1) as f64 / start.elapsed().as_secs_f64().max(1e-12);
 
+    // Batch 1: one generation step, timed alone. One character of the training text in, with
+    // the state of the previous step; its logits read back; the new state fed to the next.
+    let mut state = None;
+    let mut position = 0;
+    let infer_batch1_ms = median_latency_ms(BATCH1_WARMUP, BATCH1_CALLS, || {
+        let token = i64::from(text.train[position % text.train.len()]);
+        position += 1;
+        let input = Tensor::<2, Int>::from_data(TensorData::new(vec![token], [1, 1]), &device);
+        let (logits, next) = inference.forward(input, state.take());
+        let _ = logits.into_data();
+        state = Some(next);
+    });
+
     Ok(BenchReport {
         name: config.name.clone(),
         backend: backend.name().into(),
@@ -91,6 +107,7 @@ pub(crate) fn bench_language_model(
         peak_rss_mib: peak_rss_mib(),
         unit: "characters".into(),
         generate_chars_per_sec: Some(generate_rate),
+        infer_batch1_ms: Some(infer_batch1_ms),
     })
 }
 
@@ -114,6 +131,7 @@ mod tests {
         assert_eq!(report.batch_size, 4);
         let generate = report.generate_chars_per_sec.unwrap();
         assert!(report.train_samples_per_sec > 0.0 && report.infer_samples_per_sec > 0.0);
+        assert!(report.infer_batch1_ms.unwrap() > 0.0, "{report:?}");
         // A forward pass over 4 x 10 characters at once beats sampling them one by one.
         assert!(report.infer_samples_per_sec > generate, "{report:?}");
     }

@@ -26,7 +26,8 @@ pub enum Command {
     Predict(PredictArgs),
     /// Sample text from a trained character language model.
     Generate(GenerateArgs),
-    /// Measure training and inference throughput and peak memory of a config's model.
+    /// Measure training and inference throughput, batch-1 inference latency and peak memory of
+    /// a config's model.
     Bench(BenchArgs),
     /// List the model kinds, the shipped configs, the pretrained models with their results,
     /// and the backends.

@@ -17,8 +17,12 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let config = load_config_named(&args.config, overrides)?;
     let report = bench(&config, parse_backend(args.backend.as_deref())?, args.steps)?;
     let unit = &report.unit;
+    let batch1 = report
+        .infer_batch1_ms
+        .map(|ms| format!(", batch-1 inference {ms:.3} ms"))
+        .unwrap_or_default();
     println!(
-        "{} on {} in {} (batch {}): train {:.0} {unit}/s, inference {:.0} {unit}/s, peak RSS {:.0} MiB",
+        "{} on {} in {} (batch {}): train {:.0} {unit}/s, inference {:.0} {unit}/s{batch1}, peak RSS {:.0} MiB",
         report.name,
         report.backend,
         report.precision,
