@@ -97,11 +97,20 @@ impl ConvBlockConfig {
 impl ConvBlock {
     /// Applies the block to a batch of feature maps `[batch, channels, height, width]`.
     ///
-    /// A plain block without batch norm runs as one [`fused`](crate::fused) operation.
+    /// A plain block without batch norm runs as one [`fused`](crate::fused) operation; a
+    /// block with batch norm (plain or residual) as fused convolutions and batch norms
+    /// ([`forward_normed`](Self::forward_normed)) on the CPU backends.
     pub fn forward(&self, input: Tensor<4>) -> Tensor<4> {
         if let (Some(spec), Some(bias)) = (self.fused_spec(), &self.conv.bias) {
             let weight = kiln_kernels::float_weight(self.conv.weight.val());
             let x = fused::conv_relu_pool(input, weight, bias.val(), spec);
+            return self.dropout.forward(x);
+        }
+        if self.normed_fusable(&input.device()) {
+            let mut x = self.forward_normed(input);
+            if let Some(pool) = &self.pool {
+                x = pool.forward(x);
+            }
             return self.dropout.forward(x);
         }
         self.forward_composed(input)

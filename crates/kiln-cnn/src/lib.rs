@@ -26,6 +26,7 @@ mod block;
 mod cnn;
 mod config;
 pub mod fused;
+mod normed;
 pub mod scatter;
 #[cfg(test)]
 mod test_rng;

@@ -1,6 +1,6 @@
-//! The fused `conv -> ReLU -> max pool` block as a Burn backend extension: a forward
-//! implementation for the CPU backends, and for autodiff a hand-written backward pass that
-//! reuses the forward's im2col matrix and pooling winners.
+//! The fused `conv -> ReLU -> max pool` block and the plain biased convolution as a Burn
+//! backend extension: a forward implementation for the CPU backends, and for autodiff a
+//! hand-written backward pass that reuses the forward's input and pooling winners.
 
 // burn-ndarray is deprecated upstream, but Kiln keeps it as an option (users ask for it).
 #![allow(deprecated)]
@@ -18,7 +18,7 @@ use burn::tensor::DType;
 use kiln_kernels::host::{read, register_gradients, write};
 use kiln_kernels::{add_into, run_parts};
 
-use super::kernels::{self, Geometry, Grads, Tape};
+use super::kernels::{self, Epilogue, Geometry, Grads, Tape};
 
 /// Fused convolution blocks (see [`kernels`]).
 #[backend_extension(Flex: cfg(feature = "flex"), NdArray: cfg(feature = "ndarray"), Autodiff)]
@@ -34,6 +34,48 @@ pub trait FusedConvBackend: Backend {
         padding: usize,
         pool: usize,
     ) -> FloatTensor<Self>;
+
+    /// `conv2d(x, weight) + bias`: `x` `[batch, channels, height, width]`, `weight`
+    /// `[filters, channels, k, k]`, `bias` `[filters]`.
+    fn fused_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        stride: usize,
+        padding: usize,
+    ) -> FloatTensor<Self>;
+}
+
+/// The settings of one call besides its tensors.
+#[derive(Debug, Clone, Copy)]
+struct Settings {
+    stride: usize,
+    padding: usize,
+    pool: usize,
+    epilogue: Epilogue,
+}
+
+impl Settings {
+    fn relu_pool(stride: usize, padding: usize, pool: usize) -> Self {
+        let pool = pool.max(1);
+        let epilogue = Epilogue::ReluPool;
+        Self {
+            stride,
+            padding,
+            pool,
+            epilogue,
+        }
+    }
+
+    fn conv(stride: usize, padding: usize) -> Self {
+        let (pool, epilogue) = (1, Epilogue::Bias);
+        Self {
+            stride,
+            padding,
+            pool,
+            epilogue,
+        }
+    }
 }
 
 /// The host inputs of one call.
@@ -52,10 +94,14 @@ impl Inputs {
         x: FloatTensor<B>,
         weight: FloatTensor<B>,
         bias: FloatTensor<B>,
-        stride: usize,
-        padding: usize,
-        pool: usize,
+        settings: Settings,
     ) -> Self {
+        let Settings {
+            stride,
+            padding,
+            pool,
+            epilogue,
+        } = settings;
         let [batch, channels, height, width] = dims4(&x.shape());
         let [filters, _, kernel, _] = dims4(&weight.shape());
         let (x, dtype) = read::<B>(x);
@@ -72,7 +118,8 @@ impl Inputs {
                 kernel,
                 stride,
                 padding,
-                pool: pool.max(1),
+                pool,
+                epilogue,
             },
             dtype,
         }
@@ -135,7 +182,8 @@ fn backward(dout: &[f32], i: &Inputs, tapes: &Tapes, want_x: bool) -> (Option<Ve
     };
     let part = |((rows, tape), dx): (&(Range<usize>, Tape), Option<&mut [f32]>)| {
         let dout = &dout[rows.start * g.output_len()..rows.end * g.output_len()];
-        kernels::backward(dout, &i.w, tape, i.part(rows), dx)
+        let x = &i.x[rows.start * g.input_len()..rows.end * g.input_len()];
+        kernels::backward(dout, &i.w, x, tape, i.part(rows), dx)
     };
     let mut grads = run_parts(tapes.iter().zip(slices).collect(), part);
     let mut total = grads.remove(0);
@@ -167,12 +215,10 @@ fn run<B: Backend>(
     x: FloatTensor<B>,
     weight: FloatTensor<B>,
     bias: FloatTensor<B>,
-    stride: usize,
-    padding: usize,
-    pool: usize,
+    settings: Settings,
 ) -> FloatTensor<B> {
     let device = x.device();
-    let inputs = Inputs::read::<B>(x, weight, bias, stride, padding, pool);
+    let inputs = Inputs::read::<B>(x, weight, bias, settings);
     let (out, shape, _) = forward(&inputs);
     write::<B>(out, shape, inputs.dtype, &device)
 }
@@ -188,7 +234,17 @@ macro_rules! cpu_backend {
                 padding: usize,
                 pool: usize,
             ) -> FloatTensor<Self> {
-                run::<Self>(x, weight, bias, stride, padding, pool)
+                run::<Self>(x, weight, bias, Settings::relu_pool(stride, padding, pool))
+            }
+
+            fn fused_conv2d(
+                x: FloatTensor<Self>,
+                weight: FloatTensor<Self>,
+                bias: FloatTensor<Self>,
+                stride: usize,
+                padding: usize,
+            ) -> FloatTensor<Self> {
+                run::<Self>(x, weight, bias, Settings::conv(stride, padding))
             }
         }
     };
@@ -245,35 +301,52 @@ impl<B: FusedConvBackend, C: CheckpointStrategy> FusedConvBackend for Autodiff<B
         padding: usize,
         pool: usize,
     ) -> FloatTensor<Self> {
-        let nodes = [x.node(), weight.node(), bias.node()];
-        let dtypes = [x.dtype(), weight.dtype(), bias.dtype()];
-        let weight_shape = weight.shape().to_vec();
-        let prep = FusedBackward.prepare::<C>(nodes).compute_bound().stateful();
-        let device = x.primitive().device();
-        let mut inputs = Inputs::read::<B>(
-            x.into_primitive(),
-            weight.primitive().clone(),
-            bias.primitive().clone(),
-            stride,
-            padding,
-            pool,
-        );
-        let (out, shape, tapes) = forward(&inputs);
-        let output = write::<B>(out, shape, inputs.dtype, &device);
-        // The backward pass reads the im2col matrix, not the input.
-        inputs.x = Vec::new();
-        match prep {
-            OpsKind::Tracked(prep) => {
-                let state = Saved {
-                    inputs: Arc::new(inputs),
-                    tapes: Arc::new(tapes),
-                    dtypes,
-                    weight_shape,
-                    device,
-                };
-                prep.finish(state, output)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(output),
+        tracked::<B, C>(x, weight, bias, Settings::relu_pool(stride, padding, pool))
+    }
+
+    fn fused_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        stride: usize,
+        padding: usize,
+    ) -> FloatTensor<Self> {
+        tracked::<B, C>(x, weight, bias, Settings::conv(stride, padding))
+    }
+}
+
+/// A fused call on an autodiff device: the forward pass on the inner backend, the tape kept for
+/// [`FusedBackward`] when a gradient is wanted.
+fn tracked<B: FusedConvBackend, C: CheckpointStrategy>(
+    x: FloatTensor<Autodiff<B, C>>,
+    weight: FloatTensor<Autodiff<B, C>>,
+    bias: FloatTensor<Autodiff<B, C>>,
+    settings: Settings,
+) -> FloatTensor<Autodiff<B, C>> {
+    let nodes = [x.node(), weight.node(), bias.node()];
+    let dtypes = [x.dtype(), weight.dtype(), bias.dtype()];
+    let weight_shape = weight.shape().to_vec();
+    let prep = FusedBackward.prepare::<C>(nodes).compute_bound().stateful();
+    let device = x.primitive().device();
+    let inputs = Inputs::read::<B>(
+        x.into_primitive(),
+        weight.primitive().clone(),
+        bias.primitive().clone(),
+        settings,
+    );
+    let (out, shape, tapes) = forward(&inputs);
+    let output = write::<B>(out, shape, inputs.dtype, &device);
+    match prep {
+        OpsKind::Tracked(prep) => {
+            let state = Saved {
+                inputs: Arc::new(inputs),
+                tapes: Arc::new(tapes),
+                dtypes,
+                weight_shape,
+                device,
+            };
+            prep.finish(state, output)
         }
+        OpsKind::UnTracked(prep) => prep.finish(output),
     }
 }

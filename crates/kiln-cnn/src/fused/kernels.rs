@@ -1,6 +1,7 @@
-//! The host maths of a fused `conv -> ReLU -> max pool` block for one part of a batch:
-//! im2col and one matrix product forward, and a backward pass that routes the gradient through
-//! the saved pooling winners straight into the convolution's products.
+//! The host maths of a fused `conv -> ReLU -> max pool` block (or of a plain biased convolution)
+//! for one part of a batch: im2col and one matrix product forward, and a backward pass that
+//! routes the gradient through the saved pooling winners straight into the convolution's
+//! products.
 
 use std::mem::MaybeUninit;
 
@@ -10,6 +11,15 @@ use kiln_kernels::matmul::{View, matmul, product, product_by_rows};
 /// flows back (the other bits still name the window's winner, which keeps the backward pass
 /// free of branches).
 pub const CUT: u32 = 1 << 31;
+
+/// What follows the convolution's matrix product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Epilogue {
+    /// `max_pool(relu(conv + bias))` over windows of [`Geometry::pool`].
+    ReluPool,
+    /// `conv + bias`: a plain convolution (`pool` is 1).
+    Bias,
+}
 
 /// The sizes of one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +42,8 @@ pub struct Geometry {
     pub padding: usize,
     /// Size and stride of the square max pool (1: no pooling).
     pub pool: usize,
+    /// What follows the product.
+    pub epilogue: Epilogue,
 }
 
 impl Geometry {
@@ -70,13 +82,14 @@ impl Geometry {
     }
 }
 
-/// What the backward pass needs from the forward pass of one part.
+/// What the backward pass needs from the forward pass of one part besides its input (the
+/// backward pass rebuilds the im2col matrix from the input, a group of samples at a time, rather
+/// than keep it: it is `kernel x kernel` times larger).
 #[derive(Debug, Clone)]
 pub struct Tape {
-    /// The im2col matrix `[patch, positions]`.
-    pub cols: Vec<f32>,
     /// For every pooled output, the index of its winner inside its convolution plane
-    /// `[oh, ow]` (the same sample and filter), with [`CUT`] set when the ReLU cut it.
+    /// `[oh, ow]` (the same sample and filter), with [`CUT`] set when the ReLU cut it; empty for
+    /// [`Epilogue::Bias`].
     pub winners: Vec<u32>,
 }
 
@@ -225,33 +238,33 @@ fn groups(g: Geometry) -> impl Iterator<Item = (usize, usize)> {
         .map(move |start| (start, (start + size).min(g.batch)))
 }
 
-/// The columns of `cols` (`[patch, positions]`) that belong to samples `[start, end)`, as a
-/// matrix `[patch, (end - start) * oh * ow]`.
-fn group_columns(cols: &[f32], g: Geometry, start: usize) -> View<'_> {
-    let (oh, ow) = g.conv_size();
-    View {
-        data: &cols[start * oh * ow..],
-        stride: g.positions(),
-        transposed: false,
-    }
+/// The im2col matrix `[patch, (end - start) * oh * ow]` of samples `[start, end)` of the part's
+/// input `x`.
+fn group_columns(x: &[f32], g: Geometry, start: usize, end: usize) -> Vec<f32> {
+    let group = Geometry {
+        batch: end - start,
+        ..g
+    };
+    im2col(&x[start * g.input_len()..end * g.input_len()], group)
 }
 
 /// Forward pass of one part: `x` `[batch, channels, height, width]`, `w` `[filters, patch]`,
-/// `bias` `[filters]`. Writes the pooled, rectified output `[batch, filters, oh / pool,
-/// ow / pool]` into `out` and returns the tape. The convolution runs a group of samples at a time and is pooled
-/// while it is still in cache.
+/// `bias` `[filters]`. Writes the output `[batch, filters, oh / pool, ow / pool]` (pooled and
+/// rectified, or the biased convolution, as `g.epilogue` says) into `out` and returns the tape.
+/// The convolution runs a group of samples at a time and is pooled while it is still in cache.
 pub fn forward(x: &[f32], w: &[f32], bias: &[f32], g: Geometry, out: &mut [f32]) -> Tape {
-    let cols = im2col(x, g);
     let (oh, ow) = g.conv_size();
     let patch = g.patch();
     let len = g.batch * g.output_len();
     assert_eq!(out.len(), len, "the output slice fits the part");
-    let mut winners = vec![0u32; len];
+    let pooling = g.epilogue == Epilogue::ReluPool;
+    let mut winners = vec![0u32; if pooling { len } else { 0 }];
     for (start, end) in groups(g) {
         let width = (end - start) * oh * ow;
+        let cols = group_columns(x, g, start, end);
         let conv = product_by_rows(
             View::dense(w, patch),
-            group_columns(&cols, g, start),
+            View::dense(&cols, width),
             g.filters,
             patch,
             width,
@@ -262,15 +275,19 @@ pub fn forward(x: &[f32], w: &[f32], bias: &[f32], g: Geometry, out: &mut [f32])
             batch: end - start,
             ..g
         };
-        bias_relu_max_pool(
-            &conv,
-            bias,
-            group,
-            &mut out[range.clone()],
-            &mut winners[range],
-        );
+        if pooling {
+            bias_relu_max_pool(
+                &conv,
+                bias,
+                group,
+                &mut out[range.clone()],
+                &mut winners[range],
+            );
+        } else {
+            add_bias(&conv, bias, group, &mut out[range]);
+        }
     }
-    Tape { cols, winners }
+    Tape { winners }
 }
 
 /// `max(0, bias + max over each pool window)` of the convolution output `[filters, positions]`
@@ -320,6 +337,25 @@ fn bias_relu_max_pool(
                 }
             }
             (*o, *w) = rectified(best + b, at);
+        }
+    }
+}
+
+/// `conv + bias` of the convolution output `[filters, positions]` of the samples `g` describes,
+/// into `out` `[batch, filters, oh, ow]`.
+fn add_bias(conv: &[f32], bias: &[f32], g: Geometry, out: &mut [f32]) {
+    let (oh, ow) = g.conv_size();
+    let plane_len = oh * ow;
+    let positions = g.positions();
+    if plane_len == 0 {
+        return;
+    }
+    for (r, out_plane) in out.chunks_exact_mut(plane_len).enumerate() {
+        let (n, f) = (r / g.filters, r % g.filters);
+        let src = &conv[f * positions + n * plane_len..][..plane_len];
+        let b = bias[f];
+        for (o, v) in out_plane.iter_mut().zip(src) {
+            *o = v + b;
         }
     }
 }
@@ -399,12 +435,14 @@ pub struct Grads {
     pub bias: Vec<f32>,
 }
 
-/// Backward pass of one part from the gradient `dout` of its output, a group of samples at a
-/// time (the group's convolution gradient stays in cache). Adds the input gradient into `dx`
-/// (`[batch, channels, height, width]`, zeroed by the caller) when there is one to compute.
+/// Backward pass of one part from the gradient `dout` of its output and its input `x`, a group of
+/// samples at a time (the group's im2col matrix and convolution gradient stay in cache). Adds the
+/// input gradient into `dx` (`[batch, channels, height, width]`, zeroed by the caller) when there
+/// is one to compute.
 pub fn backward(
     dout: &[f32],
     w: &[f32],
+    x: &[f32],
     tape: &Tape,
     g: Geometry,
     mut dx: Option<&mut [f32]>,
@@ -426,6 +464,12 @@ pub fn backward(
             for f in 0..g.filters {
                 let at = (n * g.filters + f) * pooled;
                 let plane = &mut dconv[f * width + (n - start) * plane_len..][..plane_len];
+                if g.epilogue == Epilogue::Bias {
+                    let d = &dout[at..at + plane_len];
+                    plane.copy_from_slice(d);
+                    bias[f] += d.iter().sum::<f32>();
+                    continue;
+                }
                 let mut sum = 0.0;
                 for (&win, &d) in tape.winners[at..at + pooled]
                     .iter()
@@ -438,10 +482,11 @@ pub fn backward(
                 bias[f] += sum;
             }
         }
+        let cols = group_columns(x, g, start, end);
         matmul(
             &mut dw_t,
             g.filters,
-            group_columns(&tape.cols, g, start),
+            View::dense(&cols, width),
             View::dense_t(&dconv, width),
             patch,
             width,

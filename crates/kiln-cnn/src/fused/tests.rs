@@ -7,7 +7,7 @@ use burn::prelude::*;
 use burn::tensor::{DType, Distribution};
 use kiln_kernels::testing::assert_close;
 
-use super::{ConvPool, composed, conv_relu_pool};
+use super::{ConvPool, composed, conv_relu_pool, conv2d};
 
 /// `(batch, channels, size, filters, kernel, spec)` cases.
 fn cases() -> Vec<(usize, usize, usize, usize, usize, ConvPool)> {
@@ -97,6 +97,45 @@ fn fused_matches_composed_outputs_and_gradients() {
             1e-5,
             &format!("{what}: bias gradient"),
         );
+    }
+}
+
+#[test]
+fn plain_convolution_matches_burns_outputs_and_gradients() {
+    let device = Device::flex().autodiff();
+    let _rng = crate::test_rng::rng_guard();
+    device.seed(13);
+    let normal = Distribution::Normal(0.0, 1.0);
+    // The ResNet preset's shapes (3x3 padded, 3x3 stride 2, 1x1 stride-2 projection), batches
+    // split across threads, and odd sizes.
+    let cases = [
+        (64, 1, 28, 8, 3, 1, 1),
+        (32, 8, 14, 16, 3, 2, 1),
+        (32, 8, 14, 16, 1, 2, 0),
+        (3, 2, 7, 4, 3, 1, 1),
+        (2, 3, 9, 5, 5, 2, 2),
+    ];
+    for (batch, channels, size, filters, kernel, stride, padding) in cases {
+        let x = Tensor::<4>::random([batch, channels, size, size], normal, &device);
+        let w = Tensor::<4>::random([filters, channels, kernel, kernel], normal, &device) * 0.3;
+        let b = Tensor::<1>::random([filters], normal, &device) * 0.1;
+        let reference = composed::conv2d(x.clone(), w.clone(), b.clone(), stride, padding);
+        let probe = reference.random_like(normal);
+        let what = format!("{batch}x{channels}x{size} -> {filters} k{kernel} s{stride} p{padding}");
+        let fused = run(
+            |x, w, b| conv2d(x, w, b, stride, padding),
+            (&x, &w, &b),
+            &probe,
+        );
+        let burn = run(
+            |x, w, b| composed::conv2d(x, w, b, stride, padding),
+            (&x, &w, &b),
+            &probe,
+        );
+        assert_close(fused.out, burn.out, 1e-5, &format!("{what}: output"));
+        assert_close(fused.dx, burn.dx, 1e-5, &format!("{what}: input gradient"));
+        assert_close(fused.dw, burn.dw, 1e-5, &format!("{what}: weight gradient"));
+        assert_close(fused.db, burn.db, 1e-5, &format!("{what}: bias gradient"));
     }
 }
 
