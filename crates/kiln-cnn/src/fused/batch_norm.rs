@@ -189,11 +189,13 @@ pub fn backward(
 ) -> Grads {
     let mut d = dy;
     if let Some(kept) = &tape.kept {
-        d.par_iter_mut().zip(kept.par_iter()).for_each(|(d, &kept)| {
-            if !kept {
-                *d = 0.0;
-            }
-        });
+        d.par_iter_mut()
+            .zip(kept.par_iter())
+            .for_each(|(d, &kept)| {
+                if !kept {
+                    *d = 0.0;
+                }
+            });
     }
     let mean = &tape.stats.mean;
     let inv_std = inverse_std(&tape.stats.variance, epsilon);

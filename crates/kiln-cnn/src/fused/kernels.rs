@@ -324,6 +324,16 @@ fn bias_relu_max_pool(
             pool_row_of_twos(&conv[plane..plane + oh * ow], top, ow, b, out_row, win_row);
             continue;
         }
+        if q == 1 {
+            bias_relu_row(
+                &conv[plane + top..plane + top + ow],
+                top,
+                b,
+                out_row,
+                win_row,
+            );
+            continue;
+        }
         for (px, (o, w)) in out_row.iter_mut().zip(win_row.iter_mut()).enumerate() {
             let corner = top + px * q;
             let (mut best, mut at) = (conv[plane + corner], corner);
@@ -357,6 +367,18 @@ fn add_bias(conv: &[f32], bias: &[f32], g: Geometry, out: &mut [f32]) {
         for (o, v) in out_plane.iter_mut().zip(src) {
             *o = v + b;
         }
+    }
+}
+
+/// `max(0, conv + bias)` of one row without pooling (each value its own winner, at `top + i`),
+/// branch-free so that the compiler vectorises it.
+fn bias_relu_row(conv: &[f32], top: usize, bias: f32, out: &mut [f32], winners: &mut [u32]) {
+    let len = conv.len().min(out.len()).min(winners.len());
+    let (conv, out, winners) = (&conv[..len], &mut out[..len], &mut winners[..len]);
+    for i in 0..len {
+        let (value, at) = rectified(conv[i] + bias, top + i);
+        out[i] = value;
+        winners[i] = at;
     }
 }
 

@@ -230,17 +230,17 @@ impl<B: FusedNormBackend, C: CheckpointStrategy> NormEither for Autodiff<B, C> {
         let shape = z.shape().to_vec();
         let mut dtypes = vec![z.dtype(), gamma.dtype(), beta.dtype()];
         let gamma_values = read::<B>(gamma.primitive().clone()).0;
-        let primitives = (
-            z.primitive().clone(),
-            gamma.primitive().clone(),
-            beta.primitive().clone(),
-            skip.as_ref().map(|s| s.primitive().clone()),
-        );
+        // The nodes first, so that the input tensors can be read without copies.
+        let mut nodes = vec![z.node(), gamma.node(), beta.node()];
+        if let Some(skip) = &skip {
+            dtypes.push(skip.dtype());
+            nodes.push(skip.node());
+        }
         let (y, tape, dtype, layout) = forward::<B>(
-            primitives.0,
-            primitives.1,
-            primitives.2,
-            primitives.3,
+            z.into_primitive(),
+            gamma.into_primitive(),
+            beta.into_primitive(),
+            skip.map(|s| s.into_primitive()),
             relu,
             epsilon,
         );
@@ -259,21 +259,17 @@ impl<B: FusedNormBackend, C: CheckpointStrategy> NormEither for Autodiff<B, C> {
             dtypes,
             device,
         };
-        let output = match skip {
-            Some(skip) => {
-                dtypes.push(skip.dtype());
-                let nodes = [z.node(), gamma.node(), beta.node(), skip.node()];
-                match NormBackward::<4>
-                    .prepare::<C>(nodes)
-                    .compute_bound()
-                    .stateful()
-                {
-                    OpsKind::Tracked(prep) => prep.finish(state(dtypes), output),
-                    OpsKind::UnTracked(prep) => prep.finish(output),
-                }
-            }
-            None => {
-                let nodes = [z.node(), gamma.node(), beta.node()];
+        let output = match <[_; 4]>::try_from(nodes) {
+            Ok(nodes) => match NormBackward::<4>
+                .prepare::<C>(nodes)
+                .compute_bound()
+                .stateful()
+            {
+                OpsKind::Tracked(prep) => prep.finish(state(dtypes), output),
+                OpsKind::UnTracked(prep) => prep.finish(output),
+            },
+            Err(nodes) => {
+                let nodes: [_; 3] = nodes.try_into().expect("z, gamma and beta");
                 match NormBackward::<3>
                     .prepare::<C>(nodes)
                     .compute_bound()

@@ -12,7 +12,7 @@ pub fn probabilities(run: &TrainedRun, samples: &Samples) -> Result<Vec<Vec<f32>
     let classes = run.objective.classes();
     let order: Vec<usize> = (0..samples.len()).collect();
     let mut rows = Vec::with_capacity(samples.len());
-    for indices in order.chunks(1024) {
+    for indices in order.chunks(kiln_train::metrics::EVAL_BATCH) {
         let batch = samples.batch(indices, &run.device);
         let logits = run.model.logits(batch.inputs);
         kiln_train::check_logits(run.objective, &logits, indices.len())?;
