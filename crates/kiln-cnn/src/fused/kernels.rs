@@ -497,6 +497,34 @@ fn rectified(value: f32, at: usize) -> (f32, u32) {
     (value.max(0.0), at as u32 | cut)
 }
 
+/// The output gradient `dout` `[batch, filters, plane]` of samples `[start, end)` as the matrix
+/// `[filters, (end - start) * plane]` the products take, its sums added into `bias`.
+fn gathered(dout: &[f32], g: Geometry, start: usize, end: usize, bias: &mut [f32]) -> Vec<f32> {
+    let (oh, ow) = g.conv_size();
+    let plane_len = oh * ow;
+    let mut dconv = Vec::with_capacity(g.filters * (end - start) * plane_len);
+    for (f, sum) in bias.iter_mut().enumerate().take(g.filters) {
+        for n in start..end {
+            let d = &dout[(n * g.filters + f) * plane_len..][..plane_len];
+            dconv.extend_from_slice(d);
+            *sum += lane_sum(d);
+        }
+    }
+    dconv
+}
+
+/// The sum of `values` in 8 lanes (vectorised).
+fn lane_sum(values: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let mut chunks = values.chunks_exact(8);
+    for chunk in &mut chunks {
+        for (lane, v) in lanes.iter_mut().zip(chunk) {
+            *lane += v;
+        }
+    }
+    lanes.iter().sum::<f32>() + chunks.remainder().iter().sum::<f32>()
+}
+
 /// The weight and bias gradients of one part.
 #[derive(Debug, Clone)]
 pub struct Grads {
@@ -528,31 +556,31 @@ pub fn backward(
     let mut bias = vec![0.0f32; g.filters];
     for (start, end) in groups(g) {
         let width = (end - start) * plane_len;
-        // The gradient of the group's convolution output `[filters, width]`, through the
-        // pooling winners and the ReLU.
-        let mut dconv = vec![0.0f32; g.filters * width];
-        for n in start..end {
-            for f in 0..g.filters {
-                let at = (n * g.filters + f) * pooled;
-                let plane = &mut dconv[f * width + (n - start) * plane_len..][..plane_len];
-                if g.epilogue == Epilogue::Bias {
-                    let d = &dout[at..at + plane_len];
-                    plane.copy_from_slice(d);
-                    bias[f] += d.iter().sum::<f32>();
-                    continue;
+        // The gradient of the group's convolution output `[filters, width]` (through the
+        // pooling winners and the ReLU).
+        let dconv = match g.epilogue {
+            Epilogue::Bias => gathered(dout, g, start, end, &mut bias),
+            Epilogue::ReluPool => {
+                let mut dconv = vec![0.0f32; g.filters * width];
+                for n in start..end {
+                    for f in 0..g.filters {
+                        let at = (n * g.filters + f) * pooled;
+                        let plane = &mut dconv[f * width + (n - start) * plane_len..][..plane_len];
+                        let mut sum = 0.0;
+                        for (&win, &d) in tape.winners[at..at + pooled]
+                            .iter()
+                            .zip(&dout[at..at + pooled])
+                        {
+                            let d = if win & CUT == 0 { d } else { 0.0 };
+                            plane[(win & !CUT) as usize] += d;
+                            sum += d;
+                        }
+                        bias[f] += sum;
+                    }
                 }
-                let mut sum = 0.0;
-                for (&win, &d) in tape.winners[at..at + pooled]
-                    .iter()
-                    .zip(&dout[at..at + pooled])
-                {
-                    let d = if win & CUT == 0 { d } else { 0.0 };
-                    plane[(win & !CUT) as usize] += d;
-                    sum += d;
-                }
-                bias[f] += sum;
+                dconv
             }
-        }
+        };
         let cols = group_columns(x, g, start, end);
         matmul(
             &mut dw_t,
