@@ -136,6 +136,10 @@ fn im2col_body(x: &[f32], g: Geometry) -> Vec<f32> {
     let out = &mut cols.spare_capacity_mut()[..total];
     let (k, s, p) = (g.kernel, g.stride, g.padding);
     let plane_len = g.height * g.width;
+    // A stride-2 row reads every other value: from rows split into even and odd halves, that
+    // is one contiguous run (and the same vector copies as stride 1).
+    let split = (s == 2 && g.width > 0).then(|| split_even_odd(x, g.width));
+    let evens = g.width.div_ceil(2);
     let mut rows = out.chunks_exact_mut(ow.max(1));
     for c in 0..g.channels {
         for ky in 0..k {
@@ -155,6 +159,21 @@ fn im2col_body(x: &[f32], g: Geometry) -> Vec<f32> {
                         row[hi..].fill(MaybeUninit::new(0.0));
                         if s == 1 {
                             copy_short(&mut row[lo..hi], &src[lo + kx - p..hi + kx - p]);
+                        } else if let Some(split) = &split {
+                            // Input column `2 ox + kx - p`: its parity picks the half, and
+                            // within it the run starts at `(2 lo + kx - p - parity) / 2`.
+                            let row_at = (n * g.channels + c) * plane_len + iy * g.width;
+                            let src = &split[row_at..][..g.width];
+                            let parity = (kx + p) % 2;
+                            let half = if parity == 0 {
+                                &src[..evens]
+                            } else {
+                                &src[evens..]
+                            };
+                            if hi > lo {
+                                let start = (2 * lo + kx - p - parity) / 2;
+                                copy_short(&mut row[lo..hi], &half[start..start + hi - lo]);
+                            }
                         } else {
                             for (d, ox) in row[lo..hi].iter_mut().zip(lo..hi) {
                                 d.write(src[ox * s + kx - p]);
@@ -208,6 +227,23 @@ fn copy_short(dst: &mut [MaybeUninit<f32>], src: &[f32]) {
     if i < len {
         block(&mut dst[len - 8..len], &src[len - 8..len]);
     }
+}
+
+/// `x` with every row of `width` values rewritten as its even-indexed values, then its odd ones:
+/// the output row of a stride-2 convolution then reads one contiguous run of either half.
+fn split_even_odd(x: &[f32], width: usize) -> Vec<f32> {
+    let evens = width.div_ceil(2);
+    let mut out = vec![0.0f32; x.len()];
+    for (src, dst) in x.chunks_exact(width).zip(out.chunks_exact_mut(width)) {
+        let (even, odd) = dst.split_at_mut(evens);
+        for (i, e) in even.iter_mut().enumerate() {
+            *e = src[2 * i];
+        }
+        for (i, o) in odd.iter_mut().enumerate() {
+            *o = src[2 * i + 1];
+        }
+    }
+    out
 }
 
 /// The adjoint of [`im2col`]: adds every column entry of `cols` back to the input position it
@@ -272,6 +308,11 @@ fn col2im_body(cols: &[f32], g: Geometry, x: &mut [f32]) {
 /// matrix product, few enough that the group's output stays in cache while it is pooled.
 const GROUP_COLUMNS: usize = 2048;
 
+/// Values of a group's im2col matrix at most (1 MiB), so that it stays in a core's L2 cache
+/// between im2col writing it and the product reading it; the ResNet preset's wide patches
+/// (576 and 1152 rows) get fewer columns.
+const GROUP_VALUES: usize = 1 << 18;
+
 /// Filters per matrix product in the forward pass: up to 48, gemm reads the im2col matrix where
 /// it lies instead of copying it first (see `product_by_rows`); 32 splits the reference CNN's
 /// 64 filters evenly. (Measured on conv2 of the reference CNN: 6.5 -> 6.1 ms forward and
@@ -281,7 +322,8 @@ const FILTERS_PER_PRODUCT: usize = 32;
 /// The samples `[start, end)` of each group of a part.
 fn groups(g: Geometry) -> impl Iterator<Item = (usize, usize)> {
     let (oh, ow) = g.conv_size();
-    let size = (GROUP_COLUMNS / (oh * ow).max(1)).max(1);
+    let columns = GROUP_COLUMNS.min(GROUP_VALUES / g.patch().max(1));
+    let size = (columns / (oh * ow).max(1)).max(1);
     (0..g.batch)
         .step_by(size)
         .map(move |start| (start, (start + size).min(g.batch)))
