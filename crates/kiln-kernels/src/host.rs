@@ -36,6 +36,24 @@ pub fn read<B: Backend>(tensor: FloatTensor<B>) -> (Vec<f32>, DType) {
     (values, dtype)
 }
 
+/// The f32 values of a float primitive in row-major order, borrowed where the backend keeps them
+/// contiguous in f32 (flex), so that an inference call does not copy the weights it only reads
+/// (the character model's recurrent weight is 5.3 MB, read for every generated character); a
+/// copy elsewhere.
+pub fn borrow<B: Backend>(tensor: &FloatTensor<B>) -> std::borrow::Cow<'_, [f32]> {
+    #[cfg(feature = "flex")]
+    {
+        let any: &dyn std::any::Any = tensor;
+        if let Some(flex) = any.downcast_ref::<FloatTensor<burn::backend::Flex>>()
+            && flex.dtype() == DType::F32
+            && let Some(values) = flex.as_slice::<f32>()
+        {
+            return std::borrow::Cow::Borrowed(values);
+        }
+    }
+    std::borrow::Cow::Owned(read::<B>(tensor.clone()).0)
+}
+
 /// An int primitive as i64 values in row-major order.
 pub fn read_ints<B: Backend>(tensor: IntTensor<B>) -> Vec<i64> {
     let data = block_on(B::int_into_data(tensor)).expect("a CPU tensor can be read");

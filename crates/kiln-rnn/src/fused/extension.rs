@@ -5,6 +5,7 @@
 // burn-ndarray is deprecated upstream, but Kiln keeps it as an option (users ask for it).
 #![allow(deprecated)]
 
+use std::borrow::Cow;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -18,7 +19,7 @@ use burn::tensor::DType;
 
 use super::Cell;
 use super::kernels::{self, Dims};
-use kiln_kernels::host::{read, register_gradients, write};
+use kiln_kernels::host::{borrow, read, register_gradients, write};
 use kiln_kernels::matmul::{View, product};
 use kiln_kernels::{add_into, run_parts};
 
@@ -139,23 +140,24 @@ impl<B: Backend> Primitives<B> {
     }
 }
 
-/// The host inputs of one call, read from the primitives.
+/// The host inputs of one call, read from the primitives: owned when the backward pass keeps
+/// them, borrowed from the primitives where it can for a forward pass alone.
 #[derive(Debug, Clone)]
-struct Inputs {
+struct Inputs<'a> {
     /// The layer's input `[batch, time, features]`.
-    x: Vec<f32>,
+    x: Cow<'a, [f32]>,
     /// The input weight `[features, width]`.
-    w_in: Vec<f32>,
+    w_in: Cow<'a, [f32]>,
     /// The input bias `[width]`.
-    b_in: Vec<f32>,
+    b_in: Cow<'a, [f32]>,
     /// The recurrent weight.
-    w: Vec<f32>,
+    w: Cow<'a, [f32]>,
     /// The recurrent bias (GRU), else empty.
-    bias: Vec<f32>,
+    bias: Cow<'a, [f32]>,
     /// The initial hidden state.
-    h0: Vec<f32>,
+    h0: Cow<'a, [f32]>,
     /// The initial cell state (LSTM), else empty.
-    c0: Vec<f32>,
+    c0: Cow<'a, [f32]>,
     /// Sizes of the call.
     dims: Dims,
     /// Features per step of `x`.
@@ -166,30 +168,57 @@ struct Inputs {
     dtype: DType,
 }
 
-impl Inputs {
+impl Inputs<'static> {
+    /// Owned copies of the primitives' values (for a backward pass to keep).
     fn read<B: Backend>(p: Primitives<B>) -> Self {
-        let shape = p.x.shape();
-        let (features, width) = (shape[2], p.w_in.shape()[1]);
-        let dims = Dims {
-            batch: shape[0],
-            time: shape[1],
-            hidden: p.h0.shape()[1],
-        };
-        let (x, dtype) = read::<B>(p.x);
+        let owned = |t: FloatTensor<B>| Cow::Owned(read::<B>(t).0);
+        let (dims, features, width) = sizes(&p);
+        let dtype = p.x.dtype();
         Self {
-            x,
-            w_in: read::<B>(p.w_in).0,
-            b_in: read::<B>(p.b_in).0,
-            w: read::<B>(p.w).0,
-            bias: p.bias.map(|b| read::<B>(b).0).unwrap_or_default(),
-            h0: read::<B>(p.h0).0,
-            c0: p.c0.map(|c| read::<B>(c).0).unwrap_or_default(),
+            x: owned(p.x),
+            w_in: owned(p.w_in),
+            b_in: owned(p.b_in),
+            w: owned(p.w),
+            bias: p.bias.map(owned).unwrap_or_default(),
+            h0: owned(p.h0),
+            c0: p.c0.map(owned).unwrap_or_default(),
             dims,
             features,
             width,
             dtype,
         }
     }
+}
+
+impl<'a> Inputs<'a> {
+    /// The primitives' values, borrowed where the backend allows (see [`borrow`]).
+    fn borrow<B: Backend>(p: &'a Primitives<B>) -> Self {
+        let (dims, features, width) = sizes(p);
+        Self {
+            x: borrow::<B>(&p.x),
+            w_in: borrow::<B>(&p.w_in),
+            b_in: borrow::<B>(&p.b_in),
+            w: borrow::<B>(&p.w),
+            bias: p.bias.as_ref().map(borrow::<B>).unwrap_or_default(),
+            h0: borrow::<B>(&p.h0),
+            c0: p.c0.as_ref().map(borrow::<B>).unwrap_or_default(),
+            dims,
+            features,
+            width,
+            dtype: p.x.dtype(),
+        }
+    }
+}
+
+/// The sizes of a call: its dims, features per step and projection width.
+fn sizes<B: Backend>(p: &Primitives<B>) -> (Dims, usize, usize) {
+    let shape = p.x.shape();
+    let dims = Dims {
+        batch: shape[0],
+        time: shape[1],
+        hidden: p.h0.shape()[1],
+    };
+    (dims, shape[2], p.w_in.shape()[1])
 }
 
 /// The forward tape of any cell, for one part of the batch.
@@ -233,7 +262,7 @@ fn project(i: &Inputs, rows: &Range<usize>) -> Vec<f32> {
         i.width,
     );
     for row in acts.chunks_exact_mut(i.width.max(1)) {
-        for (a, b) in row.iter_mut().zip(&i.b_in) {
+        for (a, b) in row.iter_mut().zip(i.b_in.iter()) {
             *a += b;
         }
     }
@@ -393,7 +422,7 @@ fn backward(
 /// The forward pass on a CPU backend without autodiff.
 fn run<B: Backend>(cell: Cell, p: Primitives<B>, reverse: bool) -> FloatTensor<B> {
     let device = p.x.device();
-    let inputs = Inputs::read::<B>(p);
+    let inputs = Inputs::borrow::<B>(&p);
     let (out, shape, _) = forward(cell, &inputs, reverse);
     write::<B>(out, shape, inputs.dtype, &device)
 }
@@ -453,7 +482,7 @@ cpu_backend!(burn::backend::NdArray);
 struct Saved<D> {
     cell: Cell,
     reverse: bool,
-    inputs: Arc<Inputs>,
+    inputs: Arc<Inputs<'static>>,
     parts: Arc<Vec<Part>>,
     /// dtypes of `x`, `w_in`, `b_in`, `w`, `bias`, `h0`, `c0` (the gradients are written in
     /// them).
