@@ -32,6 +32,8 @@ fn square(conv: &Conv2d) -> Option<(usize, usize)> {
 
 /// `conv` with `norm` folded in: the weight scaled per filter by `gamma / sqrt(var + eps)` and
 /// the bias `beta + (bias - mean) * gamma / sqrt(var + eps)`, from the running statistics.
+/// (Computing it on the host in one pass instead was slower at batch 1: the reads and writes of
+/// the tensors cost more than these few small operations.)
 fn fold(conv: &Conv2d, norm: &BatchNorm) -> (Tensor<4>, Tensor<1>) {
     let weight = kiln_kernels::float_weight(conv.weight.val());
     let device = weight.device();

@@ -5,6 +5,7 @@
 // burn-ndarray is deprecated upstream, but Kiln keeps it as an option (users ask for it).
 #![allow(deprecated)]
 
+use std::borrow::Cow;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::tensor::{Device, FloatTensor};
 use burn::backend::{Autodiff, Backend, TensorMetadata, backend_extension};
 use burn::tensor::DType;
-use kiln_kernels::host::{read, register_gradients, write};
+use kiln_kernels::host::{borrow, read, register_gradients, write};
 use kiln_kernels::{add_into, run_parts};
 
 use super::kernels::{self, Epilogue, Geometry, Grads, Tape};
@@ -80,48 +81,49 @@ impl Settings {
 
 /// The host inputs of one call.
 #[derive(Debug, Clone)]
-struct Inputs {
-    x: Vec<f32>,
-    w: Vec<f32>,
-    bias: Vec<f32>,
+struct Inputs<'a> {
+    x: Cow<'a, [f32]>,
+    w: Cow<'a, [f32]>,
+    bias: Cow<'a, [f32]>,
     geometry: Geometry,
     /// The dtype of `x`, which the output takes.
     dtype: DType,
 }
 
-impl Inputs {
+impl Inputs<'static> {
+    /// Owned copies of the primitives' values (for a backward pass to keep).
     fn read<B: Backend>(
         x: FloatTensor<B>,
         weight: FloatTensor<B>,
         bias: FloatTensor<B>,
         settings: Settings,
     ) -> Self {
-        let Settings {
-            stride,
-            padding,
-            pool,
-            epilogue,
-        } = settings;
-        let [batch, channels, height, width] = dims4(&x.shape());
-        let [filters, _, kernel, _] = dims4(&weight.shape());
+        let geometry = geometry(&x.shape(), &weight.shape(), settings);
         let (x, dtype) = read::<B>(x);
         Self {
-            x,
-            w: read::<B>(weight).0,
-            bias: read::<B>(bias).0,
-            geometry: Geometry {
-                batch,
-                channels,
-                height,
-                width,
-                filters,
-                kernel,
-                stride,
-                padding,
-                pool,
-                epilogue,
-            },
+            x: Cow::Owned(x),
+            w: Cow::Owned(read::<B>(weight).0),
+            bias: Cow::Owned(read::<B>(bias).0),
+            geometry,
             dtype,
+        }
+    }
+}
+
+impl<'a> Inputs<'a> {
+    /// The primitives' values, borrowed where the backend allows (a forward pass alone).
+    fn borrow<B: Backend>(
+        x: &'a FloatTensor<B>,
+        weight: &'a FloatTensor<B>,
+        bias: &'a FloatTensor<B>,
+        settings: Settings,
+    ) -> Self {
+        Self {
+            x: borrow::<B>(x),
+            w: borrow::<B>(weight),
+            bias: borrow::<B>(bias),
+            geometry: geometry(&x.shape(), &weight.shape(), settings),
+            dtype: x.dtype(),
         }
     }
 
@@ -131,6 +133,31 @@ impl Inputs {
             batch: rows.len(),
             ..self.geometry
         }
+    }
+}
+
+/// The geometry of a call on `x` `[batch, channels, height, width]` with `weight`
+/// `[filters, channels, k, k]`.
+fn geometry(x: &[usize], weight: &[usize], settings: Settings) -> Geometry {
+    let Settings {
+        stride,
+        padding,
+        pool,
+        epilogue,
+    } = settings;
+    let [batch, channels, height, width] = dims4(x);
+    let [filters, _, kernel, _] = dims4(weight);
+    Geometry {
+        batch,
+        channels,
+        height,
+        width,
+        filters,
+        kernel,
+        stride,
+        padding,
+        pool,
+        epilogue,
     }
 }
 
@@ -218,7 +245,7 @@ fn run<B: Backend>(
     settings: Settings,
 ) -> FloatTensor<B> {
     let device = x.device();
-    let inputs = Inputs::read::<B>(x, weight, bias, settings);
+    let inputs = Inputs::borrow::<B>(&x, &weight, &bias, settings);
     let (out, shape, _) = forward(&inputs);
     write::<B>(out, shape, inputs.dtype, &device)
 }
@@ -258,7 +285,7 @@ cpu_backend!(burn::backend::NdArray);
 /// What the backward pass needs: the forward inputs and tapes, and where to write.
 #[derive(Debug, Clone)]
 struct Saved<D> {
-    inputs: Arc<Inputs>,
+    inputs: Arc<Inputs<'static>>,
     tapes: Arc<Tapes>,
     /// dtypes of `x`, `weight`, `bias` (the gradients are written in them).
     dtypes: [DType; 3],
