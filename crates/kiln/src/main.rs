@@ -29,12 +29,15 @@ fn main() -> ExitCode {
 /// glibc returns every large buffer to the kernel (mmap/munmap) and trims the heap eagerly, so a
 /// training step that allocates and frees tensors of a few MiB pays page faults every time.
 /// Raising both thresholds keeps those buffers in the heap; measured on the reference models it
-/// is worth up to 2x, the same as `GLIBC_TUNABLES=glibc.malloc.mmap_threshold=...`.
+/// is worth up to 2x, the same as `GLIBC_TUNABLES=glibc.malloc.mmap_threshold=...`. One arena
+/// for all threads: with one per thread, each worker's freed buffers stayed in its own arena
+/// and the character model peaked at 360 MiB instead of 273 (same speed).
 fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator parameters; called before any other thread exists.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
+        libc::mallopt(libc::M_ARENA_MAX, 1);
     }
 }
