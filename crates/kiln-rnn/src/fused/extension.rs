@@ -337,7 +337,7 @@ fn backward_part(
     cell: Cell,
     dout: &[f32],
     i: &Inputs,
-    part: &Part,
+    part: Part,
     reverse: bool,
     want_x: bool,
 ) -> AllGrads {
@@ -350,7 +350,7 @@ fn backward_part(
     let dout = &dout[rows.start * per_row..rows.end * per_row];
     let acts = &part.acts;
     let g = match (cell, &part.tape) {
-        (Cell::Lstm, Tape::Lstm(t)) => kernels::lstm_backward(dout, &i.w, acts, t, d, reverse),
+        (Cell::Lstm, Tape::Lstm(t)) => kernels::lstm_backward(dout, &i.w, part.acts, t, d, reverse),
         (Cell::Gru, Tape::Gru(t)) => kernels::gru_backward(dout, &i.w, acts, t, d, reverse),
         (Cell::Elman { relu }, Tape::Elman(t)) => {
             kernels::elman_backward(dout, &i.w, acts, t, d, relu, reverse)
@@ -394,12 +394,12 @@ fn backward(
     cell: Cell,
     dout: &[f32],
     i: &Inputs,
-    parts: &[Part],
+    parts: Vec<Part>,
     reverse: bool,
     want_x: bool,
 ) -> AllGrads {
-    let run = |part: &Part| backward_part(cell, dout, i, part, reverse, want_x);
-    let mut grads = run_parts(parts.iter().collect(), run);
+    let run = |part: Part| backward_part(cell, dout, i, part, reverse, want_x);
+    let mut grads = run_parts(parts, run);
     let mut total = grads.remove(0);
     for g in grads {
         if let (Some(all), Some(x)) = (total.x.as_mut(), g.x.as_ref()) {
@@ -502,7 +502,9 @@ impl<B: Backend> Backward<B, 7> for FusedBackward {
         let (dout, _) = read::<B>(grads.consume::<B>(&ops.node));
         let (i, d) = (&saved.inputs, saved.inputs.dims);
         let want_x = ops.parents[0].is_some();
-        let g = backward(saved.cell, &dout, i, &saved.parts, saved.reverse, want_x);
+        // The tapes are used up here (the LSTM's gate activations become its gate gradients).
+        let parts = Arc::try_unwrap(saved.parts).unwrap_or_else(|shared| (*shared).clone());
+        let g = backward(saved.cell, &dout, i, parts, saved.reverse, want_x);
         let shapes = [
             vec![d.batch, d.time, i.features],
             vec![i.features, i.width],

@@ -217,7 +217,7 @@ pub struct Grads {
 pub fn lstm_backward(
     dout: &[f32],
     w: &[f32],
-    acts: &[f32],
+    acts: Vec<f32>,
     tape: &LstmTape,
     d: Dims,
     reverse: bool,
@@ -229,7 +229,10 @@ pub fn lstm_backward(
     } = d;
     let g4 = 4 * hidden;
     let w_t = transpose(w, hidden, g4);
-    let mut dg = vec![0.0; batch * time * g4];
+    // The gate gradients overwrite the gate activations, step by step (each step's activations
+    // are read only to compute that step's gradients): one buffer of `[batch, time, 4 hidden]`
+    // instead of two (59 MB for the character model).
+    let mut dg = acts;
     let mut dh = vec![0.0; batch * hidden];
     let mut dc = vec![0.0; batch * hidden];
     for b in 0..batch {
@@ -250,11 +253,10 @@ pub fn lstm_backward(
                     &tape.cells[prev..prev + hidden]
                 }
             };
-            let act = &acts[at..at + g4];
             let grad = &mut dg[at..at + g4];
             for j in 0..hidden {
-                let (i, f) = (act[j], act[hidden + j]);
-                let (g, o) = (act[2 * hidden + j], act[3 * hidden + j]);
+                let (i, f) = (grad[j], grad[hidden + j]);
+                let (g, o) = (grad[2 * hidden + j], grad[3 * hidden + j]);
                 let tc = tape.tanh_cells[st + j];
                 let dh_total = dout[ot + j] + dh[hb + j];
                 let dc_total = dc[hb + j] + dh_total * o * (1.0 - tc * tc);
