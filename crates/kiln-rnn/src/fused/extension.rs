@@ -269,8 +269,15 @@ fn project(i: &Inputs, rows: &Range<usize>) -> Vec<f32> {
     acts
 }
 
-/// Projects the input of the batch rows `rows` and runs the forward kernel of `cell` on it.
-fn forward_part(cell: Cell, i: &Inputs, rows: Range<usize>, reverse: bool) -> (Vec<f32>, Part) {
+/// Projects the input of the batch rows `rows` and runs the forward kernel of `cell` on it,
+/// keeping its tape when `keep`.
+fn forward_part(
+    cell: Cell,
+    i: &Inputs,
+    rows: Range<usize>,
+    reverse: bool,
+    keep: bool,
+) -> (Vec<f32>, Part) {
     let mut acts = project(i, &rows);
     let d = Dims {
         batch: rows.len(),
@@ -281,24 +288,33 @@ fn forward_part(cell: Cell, i: &Inputs, rows: Range<usize>, reverse: bool) -> (V
     let (out, tape) = match cell {
         Cell::Lstm => {
             let c0 = &i.c0[rows.start * h..rows.end * h];
-            let (out, tape) = kernels::lstm_forward(&mut acts, &i.w, h0, c0, d, reverse);
+            let (out, tape) = kernels::lstm_forward(&mut acts, &i.w, h0, c0, d, reverse, keep);
             (out, Tape::Lstm(tape))
         }
         Cell::Gru => {
-            let (out, tape) = kernels::gru_forward(&mut acts, &i.w, &i.bias, h0, d, reverse);
+            let (out, tape) = kernels::gru_forward(&mut acts, &i.w, &i.bias, h0, d, reverse, keep);
             (out, Tape::Gru(tape))
         }
         Cell::Elman { relu } => {
-            let (out, tape) = kernels::elman_forward(&mut acts, &i.w, h0, d, relu, reverse);
+            let (out, tape) = kernels::elman_forward(&mut acts, &i.w, h0, d, relu, reverse, keep);
+            let out = if keep { out } else { std::mem::take(&mut acts) };
             (out, Tape::Elman(tape))
         }
     };
+    if !keep {
+        acts = Vec::new();
+    }
     (out, Part { rows, acts, tape })
 }
 
 /// Runs the forward kernel, the batch split across threads: the output values, its shape, and
-/// each part's tape.
-fn forward(cell: Cell, inputs: &Inputs, reverse: bool) -> (Vec<f32>, Vec<usize>, Vec<Part>) {
+/// each part's tape (empty unless `keep`).
+fn forward(
+    cell: Cell,
+    inputs: &Inputs,
+    reverse: bool,
+    keep: bool,
+) -> (Vec<f32>, Vec<usize>, Vec<Part>) {
     let d = inputs.dims;
     let steps = if cell == Cell::Lstm {
         d.time + 1
@@ -306,7 +322,9 @@ fn forward(cell: Cell, inputs: &Inputs, reverse: bool) -> (Vec<f32>, Vec<usize>,
         d.time
     };
     let parts = parts(d);
-    let results = run_parts(parts, |rows| forward_part(cell, inputs, rows, reverse));
+    let results = run_parts(parts, |rows| {
+        forward_part(cell, inputs, rows, reverse, keep)
+    });
     let mut out = Vec::with_capacity(d.batch * steps * d.hidden);
     let mut tapes = Vec::with_capacity(results.len());
     for (values, part) in results {
@@ -423,7 +441,7 @@ fn backward(
 fn run<B: Backend>(cell: Cell, p: Primitives<B>, reverse: bool) -> FloatTensor<B> {
     let device = p.x.device();
     let inputs = Inputs::borrow::<B>(&p);
-    let (out, shape, _) = forward(cell, &inputs, reverse);
+    let (out, shape, _) = forward(cell, &inputs, reverse, false);
     write::<B>(out, shape, inputs.dtype, &device)
 }
 
@@ -558,7 +576,8 @@ fn run_tracked<B: FusedRecurrentBackend, C: CheckpointStrategy>(
         h0: p.h0.primitive().clone(),
         c0: has_c0.then(|| c0.primitive().clone()),
     });
-    let (out, shape, parts) = forward(cell, &inputs, reverse);
+    let keep = matches!(prep, OpsKind::Tracked(_));
+    let (out, shape, parts) = forward(cell, &inputs, reverse, keep);
     let output = write::<B>(out, shape, inputs.dtype, &device);
     match prep {
         OpsKind::Tracked(prep) => {

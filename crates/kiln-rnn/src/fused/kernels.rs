@@ -134,7 +134,8 @@ pub struct LstmTape {
 
 /// LSTM forward: turns `acts`, the input projection, into the gate activations `(i, f, g, o)`
 /// in place, and returns `[batch, time + 1, hidden]` (the hidden state after every step, then
-/// the final cell state) and the tape.
+/// the final cell state) and the tape, which is empty unless `keep` (a forward pass alone
+/// keeps nothing for a backward pass).
 pub fn lstm_forward(
     acts: &mut [f32],
     w: &[f32],
@@ -142,6 +143,7 @@ pub fn lstm_forward(
     c0: &[f32],
     d: Dims,
     reverse: bool,
+    keep: bool,
 ) -> (Vec<f32>, LstmTape) {
     let Dims {
         batch,
@@ -149,9 +151,11 @@ pub fn lstm_forward(
         hidden,
     } = d;
     let g4 = 4 * hidden;
-    let mut cells = vec![0.0; batch * time * hidden];
-    let mut tanh_cells = vec![0.0; batch * time * hidden];
-    let mut h_prev = vec![0.0; batch * time * hidden];
+    let tape_len = if keep { batch * time * hidden } else { 0 };
+    let mut cells = vec![0.0; tape_len];
+    let mut tanh_cells = vec![0.0; tape_len];
+    let mut h_prev = vec![0.0; tape_len];
+    let mut scratch = vec![0.0; hidden];
     let mut out = vec![0.0; batch * (time + 1) * hidden];
     let mut h = h0.to_vec();
     let mut c = c0.to_vec();
@@ -165,13 +169,19 @@ pub fn lstm_forward(
             sigmoid_in_place(&mut row[3 * hidden..]);
             let st = (b * time + t) * hidden;
             let hb = b * hidden;
-            h_prev[st..st + hidden].copy_from_slice(&h[hb..hb + hidden]);
+            if keep {
+                h_prev[st..st + hidden].copy_from_slice(&h[hb..hb + hidden]);
+            }
             for j in 0..hidden {
                 let (i, f, g) = (row[j], row[hidden + j], row[2 * hidden + j]);
                 c[hb + j] = f * c[hb + j] + i * g;
             }
-            cells[st..st + hidden].copy_from_slice(&c[hb..hb + hidden]);
-            let tc = &mut tanh_cells[st..st + hidden];
+            let tc = if keep {
+                cells[st..st + hidden].copy_from_slice(&c[hb..hb + hidden]);
+                &mut tanh_cells[st..st + hidden]
+            } else {
+                &mut scratch[..]
+            };
             tc.copy_from_slice(&c[hb..hb + hidden]);
             tanh_in_place(tc);
             let ot = (b * (time + 1) + t) * hidden;
@@ -186,7 +196,7 @@ pub fn lstm_forward(
         let ot = (b * (time + 1) + time) * hidden;
         out[ot..ot + hidden].copy_from_slice(&c[b * hidden..(b + 1) * hidden]);
     }
-    let c0 = c0.to_vec();
+    let c0 = if keep { c0.to_vec() } else { Vec::new() };
     let tape = LstmTape {
         cells,
         tanh_cells,
@@ -299,6 +309,7 @@ pub fn gru_forward(
     h0: &[f32],
     d: Dims,
     reverse: bool,
+    keep: bool,
 ) -> (Vec<f32>, GruTape) {
     let Dims {
         batch,
@@ -306,8 +317,9 @@ pub fn gru_forward(
         hidden,
     } = d;
     let g3 = 3 * hidden;
-    let mut hidden_new = vec![0.0; batch * time * hidden];
-    let mut h_prev = vec![0.0; batch * time * hidden];
+    let tape_len = if keep { batch * time * hidden } else { 0 };
+    let mut hidden_new = vec![0.0; tape_len];
+    let mut h_prev = vec![0.0; tape_len];
     let mut out = vec![0.0; batch * time * hidden];
     let mut projected = vec![0.0; batch * g3];
     let mut h = h0.to_vec();
@@ -339,8 +351,10 @@ pub fn gru_forward(
                 row[2 * hidden + j] += row[j] * p[2 * hidden + j];
             }
             tanh_in_place(&mut row[2 * hidden..]);
-            hidden_new[st..st + hidden].copy_from_slice(&p[2 * hidden..]);
-            h_prev[st..st + hidden].copy_from_slice(&h[hb..hb + hidden]);
+            if keep {
+                hidden_new[st..st + hidden].copy_from_slice(&p[2 * hidden..]);
+                h_prev[st..st + hidden].copy_from_slice(&h[hb..hb + hidden]);
+            }
             for j in 0..hidden {
                 let (z, n) = (row[hidden + j], row[2 * hidden + j]);
                 let value = (1.0 - z) * n + z * h[hb + j];
@@ -423,20 +437,23 @@ pub fn elman_forward(
     d: Dims,
     relu: bool,
     reverse: bool,
+    keep: bool,
 ) -> (Vec<f32>, ElmanTape) {
     let Dims {
         batch,
         time,
         hidden,
     } = d;
-    let mut h_prev = vec![0.0; batch * time * hidden];
+    let mut h_prev = vec![0.0; if keep { batch * time * hidden } else { 0 }];
     let mut h = h0.to_vec();
     for t in d.order(reverse) {
         step_product(acts, &h, w, t, d, hidden);
         for b in 0..batch {
             let st = (b * time + t) * hidden;
             let hb = b * hidden;
-            h_prev[st..st + hidden].copy_from_slice(&h[hb..hb + hidden]);
+            if keep {
+                h_prev[st..st + hidden].copy_from_slice(&h[hb..hb + hidden]);
+            }
             let row = &mut acts[st..st + hidden];
             if relu {
                 for a in row.iter_mut() {
@@ -448,7 +465,9 @@ pub fn elman_forward(
             h[hb..hb + hidden].copy_from_slice(row);
         }
     }
-    (acts.to_vec(), ElmanTape { h_prev })
+    // Without a tape the caller takes `acts` itself as the output.
+    let out = if keep { acts.to_vec() } else { Vec::new() };
+    (out, ElmanTape { h_prev })
 }
 
 /// Elman backward from `dout`, the gradient of every hidden state `[batch, time, hidden]`, and
