@@ -678,13 +678,29 @@ def kiln_version(kiln: Path) -> str:
     return result.stdout.strip() or "kiln (unknown version)"
 
 
+# `--avx2`: what restricts PyTorch's kernels to AVX2 on an AVX-512 CPU (ATen's dispatch, MKL's
+# BLAS and oneDNN's convolutions and RNNs), so that both programs run the AVX2 path.
+TORCH_AVX2_ENV = {
+    "ATEN_CPU_CAPABILITY": "avx2",
+    "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+    "ONEDNN_MAX_CPU_ISA": "AVX2",
+}
+
+
 def environment(kiln: Path, torch_version: str, threads: int, steps: int, rounds: int) -> dict:
     """What the table header reports about the machine and the programs."""
     flags = cpu_flags()
+    extensions = vector_extensions(flags)
+    if all(os.environ.get(key) == value for key, value in TORCH_AVX2_ENV.items()):
+        extensions = (
+            f"the AVX2 path measured on a CPU with {extensions} (PyTorch with "
+            + ", ".join(f"{key}={value}" for key, value in TORCH_AVX2_ENV.items())
+            + "; Kiln as given by --kiln)"
+        )
     return {
         "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": cpu_model(),
-        "cpu_vector_extensions": vector_extensions(flags),
+        "cpu_vector_extensions": extensions,
         "avx512_flags": sorted(flag for flag in flags if flag.startswith("avx512")),
         "cores": os.cpu_count(),
         "kiln_version": kiln_version(kiln),
@@ -818,6 +834,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help=f"comma-separated subset of {','.join(KILN_CONFIGS)} (default: all)")
     parser.add_argument("--threads", type=positive_int, default=2,
                         help="PyTorch intra-op threads (default 2)")
+    parser.add_argument("--avx2", action="store_true",
+                        help="restrict PyTorch to AVX2 kernels (" + " ".join(
+                            f"{k}={v}" for k, v in TORCH_AVX2_ENV.items())
+                        + "); pair it with a Kiln built without its avx512 feature")
     parser.add_argument("--markdown", type=Path, help="also write the Markdown table here")
     parser.add_argument("--json", type=Path, help="also write every raw number here as JSON")
     parser.add_argument("--torch-worker", choices=sorted(KILN_CONFIGS), help=argparse.SUPPRESS)
@@ -838,6 +858,8 @@ def main(argv: list[str] | None = None) -> int:
         fail(f"kiln binary not found at {kiln}; build it with `cargo build --release` "
              f"(in {REPO_ROOT}) or pass --kiln PATH", code=2)
 
+    if args.avx2:
+        os.environ.update(TORCH_AVX2_ENV)  # inherited by every PyTorch worker process
     warn_if_busy()
     env = environment(kiln, torch_version, args.threads, args.steps, args.rounds)
     raw = measure(kiln, args.models, args.rounds, args.steps, args.threads)
