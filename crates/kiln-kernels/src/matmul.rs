@@ -2,6 +2,14 @@
 
 use std::cell::Cell;
 
+use rayon::prelude::*;
+
+/// Multiply-adds above which [`product_by_rows`] hands its chunks of rows to the thread pool:
+/// the ResNet preset's 3x3 convolutions of 64 and 128 filters at batch 1 (7.2 million each) do,
+/// the reference CNN's second convolution (2.2 million) does not, since waking a thread costs
+/// more than its share of that product.
+const PARALLEL_CHUNKS_WORK: usize = 4 << 20;
+
 /// Multiply-adds above this many go to gemm's thread pool; below it one thread is faster.
 const PARALLEL_WORK: usize = 128 * 128 * 128;
 
@@ -123,39 +131,71 @@ pub fn product_by_rows(a: View, b: View, m: usize, k: usize, n: usize, rows: usi
     }
     check_inputs(&a, &b, m, k, n);
     let mut out: Vec<f32> = Vec::with_capacity(m * n);
-    for first in (0..m).step_by(rows) {
-        let count = rows.min(m - first);
-        // Row `first` of `a` starts at stored row `first`, or stored column `first` of a
-        // transposed `a`.
+    let chunk = |first: usize| {
         let start = if a.transposed {
             first
         } else {
             first * a.stride
         };
-        let chunk = View {
+        View {
             data: &a.data[start..],
             ..a
-        };
-        // SAFETY: the inputs are checked above (a chunk of rows of `a` is a smaller matrix of
-        // the same layout); the output has room for `m x n` values, each call writes its
-        // `count` rows without reading them, and the vector takes them as its length only after
-        // every row was written.
-        unsafe {
-            run_gemm(
-                out.as_mut_ptr().add(first * n),
-                n,
-                chunk,
-                b,
-                count,
-                k,
-                n,
-                false,
-            )
-        };
+        }
+    };
+    // Outside a part of a batch already split across threads (a batch of one sample, say), the
+    // chunks of rows go to the thread pool: gemm's own threads do little at these sizes.
+    let parallel = m > rows && m * n * k >= PARALLEL_CHUNKS_WORK && !SERIAL.with(Cell::get);
+    if parallel {
+        let spare = &mut out.spare_capacity_mut()[..m * n];
+        spare
+            .par_chunks_mut(rows * n)
+            .enumerate()
+            .for_each(|(index, block)| {
+                let first = index * rows;
+                let count = rows.min(m - first);
+                // SAFETY: `block` holds `count x n` values, which gemm writes (and only those).
+                unsafe {
+                    run_gemm_serial(block.as_mut_ptr().cast(), n, chunk(first), b, count, k, n)
+                }
+            });
+    } else {
+        for first in (0..m).step_by(rows) {
+            let count = rows.min(m - first);
+            // SAFETY: `out` has room for `m x n` values; this call writes rows
+            // `first..first + count` of it, which the asserts above keep in bounds.
+            unsafe {
+                run_gemm(
+                    out.as_mut_ptr().add(first * n),
+                    n,
+                    chunk(first),
+                    b,
+                    count,
+                    k,
+                    n,
+                    false,
+                )
+            };
+        }
     }
-    // SAFETY: see above.
+    // SAFETY: every one of the `m x n` values was written by gemm above.
     unsafe { out.set_len(m * n) };
     out
+}
+
+/// `run_gemm` on this thread alone (without accumulating).
+///
+/// # Safety
+/// As for `run_gemm`.
+unsafe fn run_gemm_serial(
+    out: *mut f32,
+    out_stride: usize,
+    a: View,
+    b: View,
+    m: usize,
+    k: usize,
+    n: usize,
+) {
+    serial(|| unsafe { run_gemm(out, out_stride, a, b, m, k, n, false) })
 }
 
 /// Asserts that `a` and `b` hold `m x k` and `k x n` matrices.
