@@ -142,6 +142,13 @@ pub fn product_by_rows(a: View, b: View, m: usize, k: usize, n: usize, rows: usi
             ..a
         }
     };
+    // Rows `first..` of the product into `dst`, which has room for them.
+    let rows_into = |first: usize, dst: *mut f32| {
+        let count = rows.min(m - first);
+        // SAFETY: `dst` holds `count x n` values (checked by the callers below), which gemm
+        // writes; the inputs' shapes were checked above.
+        unsafe { run_gemm(dst, n, chunk(first), b, count, k, n, false) }
+    };
     // Outside a part of a batch already split across threads (a batch of one sample, say), the
     // chunks of rows go to the thread pool: gemm's own threads do little at these sizes.
     let parallel = m > rows && m * n * k >= PARALLEL_CHUNKS_WORK && !SERIAL.with(Cell::get);
@@ -151,51 +158,17 @@ pub fn product_by_rows(a: View, b: View, m: usize, k: usize, n: usize, rows: usi
             .par_chunks_mut(rows * n)
             .enumerate()
             .for_each(|(index, block)| {
-                let first = index * rows;
-                let count = rows.min(m - first);
-                // SAFETY: `block` holds `count x n` values, which gemm writes (and only those).
-                unsafe {
-                    run_gemm_serial(block.as_mut_ptr().cast(), n, chunk(first), b, count, k, n)
-                }
+                serial(|| rows_into(index * rows, block.as_mut_ptr().cast()))
             });
     } else {
         for first in (0..m).step_by(rows) {
-            let count = rows.min(m - first);
-            // SAFETY: `out` has room for `m x n` values; this call writes rows
-            // `first..first + count` of it, which the asserts above keep in bounds.
-            unsafe {
-                run_gemm(
-                    out.as_mut_ptr().add(first * n),
-                    n,
-                    chunk(first),
-                    b,
-                    count,
-                    k,
-                    n,
-                    false,
-                )
-            };
+            // SAFETY: `out` has room for `m x n` values, so for rows `first..` of them.
+            rows_into(first, unsafe { out.as_mut_ptr().add(first * n) });
         }
     }
     // SAFETY: every one of the `m x n` values was written by gemm above.
     unsafe { out.set_len(m * n) };
     out
-}
-
-/// `run_gemm` on this thread alone (without accumulating).
-///
-/// # Safety
-/// As for `run_gemm`.
-unsafe fn run_gemm_serial(
-    out: *mut f32,
-    out_stride: usize,
-    a: View,
-    b: View,
-    m: usize,
-    k: usize,
-    n: usize,
-) {
-    serial(|| unsafe { run_gemm(out, out_stride, a, b, m, k, n, false) })
 }
 
 /// Asserts that `a` and `b` hold `m x k` and `k x n` matrices.
