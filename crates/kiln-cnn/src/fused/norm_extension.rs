@@ -106,29 +106,36 @@ fn outputs<B: Backend>(
     )
 }
 
+/// The two extension methods, each a call of [`NormEither::either`].
+macro_rules! both_through_either {
+    () => {
+        fn fused_batch_norm(
+            z: FloatTensor<Self>,
+            gamma: FloatTensor<Self>,
+            beta: FloatTensor<Self>,
+            relu: bool,
+            epsilon: f64,
+        ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+            Self::either(z, gamma, beta, None, relu, epsilon)
+        }
+
+        fn fused_batch_norm_add(
+            z: FloatTensor<Self>,
+            gamma: FloatTensor<Self>,
+            beta: FloatTensor<Self>,
+            skip: FloatTensor<Self>,
+            relu: bool,
+            epsilon: f64,
+        ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+            Self::either(z, gamma, beta, Some(skip), relu, epsilon)
+        }
+    };
+}
+
 macro_rules! cpu_backend {
     ($backend:ty) => {
         impl FusedNormBackend for $backend {
-            fn fused_batch_norm(
-                z: FloatTensor<Self>,
-                gamma: FloatTensor<Self>,
-                beta: FloatTensor<Self>,
-                relu: bool,
-                epsilon: f64,
-            ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-                Self::either(z, gamma, beta, None, relu, epsilon)
-            }
-
-            fn fused_batch_norm_add(
-                z: FloatTensor<Self>,
-                gamma: FloatTensor<Self>,
-                beta: FloatTensor<Self>,
-                skip: FloatTensor<Self>,
-                relu: bool,
-                epsilon: f64,
-            ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-                Self::either(z, gamma, beta, Some(skip), relu, epsilon)
-            }
+            both_through_either!();
         }
 
         impl NormEither for $backend {
@@ -195,26 +202,7 @@ impl<B: Backend, const N: usize> Backward<B, N> for NormBackward<N> {
 }
 
 impl<B: FusedNormBackend, C: CheckpointStrategy> FusedNormBackend for Autodiff<B, C> {
-    fn fused_batch_norm(
-        z: FloatTensor<Self>,
-        gamma: FloatTensor<Self>,
-        beta: FloatTensor<Self>,
-        relu: bool,
-        epsilon: f64,
-    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        Self::either(z, gamma, beta, None, relu, epsilon)
-    }
-
-    fn fused_batch_norm_add(
-        z: FloatTensor<Self>,
-        gamma: FloatTensor<Self>,
-        beta: FloatTensor<Self>,
-        skip: FloatTensor<Self>,
-        relu: bool,
-        epsilon: f64,
-    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        Self::either(z, gamma, beta, Some(skip), relu, epsilon)
-    }
+    both_through_either!();
 }
 
 impl<B: FusedNormBackend, C: CheckpointStrategy> NormEither for Autodiff<B, C> {
