@@ -147,16 +147,8 @@ impl ConvBlock {
     /// biased square convolution without dilation or groups and symmetric padding, and a square
     /// max pool whose stride is its size (or none).
     pub fn fused_spec(&self) -> Option<ConvPool> {
-        let conv = &self.conv;
-        let plain = self.conv2.is_none() && self.norm.is_none() && conv.bias.is_some();
-        let [k0, k1] = conv.kernel_size;
-        let [s0, s1] = conv.stride;
-        let square = k0 == k1 && s0 == s1 && conv.dilation == [1, 1] && conv.groups == 1;
-        let padding = match conv.padding {
-            PaddingConfig2d::Valid => 0,
-            PaddingConfig2d::Explicit(a, b, c, d) if a == b && b == c && c == d => a,
-            _ => return None,
-        };
+        let plain = self.conv2.is_none() && self.norm.is_none() && self.conv.bias.is_some();
+        let (stride, padding) = square_conv(&self.conv)?;
         let pool = match &self.pool {
             None => 1,
             Some(p) => {
@@ -175,8 +167,8 @@ impl ConvBlock {
                 q0
             }
         };
-        (plain && square).then_some(ConvPool {
-            stride: s0,
+        plain.then_some(ConvPool {
+            stride,
             padding,
             pool,
         })
@@ -186,6 +178,20 @@ impl ConvBlock {
     pub fn is_residual(&self) -> bool {
         self.conv2.is_some()
     }
+}
+
+/// Stride and padding of a square convolution without dilation or groups and with the same
+/// padding on every side: the convolutions the fused kernels take.
+pub(crate) fn square_conv(conv: &Conv2d) -> Option<(usize, usize)> {
+    let [k0, k1] = conv.kernel_size;
+    let [s0, s1] = conv.stride;
+    let simple = k0 == k1 && s0 == s1 && conv.dilation == [1, 1] && conv.groups == 1;
+    let padding = match conv.padding {
+        PaddingConfig2d::Valid => 0,
+        PaddingConfig2d::Explicit(a, b, c, d) if a == b && b == c && c == d => a,
+        _ => return None,
+    };
+    simple.then_some((s0, padding))
 }
 
 #[cfg(test)]

@@ -8,32 +8,17 @@
 //! `beta - mean * gamma / std`), so a block is two or three biased convolutions, the first with
 //! its ReLU fused in.
 
+use burn::nn::BatchNorm;
 use burn::nn::conv::Conv2d;
-use burn::nn::{BatchNorm, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
-use crate::block::ConvBlock;
+use crate::block::{ConvBlock, square_conv as square};
 use crate::fused::{self, ConvPool};
-
-/// Stride and padding of a square convolution without dilation or groups and with the same
-/// padding on every side: the convolutions the fused kernels take.
-fn square(conv: &Conv2d) -> Option<(usize, usize)> {
-    let [k0, k1] = conv.kernel_size;
-    let [s0, s1] = conv.stride;
-    let simple = k0 == k1 && s0 == s1 && conv.dilation == [1, 1] && conv.groups == 1;
-    let padding = match conv.padding {
-        PaddingConfig2d::Valid => 0,
-        PaddingConfig2d::Explicit(a, b, c, d) if a == b && b == c && c == d => a,
-        _ => return None,
-    };
-    simple.then_some((s0, padding))
-}
 
 /// `conv` with `norm` folded in: the weight scaled per filter by `gamma / sqrt(var + eps)` and
 /// the bias `beta + (bias - mean) * gamma / sqrt(var + eps)`, from the running statistics.
-/// (Computing it on the host in one pass instead was slower at batch 1: the reads and writes of
-/// the tensors cost more than these few small operations.)
+/// (Computing it on the host in one pass instead was no faster at batch 1; docs/performance.md.)
 fn fold(conv: &Conv2d, norm: &BatchNorm) -> (Tensor<4>, Tensor<1>) {
     let weight = kiln_kernels::float_weight(conv.weight.val());
     let device = weight.device();
@@ -71,17 +56,21 @@ fn train_norm(norm: &BatchNorm, z: Tensor<4>, skip: Option<Tensor<4>>, relu: boo
     out.output
 }
 
-/// `conv(x)` without a bias (the batch norm after it has one), fused.
-fn unbiased(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-    let (stride, padding) = square(conv).expect("checked by `fusable`");
+/// `conv(x)` before a batch norm, fused (with the convolution's bias if it has one, which the
+/// batch norm cancels; the presets' convolutions before a batch norm have none).
+fn convolved(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let (stride, padding) = square(conv).expect("checked by `normed_fusable`");
     let weight = kiln_kernels::float_weight(conv.weight.val());
-    let bias = Tensor::zeros([weight.dims()[0]], &x.device());
+    let bias = match &conv.bias {
+        Some(bias) => bias.val(),
+        None => Tensor::zeros([weight.dims()[0]], &x.device()),
+    };
     fused::conv2d(x, weight, bias, stride, padding)
 }
 
 /// `conv(x)` with `norm` folded in, fused.
 fn folded(conv: &Conv2d, norm: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
-    let (stride, padding) = square(conv).expect("checked by `fusable`");
+    let (stride, padding) = square(conv).expect("checked by `normed_fusable`");
     let (weight, bias) = fold(conv, norm);
     fused::conv2d(x, weight, bias, stride, padding)
 }
@@ -119,17 +108,17 @@ impl ConvBlock {
     }
 
     fn train_normed(&self, input: Tensor<4>, norm: &BatchNorm) -> Tensor<4> {
-        let first = train_norm(norm, unbiased(&self.conv, input.clone()), None, true);
+        let first = train_norm(norm, convolved(&self.conv, input.clone()), None, true);
         let (Some(conv2), Some(norm2)) = (&self.conv2, &self.norm2) else {
             return first;
         };
         let skip = match (&self.projection, &self.projection_norm) {
             (Some(projection), Some(pnorm)) => {
-                train_norm(pnorm, unbiased(projection, input), None, false)
+                train_norm(pnorm, convolved(projection, input), None, false)
             }
             _ => input,
         };
-        train_norm(norm2, unbiased(conv2, first), Some(skip), true)
+        train_norm(norm2, convolved(conv2, first), Some(skip), true)
     }
 
     fn infer_normed(&self, input: Tensor<4>, norm: &BatchNorm) -> Tensor<4> {

@@ -24,14 +24,6 @@ pub fn float_weight<const D: usize>(weight: Tensor<D>) -> Tensor<D> {
     }
 }
 
-/// The values of a tensor as f32, in row-major order (read back from its device).
-pub fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .expect("f32 values")
-}
-
 /// Whether `device` is a CPU backend the fused kernels run on (flex or ndarray, with or
 /// without autodiff) given the features this crate was built with.
 pub fn has_fused_kernel(device: &Device) -> bool {

@@ -3,7 +3,13 @@
 
 use burn::prelude::*;
 
-pub use crate::values;
+/// The values of a tensor as f32, in row-major order.
+pub fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("f32 values")
+}
 
 /// Asserts that two tensors have the same shape and agree within `tol` times the largest
 /// magnitude of `expected` (at least 1): sums of many products round differently in each order.

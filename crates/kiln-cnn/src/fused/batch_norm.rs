@@ -173,20 +173,15 @@ pub struct Tape {
     pub kept: Option<Vec<bool>>,
     /// The batch statistics.
     pub stats: Statistics,
+    /// The scale `gamma` `[channels]`.
+    pub gamma: Vec<f32>,
 }
 
 /// Backward pass from the output's gradient `dy`: with `d = dy` masked by the ReLU,
 /// `dbeta = sum d`, `dgamma = sum d * x̂`, `dskip = d` and
 /// `dz = gamma * inverse_std * (d - dbeta / count - x̂ * dgamma / count)`, `x̂` the normalised
 /// input.
-pub fn backward(
-    dy: Vec<f32>,
-    tape: &Tape,
-    gamma: &[f32],
-    epsilon: f64,
-    want_skip: bool,
-    l: Layout,
-) -> Grads {
+pub fn backward(dy: Vec<f32>, tape: &Tape, epsilon: f64, want_skip: bool, l: Layout) -> Grads {
     let mut d = dy;
     if let Some(kept) = &tape.kept {
         d.par_iter_mut()
@@ -197,7 +192,7 @@ pub fn backward(
                 }
             });
     }
-    let mean = &tape.stats.mean;
+    let (mean, gamma) = (&tape.stats.mean, &tape.gamma);
     let inv_std = inverse_std(&tape.stats.variance, epsilon);
     let z = &tape.z;
     let beta = per_channel(l, |_, at, len| plane_sum(&d[at..at + len]));

@@ -126,8 +126,7 @@ pub fn im2col(x: &[f32], g: Geometry) -> Vec<f32> {
     im2col_body(x, g)
 }
 
-/// The body of [`im2col`], compiled for AVX2 as well (the strided copies of a stride-2
-/// convolution vectorise there).
+/// The body of [`im2col`], compiled for AVX2 as well.
 #[inline(always)]
 fn im2col_body(x: &[f32], g: Geometry) -> Vec<f32> {
     let (oh, ow) = g.conv_size();
@@ -136,10 +135,6 @@ fn im2col_body(x: &[f32], g: Geometry) -> Vec<f32> {
     let out = &mut cols.spare_capacity_mut()[..total];
     let (k, s, p) = (g.kernel, g.stride, g.padding);
     let plane_len = g.height * g.width;
-    // A stride-2 row reads every other value: from rows split into even and odd halves, that
-    // is one contiguous run (and the same vector copies as stride 1).
-    let split = (s == 2 && g.width > 0).then(|| split_even_odd(x, g.width));
-    let evens = g.width.div_ceil(2);
     let mut rows = out.chunks_exact_mut(ow.max(1));
     for c in 0..g.channels {
         for ky in 0..k {
@@ -159,21 +154,6 @@ fn im2col_body(x: &[f32], g: Geometry) -> Vec<f32> {
                         row[hi..].fill(MaybeUninit::new(0.0));
                         if s == 1 {
                             copy_short(&mut row[lo..hi], &src[lo + kx - p..hi + kx - p]);
-                        } else if let Some(split) = &split {
-                            // Input column `2 ox + kx - p`: its parity picks the half, and
-                            // within it the run starts at `(2 lo + kx - p - parity) / 2`.
-                            let row_at = (n * g.channels + c) * plane_len + iy * g.width;
-                            let src = &split[row_at..][..g.width];
-                            let parity = (kx + p) % 2;
-                            let half = if parity == 0 {
-                                &src[..evens]
-                            } else {
-                                &src[evens..]
-                            };
-                            if hi > lo {
-                                let start = (2 * lo + kx - p - parity) / 2;
-                                copy_short(&mut row[lo..hi], &half[start..start + hi - lo]);
-                            }
                         } else {
                             for (d, ox) in row[lo..hi].iter_mut().zip(lo..hi) {
                                 d.write(src[ox * s + kx - p]);
@@ -227,23 +207,6 @@ fn copy_short(dst: &mut [MaybeUninit<f32>], src: &[f32]) {
     if i < len {
         block(&mut dst[len - 8..len], &src[len - 8..len]);
     }
-}
-
-/// `x` with every row of `width` values rewritten as its even-indexed values, then its odd ones:
-/// the output row of a stride-2 convolution then reads one contiguous run of either half.
-fn split_even_odd(x: &[f32], width: usize) -> Vec<f32> {
-    let evens = width.div_ceil(2);
-    let mut out = vec![0.0f32; x.len()];
-    for (src, dst) in x.chunks_exact(width).zip(out.chunks_exact_mut(width)) {
-        let (even, odd) = dst.split_at_mut(evens);
-        for (i, e) in even.iter_mut().enumerate() {
-            *e = src[2 * i];
-        }
-        for (i, o) in odd.iter_mut().enumerate() {
-            *o = src[2 * i + 1];
-        }
-    }
-    out
 }
 
 /// The adjoint of [`im2col`]: adds every column entry of `cols` back to the input position it

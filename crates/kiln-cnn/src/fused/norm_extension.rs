@@ -86,6 +86,7 @@ fn forward<B: Backend>(
         z,
         kept: relu.then(|| y.iter().map(|&v| v > 0.0).collect()),
         stats,
+        gamma,
     };
     (y, tape, dtype, l)
 }
@@ -165,7 +166,6 @@ cpu_backend!(burn::backend::NdArray);
 #[derive(Debug, Clone)]
 struct Saved<D> {
     tape: Arc<Tape>,
-    gamma: Vec<f32>,
     epsilon: f64,
     layout: Layout,
     shape: Vec<usize>,
@@ -185,7 +185,7 @@ impl<B: Backend, const N: usize> Backward<B, N> for NormBackward<N> {
         let s = ops.state;
         let (dy, _) = read::<B>(grads.consume::<B>(&ops.node));
         let want_skip = N == 4 && ops.parents[N - 1].is_some();
-        let g = batch_norm::backward(dy, &s.tape, &s.gamma, s.epsilon, want_skip, s.layout);
+        let g = batch_norm::backward(dy, &s.tape, s.epsilon, want_skip, s.layout);
         let channels = vec![s.layout.channels];
         let mut values = vec![Some(g.z), Some(g.gamma), Some(g.beta)];
         let mut shapes = vec![s.shape.clone(), channels.clone(), channels];
@@ -217,7 +217,6 @@ impl<B: FusedNormBackend, C: CheckpointStrategy> NormEither for Autodiff<B, C> {
         let device = z.primitive().device();
         let shape = z.shape().to_vec();
         let mut dtypes = vec![z.dtype(), gamma.dtype(), beta.dtype()];
-        let gamma_values = read::<B>(gamma.primitive().clone()).0;
         // The nodes first, so that the input tensors can be read without copies.
         let mut nodes = vec![z.node(), gamma.node(), beta.node()];
         if let Some(skip) = &skip {
@@ -240,7 +239,6 @@ impl<B: FusedNormBackend, C: CheckpointStrategy> NormEither for Autodiff<B, C> {
         );
         let state = |dtypes| Saved {
             tape: Arc::new(tape),
-            gamma: gamma_values,
             epsilon,
             layout,
             shape,
