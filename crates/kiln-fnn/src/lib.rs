@@ -1,10 +1,7 @@
 //! Feed-forward networks (multi-layer perceptrons) for Kiln, as plain Burn modules.
 //!
-//! This crate depends on Burn (and `kiln-kernels`, Kiln's host helpers over Burn's own gemm and
-//! rayon): use [`MlpConfig`] to build an [`Mlp`] on any [`Device`](burn::prelude::Device) and
-//! train it with whatever loop you like. Its linear layers run as [`fused::dense`], one
-//! operation with a hand-written backward pass on the CPU backends (features `flex`, on by
-//! default, and `ndarray`), Burn's own operations elsewhere.
+//! This crate depends on Burn only: use [`MlpConfig`] to build an [`Mlp`] on any
+//! [`Device`](burn::prelude::Device) and train it with whatever loop you like.
 //!
 //! ```
 //! use burn::prelude::*;
@@ -21,7 +18,6 @@
 //! ```
 #![warn(missing_docs)]
 
-pub mod fused;
 mod mlp;
 
 pub use mlp::{Mlp, MlpConfig};

@@ -5,8 +5,6 @@ use burn::nn::activation::{Activation, ActivationConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::prelude::*;
 
-use crate::fused;
-
 /// Configuration of an [`Mlp`]: sizes, activation, dropout and optional batch norm.
 #[derive(Config, Debug)]
 pub struct MlpConfig {
@@ -68,24 +66,16 @@ impl MlpConfig {
 
 impl Mlp {
     /// Logits for a batch of feature rows: `[batch, input_size] -> [batch, output_size]`.
-    ///
-    /// Each linear layer is one [`fused::dense`] call (on the CPU backends: bias and product in
-    /// one pass, a mostly-zero input multiplied by its nonzeros), with the ReLU fused into it
-    /// when the activation is a ReLU and no batch norm comes between.
     pub fn forward(&self, input: Tensor<2>) -> Tensor<2> {
-        let fuse_relu = self.norms.is_empty() && matches!(self.activation, Activation::Relu(_));
         let mut x = input;
         for (index, layer) in self.hidden.iter().enumerate() {
-            x = linear(layer, x, fuse_relu);
+            x = layer.forward(x);
             if let Some(norm) = self.norms.get(index) {
                 x = norm.forward(x);
             }
-            if !fuse_relu {
-                x = self.activation.forward(x);
-            }
-            x = self.dropout.forward(x);
+            x = self.dropout.forward(self.activation.forward(x));
         }
-        linear(&self.output, x, false)
+        self.output.forward(x)
     }
 
     /// Number of input features the network expects.
@@ -93,12 +83,6 @@ impl Mlp {
         let layer = self.hidden.first().unwrap_or(&self.output);
         layer.weight.dims()[0]
     }
-}
-
-/// `layer.forward(x)`, then a ReLU when `relu`, as one fused operation.
-fn linear(layer: &Linear, x: Tensor<2>, relu: bool) -> Tensor<2> {
-    let weight = kiln_kernels::float_weight(layer.weight.val());
-    fused::dense(x, weight, layer.bias.as_ref().map(|b| b.val()), relu)
 }
 
 #[cfg(test)]

@@ -41,21 +41,6 @@ pub fn has_fused_kernel(device: &Device) -> bool {
     false
 }
 
-/// Whether Kiln's own hand-written kernels take their AVX-512 variants: built with this crate's
-/// `avx512` feature (which gemm's AVX-512 kernels come with) and on a CPU with AVX-512F. Without
-/// the feature they take their AVX2 variants on any CPU, so an AVX-512 machine can measure the
-/// AVX2 path.
-pub fn avx512_kernels() -> bool {
-    #[cfg(all(feature = "avx512", target_arch = "x86_64"))]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(all(feature = "avx512", target_arch = "x86_64")))]
-    {
-        false
-    }
-}
-
 /// Splits `batch` rows into contiguous parts, one per thread of rayon's pool, but no more than
 /// `batch * work_per_row / min_part_work` parts (a part smaller than `min_part_work` costs more to
 /// hand to a thread than it saves). Always at least one part.
