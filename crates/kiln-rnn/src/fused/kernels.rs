@@ -119,13 +119,13 @@ pub fn column_sums(data: &[f32], cols: usize) -> Vec<f32> {
     sums
 }
 
-/// What the LSTM forward pass keeps for its backward pass (besides the gate activations).
+/// What the LSTM forward pass keeps for its backward pass (besides the gate activations). The
+/// `tanh` of each cell state is computed again in the backward pass (the same function on the
+/// same values, so the same bits) rather than kept: 15 MB less for the character model.
 #[derive(Debug, Clone)]
 pub struct LstmTape {
     /// Cell state after each step, `[batch, time, hidden]`.
     cells: Vec<f32>,
-    /// `tanh` of the cell state after each step.
-    tanh_cells: Vec<f32>,
     /// Hidden state before each step.
     h_prev: Vec<f32>,
     /// The initial cell state, `[batch, hidden]`.
@@ -153,7 +153,6 @@ pub fn lstm_forward(
     let g4 = 4 * hidden;
     let tape_len = if keep { batch * time * hidden } else { 0 };
     let mut cells = vec![0.0; tape_len];
-    let mut tanh_cells = vec![0.0; tape_len];
     let mut h_prev = vec![0.0; tape_len];
     let mut scratch = vec![0.0; hidden];
     let mut out = vec![0.0; batch * (time + 1) * hidden];
@@ -176,12 +175,10 @@ pub fn lstm_forward(
                 let (i, f, g) = (row[j], row[hidden + j], row[2 * hidden + j]);
                 c[hb + j] = f * c[hb + j] + i * g;
             }
-            let tc = if keep {
+            if keep {
                 cells[st..st + hidden].copy_from_slice(&c[hb..hb + hidden]);
-                &mut tanh_cells[st..st + hidden]
-            } else {
-                &mut scratch[..]
-            };
+            }
+            let tc = &mut scratch[..];
             tc.copy_from_slice(&c[hb..hb + hidden]);
             tanh_in_place(tc);
             let ot = (b * (time + 1) + t) * hidden;
@@ -197,12 +194,7 @@ pub fn lstm_forward(
         out[ot..ot + hidden].copy_from_slice(&c[b * hidden..(b + 1) * hidden]);
     }
     let c0 = if keep { c0.to_vec() } else { Vec::new() };
-    let tape = LstmTape {
-        cells,
-        tanh_cells,
-        h_prev,
-        c0,
-    };
+    let tape = LstmTape { cells, h_prev, c0 };
     (out, tape)
 }
 
@@ -245,6 +237,7 @@ pub fn lstm_backward(
     let mut dg = acts;
     let mut dh = vec![0.0; batch * hidden];
     let mut dc = vec![0.0; batch * hidden];
+    let mut tanh_cell = vec![0.0; hidden];
     for b in 0..batch {
         let ot = (b * (time + 1) + time) * hidden;
         dc[b * hidden..(b + 1) * hidden].copy_from_slice(&dout[ot..ot + hidden]);
@@ -264,10 +257,12 @@ pub fn lstm_backward(
                 }
             };
             let grad = &mut dg[at..at + g4];
+            tanh_cell.copy_from_slice(&tape.cells[st..st + hidden]);
+            tanh_in_place(&mut tanh_cell);
             for j in 0..hidden {
                 let (i, f) = (grad[j], grad[hidden + j]);
                 let (g, o) = (grad[2 * hidden + j], grad[3 * hidden + j]);
-                let tc = tape.tanh_cells[st + j];
+                let tc = tanh_cell[j];
                 let dh_total = dout[ot + j] + dh[hb + j];
                 let dc_total = dc[hb + j] + dh_total * o * (1.0 - tc * tc);
                 grad[j] = dc_total * g * i * (1.0 - i);
