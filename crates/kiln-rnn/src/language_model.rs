@@ -59,9 +59,14 @@ impl CharLanguageModel {
     ) -> (Tensor<3>, RecurrentState) {
         let embedded = self.embedding.forward(tokens);
         let (features, state) = self.encoder.forward(embedded, state);
-        // One `[batch x time, hidden]` matrix through the output layer: one product, and one
-        // for its weight gradient, instead of one per sequence (a `[batch, hidden, vocab]`
-        // gradient summed afterwards: 80 MB of temporaries for the character model).
+        // In training, one `[batch x time, hidden]` matrix through the output layer: one
+        // product, and one for its weight gradient, instead of one per sequence (a `[batch,
+        // hidden, vocab]` gradient summed afterwards: 80 MB of temporaries for the character
+        // model). Off an autodiff device the sequences' rows are read where they lie
+        // (flattening would copy them).
+        if !features.device().is_autodiff() {
+            return (self.output.forward(self.dropout.forward(features)), state);
+        }
         let [batch, time, hidden] = features.dims();
         let flat = self
             .dropout
