@@ -106,8 +106,13 @@ impl ConvBlock {
             let x = fused::conv_relu_pool(input, weight, bias.val(), spec);
             return self.dropout.forward(x);
         }
-        if self.normed_fusable(&input.device()) {
-            let mut x = self.forward_normed(input);
+        let device = input.device();
+        if self.normed_fusable(&device) || self.residual_fusable(&device) {
+            let mut x = if self.norm.is_some() {
+                self.forward_normed(input)
+            } else {
+                self.forward_residual(input)
+            };
             if let Some(pool) = &self.pool {
                 x = pool.forward(x);
             }

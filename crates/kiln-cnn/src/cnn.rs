@@ -93,6 +93,20 @@ impl Cnn {
         self.forward(inputs.reshape([batch, channels, height, width]))
     }
 
+    /// This network for inference with every block's batch norms folded into its convolutions
+    /// ([`ConvBlock::fold_batch_norms`]): the same logits off an autodiff device, without
+    /// folding again on every call. Not for training.
+    pub fn fold_batch_norms(self) -> Cnn {
+        Cnn {
+            blocks: self
+                .blocks
+                .into_iter()
+                .map(ConvBlock::fold_batch_norms)
+                .collect(),
+            ..self
+        }
+    }
+
     /// Number of input values per sample, `C*H*W`.
     pub fn input_size(&self) -> usize {
         self.input_shape.iter().product()

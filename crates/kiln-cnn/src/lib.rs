@@ -25,6 +25,7 @@
 mod block;
 mod cnn;
 mod config;
+mod folded;
 pub mod fused;
 mod normed;
 pub mod scatter;

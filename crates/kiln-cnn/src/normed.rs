@@ -19,7 +19,7 @@ use crate::fused::{self, ConvPool};
 /// `conv` with `norm` folded in: the weight scaled per filter by `gamma / sqrt(var + eps)` and
 /// the bias `beta + (bias - mean) * gamma / sqrt(var + eps)`, from the running statistics.
 /// (Computing it on the host in one pass instead was no faster at batch 1; docs/performance.md.)
-fn fold(conv: &Conv2d, norm: &BatchNorm) -> (Tensor<4>, Tensor<1>) {
+pub(crate) fn fold(conv: &Conv2d, norm: &BatchNorm) -> (Tensor<4>, Tensor<1>) {
     let weight = kiln_kernels::float_weight(conv.weight.val());
     let device = weight.device();
     let mean = norm.running_mean.value().to_device(&device);

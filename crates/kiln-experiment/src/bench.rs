@@ -142,7 +142,8 @@ pub fn bench(
     let train_rate =
         median_rate(&clock.times[warmup.min(clock.times.len())..], window) * batch_size as f64;
 
-    let inference: AnyModel = report.model.valid();
+    // Prepared once, as a server would (a CNN's batch norms folded into its convolutions).
+    let inference: AnyModel = report.model.valid().for_inference();
     let infer_batch: Vec<usize> = (0..256).map(|i| i % splits.test.len()).collect();
     let batch = splits.test.batch(&infer_batch, &device);
     let mut times = vec![Instant::now()];

@@ -83,6 +83,13 @@ pub trait ModelKind: Serialize + DeserializeOwned + Clone + PartialEq + std::fmt
         Self::logits(model, features)
     }
 
+    /// The model prepared for repeated inference off an autodiff device (a CNN's batch norms
+    /// folded into its convolutions once), with the same outputs; the model itself for kinds
+    /// with nothing to prepare. Not for training or for saving.
+    fn for_inference(model: Self::Model) -> Self::Model {
+        model
+    }
+
     /// Structured pruning: this kind's section and a smaller dense model without `fraction` of
     /// the units (conv filters, hidden units) of `model`, those of the smallest L1 norm, with
     /// the weights of the units kept. Kinds that cannot say no with an input error.
@@ -184,6 +191,13 @@ macro_rules! zoo {
             pub fn logits(&self, inputs: burn::prelude::Tensor<2>) -> burn::prelude::Tensor<2> {
                 match self {
                     $(Self::$variant(model) => <$crate::kinds::$module::$spec as $crate::ModelKind>::logits(model, inputs),)+
+                }
+            }
+
+            /// See [`ModelKind::for_inference`].
+            pub fn for_inference(self) -> Self {
+                match self {
+                    $(Self::$variant(model) => Self::$variant(<$crate::kinds::$module::$spec as $crate::ModelKind>::for_inference(model)),)+
                 }
             }
 

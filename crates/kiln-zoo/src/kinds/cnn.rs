@@ -137,6 +137,10 @@ impl ModelKind for CnnSpec {
         Ok(config.init(device))
     }
 
+    fn for_inference(model: Cnn) -> Cnn {
+        model.fold_batch_norms()
+    }
+
     fn logits(model: &Cnn, inputs: Tensor<2>) -> Tensor<2> {
         model.forward_flat(inputs)
     }
