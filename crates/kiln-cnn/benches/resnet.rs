@@ -1,6 +1,7 @@
 //! The ResNet preset's two residual blocks (batch 64): one forward and backward pass on the
 //! fused kernels (`ConvBlock::forward`: fused convolutions and batch norms) against Burn's layers
-//! (`ConvBlock::forward_composed`), and inference with the batch norms folded (batch 256 and 1).
+//! (`ConvBlock::forward_composed`), and inference with the batch norms folded on every call and
+//! folded once (`ConvBlock::fold_batch_norms`), batch 256 and 1.
 //!
 //! `cargo bench -p kiln-cnn --bench resnet`
 
@@ -55,8 +56,15 @@ fn bench(c: &mut Criterion) {
             bench.iter(|| train_step(&block, &x, false))
         });
         let valid = block.valid();
+        let prepared = valid.clone().fold_batch_norms();
         for batch in [256, 1] {
             let x = Tensor::<4>::random([batch, channels, size, size], normal, &Device::flex());
+            c.bench_function(
+                &format!("folded once {name} inference, batch {batch}"),
+                |bench| {
+                    bench.iter(|| std::hint::black_box(prepared.forward(x.clone()).into_data()))
+                },
+            );
             c.bench_function(
                 &format!("folded {name} inference, batch {batch}"),
                 |bench| bench.iter(|| std::hint::black_box(valid.forward(x.clone()).into_data())),
