@@ -103,9 +103,9 @@ impl ConvBlock {
 #[cfg(all(test, feature = "flex"))]
 mod tests {
     use burn::tensor::Distribution;
-    use kiln_kernels::testing::values;
+    use kiln_kernels::testing::{assert_close, values};
 
-    use crate::{CnnConfig, ConvBlockConfig};
+    use crate::CnnConfig;
 
     use super::*;
 
@@ -113,24 +113,9 @@ mod tests {
     fn folded_blocks_give_the_same_outputs_without_batch_norms() {
         let device = Device::flex();
         let normal = Distribution::Normal(0.0, 1.0);
-        let configs = [
-            (
-                ConvBlockConfig::new(8)
-                    .with_padding(1)
-                    .with_batch_norm(true)
-                    .with_pool(2),
-                3,
-            ),
-            (
-                ConvBlockConfig::new(8).with_residual(true).with_stride(2),
-                4,
-            ),
-            (ConvBlockConfig::new(6).with_residual(true), 6),
-        ];
-        for (config, channels) in configs {
-            let block = config.init(channels, &device);
+        for (config, channels) in crate::normed::tests::configs() {
+            let mut block = config.init(channels, &device);
             // Running statistics and affine parameters away from their initial values.
-            let mut block = block;
             for norm in [
                 &mut block.norm,
                 &mut block.norm2,
@@ -151,7 +136,7 @@ mod tests {
                 }
             }
             let x = Tensor::<4>::random([3, channels, 9, 9], normal, &device);
-            let expected = values(block.forward(x.clone()));
+            let reference = block.forward(x.clone());
             let folded = block.clone().fold_batch_norms();
             assert!(folded.norm.is_none() && folded.norm2.is_none());
             assert!(folded.projection_norm.is_none());
@@ -161,15 +146,14 @@ mod tests {
                 "{config:?}: a folded residual block runs on the fused kernels"
             );
             // The same maths in the same order: the same bits.
-            assert_eq!(values(folded.forward(x.clone())), expected, "{config:?}");
+            let what = format!("{config:?}");
+            assert_eq!(
+                values(folded.forward(x.clone())),
+                values(reference.clone()),
+                "{what}"
+            );
             // Burn's composed layers agree within rounding.
-            let composed = values(folded.forward_composed(x));
-            let worst = composed
-                .iter()
-                .zip(&expected)
-                .map(|(a, e)| (a - e).abs())
-                .fold(0.0f32, f32::max);
-            assert!(worst < 1e-4, "{config:?}: composed differs by {worst}");
+            assert_close(folded.forward_composed(x), reference, 1e-4, &what);
         }
         // A whole ResNet preset: the same logits.
         let model = CnnConfig::resnet_small(10).init(&device);

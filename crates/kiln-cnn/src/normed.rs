@@ -142,7 +142,7 @@ impl ConvBlock {
 }
 
 #[cfg(all(test, feature = "flex"))]
-mod tests {
+pub(crate) mod tests {
     use burn::tensor::Distribution;
     use kiln_kernels::testing::{assert_close, values};
 
@@ -151,7 +151,7 @@ mod tests {
 
     /// The blocks the ResNet preset has (a plain batch-normed block with a pool here, residual
     /// blocks with a strided projection and with an identity skip).
-    fn configs() -> Vec<(ConvBlockConfig, usize)> {
+    pub(crate) fn configs() -> Vec<(ConvBlockConfig, usize)> {
         vec![
             (
                 ConvBlockConfig::new(8)

@@ -3,8 +3,11 @@
 
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use kiln_zoo::kinds::cnn::{CnnPreset, CnnSpec};
-use kiln_zoo::{AnyModel, DataShape, ModelKind};
+use kiln_zoo::kinds::cnn::CnnPreset;
+use kiln_zoo::{AnyModel, ModelKind};
+
+mod common;
+use common::{digits, preset};
 
 fn values(t: Tensor<2>) -> Vec<f32> {
     t.into_data()
@@ -16,20 +19,9 @@ fn values(t: Tensor<2>) -> Vec<f32> {
 #[test]
 fn the_resnet_preset_prepared_for_inference_gives_the_same_logits() {
     let device = Device::flex();
-    let shape = DataShape {
-        sample_shape: vec![1, 28, 28],
-        classes: 10,
-        vocab: 0,
-    };
-    for preset in [CnnPreset::Resnet, CnnPreset::Lenet] {
-        let spec = CnnSpec {
-            preset,
-            input: vec![1, 28, 28],
-            blocks: Vec::new(),
-            hidden: Vec::new(),
-            global_avg_pool: false,
-            dropout: 0.0,
-        };
+    let shape = digits();
+    for kind in [CnnPreset::Resnet, CnnPreset::Lenet] {
+        let spec = preset(kind);
         let model = AnyModel::Cnn(spec.build(&shape, &device).unwrap());
         let inputs = Tensor::<2>::random([3, 784], Distribution::Default, &device);
         let expected = values(model.logits(inputs.clone()));
@@ -37,7 +29,7 @@ fn the_resnet_preset_prepared_for_inference_gives_the_same_logits() {
         let AnyModel::Cnn(cnn) = &prepared else {
             unreachable!("the same kind")
         };
-        assert!(cnn.blocks.iter().all(|b| b.norm.is_none()), "{preset:?}");
-        assert_eq!(values(prepared.logits(inputs)), expected, "{preset:?}");
+        assert!(cnn.blocks.iter().all(|b| b.norm.is_none()), "{kind:?}");
+        assert_eq!(values(prepared.logits(inputs)), expected, "{kind:?}");
     }
 }

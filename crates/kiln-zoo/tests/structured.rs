@@ -8,6 +8,9 @@ use kiln_zoo::kinds::cnn::{CnnPreset, CnnSpec};
 use kiln_zoo::kinds::mlp::MlpSpec;
 use kiln_zoo::{DataShape, ModelKind};
 
+mod common;
+use common::{digits, preset};
+
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data()
         .convert::<f32>()
@@ -35,27 +38,6 @@ fn assert_close(a: Vec<f32>, b: Vec<f32>) {
         .map(|(x, y)| (x - y).abs())
         .fold(0f32, f32::max);
     assert!(worst < 1e-4, "outputs differ by up to {worst}");
-}
-
-/// MNIST's shape: 1 x 28 x 28 images, 10 classes.
-fn digits() -> DataShape {
-    DataShape {
-        sample_shape: vec![1, 28, 28],
-        classes: 10,
-        vocab: 0,
-    }
-}
-
-/// A cnn section of `preset`.
-fn preset(preset: CnnPreset) -> CnnSpec {
-    CnnSpec {
-        preset,
-        input: vec![1, 28, 28],
-        blocks: Vec::new(),
-        hidden: Vec::new(),
-        global_avg_pool: false,
-        dropout: 0.0,
-    }
 }
 
 #[test]
