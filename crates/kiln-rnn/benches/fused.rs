@@ -1,5 +1,6 @@
 //! One forward and backward pass of the fused recurrent operation on the seq-MNIST reference
-//! shape (batch 64, 28 steps, hidden 128), against the same maths composed from Burn's ops.
+//! shape (batch 64, 28 steps, hidden 128), against the same maths composed from Burn's ops, and
+//! its forward pass alone off autodiff (inference, batch 256 and 1).
 //!
 //! `cargo bench -p kiln-rnn --bench fused`
 
@@ -72,6 +73,19 @@ fn bench(c: &mut Criterion) {
     }
 }
 
+/// Inference: the forward pass alone on a device without autodiff, batch 256 and 1.
+fn bench_inference(c: &mut Criterion) {
+    let device = Device::flex();
+    for (name, cell) in [("lstm", Cell::Lstm), ("gru", Cell::Gru)] {
+        for batch in [256, 1] {
+            let data = inputs(cell, &device, (batch, 28, 128));
+            c.bench_function(&format!("fused {name} inference, batch {batch}"), |b| {
+                b.iter(|| std::hint::black_box(sequence(cell, data.clone(), false).into_data()))
+            });
+        }
+    }
+}
+
 /// The character language model's shape: batch 128, 50 steps, hidden 512.
 fn bench_language_model(c: &mut Criterion) {
     let device = Device::flex().autodiff();
@@ -84,6 +98,6 @@ fn bench_language_model(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20);
-    targets = bench, bench_language_model
+    targets = bench, bench_inference, bench_language_model
 }
 criterion_main!(benches);
