@@ -116,4 +116,25 @@ mod tests {
         let diff: f32 = (chunked - whole).abs().max().into_scalar::<f32>();
         assert!(diff < 1e-5, "max difference {diff}");
     }
+
+    #[test]
+    fn training_and_inference_paths_give_the_same_logits() {
+        // On an autodiff device the output layer takes one flattened matrix; off it, the
+        // sequences as they lie. Without dropout both are the same maths.
+        let device = Device::flex().autodiff();
+        let encoder = RecurrentConfig::new(CellKind::Lstm, 4, 6);
+        let model = CharLanguageModelConfig::new(10, encoder).init(&device);
+        let tokens = [[1, 5, 2, 9, 0, 3], [4, 4, 8, 1, 7, 2]];
+        let (trained, _) = model.forward(Tensor::<2, Int>::from_data(tokens, &device), None);
+        let plain = Device::flex();
+        let (inferred, _) = model
+            .valid()
+            .forward(Tensor::<2, Int>::from_data(tokens, &plain), None);
+        assert_eq!(trained.dims(), [2, 6, 10]);
+        let diff: f32 = (trained.inner() - inferred)
+            .abs()
+            .max()
+            .into_scalar::<f32>();
+        assert!(diff < 1e-5, "max difference {diff}");
+    }
 }
