@@ -108,6 +108,43 @@ fn weight_grad(h_prev: &[f32], d_gates: &[f32], hidden: usize, width: usize) -> 
     dw
 }
 
+/// The hidden state before each step, `[batch, time, hidden]`, rebuilt for the backward pass
+/// from the forward output `out` (`steps` rows of `hidden` per sequence, every step's hidden
+/// state in time order) and `h0`: the forward pass keeps no copy of its own (15 MB for the
+/// character model).
+fn previous_states(out: &[f32], h0: &[f32], d: Dims, steps: usize, reverse: bool) -> Vec<f32> {
+    let Dims {
+        batch,
+        time,
+        hidden,
+    } = d;
+    let mut h_prev = vec![0.0; batch * time * hidden];
+    let order = d.order(reverse);
+    for b in 0..batch {
+        for (s, &t) in order.iter().enumerate() {
+            let from = match s {
+                0 => &h0[b * hidden..(b + 1) * hidden],
+                _ => {
+                    let at = (b * steps + order[s - 1]) * hidden;
+                    &out[at..at + hidden]
+                }
+            };
+            let st = (b * time + t) * hidden;
+            h_prev[st..st + hidden].copy_from_slice(from);
+        }
+    }
+    h_prev
+}
+
+/// The forward output and initial state of one call, which the backward pass reads again.
+#[derive(Debug, Clone, Copy)]
+pub struct Forward<'a> {
+    /// The forward output, as the forward kernel returned it.
+    pub out: &'a [f32],
+    /// The initial hidden state `[batch, hidden]`.
+    pub h0: &'a [f32],
+}
+
 /// Column sums of a dense `rows x cols` matrix.
 pub fn column_sums(data: &[f32], cols: usize) -> Vec<f32> {
     let mut sums = vec![0.0; cols];
@@ -119,15 +156,14 @@ pub fn column_sums(data: &[f32], cols: usize) -> Vec<f32> {
     sums
 }
 
-/// What the LSTM forward pass keeps for its backward pass (besides the gate activations). The
-/// `tanh` of each cell state is computed again in the backward pass (the same function on the
-/// same values, so the same bits) rather than kept: 15 MB less for the character model.
+/// What the LSTM forward pass keeps for its backward pass (besides the gate activations and its
+/// output). The `tanh` of each cell state is computed again in the backward pass (the same
+/// function on the same values, so the same bits) rather than kept, and the previous hidden
+/// states are read from the output: 15 MB less each for the character model.
 #[derive(Debug, Clone)]
 pub struct LstmTape {
     /// Cell state after each step, `[batch, time, hidden]`.
     cells: Vec<f32>,
-    /// Hidden state before each step.
-    h_prev: Vec<f32>,
     /// The initial cell state, `[batch, hidden]`.
     c0: Vec<f32>,
 }
@@ -153,7 +189,6 @@ pub fn lstm_forward(
     let g4 = 4 * hidden;
     let tape_len = if keep { batch * time * hidden } else { 0 };
     let mut cells = vec![0.0; tape_len];
-    let mut h_prev = vec![0.0; tape_len];
     let mut scratch = vec![0.0; hidden];
     let mut out = vec![0.0; batch * (time + 1) * hidden];
     let mut h = h0.to_vec();
@@ -168,9 +203,6 @@ pub fn lstm_forward(
             sigmoid_in_place(&mut row[3 * hidden..]);
             let st = (b * time + t) * hidden;
             let hb = b * hidden;
-            if keep {
-                h_prev[st..st + hidden].copy_from_slice(&h[hb..hb + hidden]);
-            }
             for j in 0..hidden {
                 let (i, f, g) = (row[j], row[hidden + j], row[2 * hidden + j]);
                 c[hb + j] = f * c[hb + j] + i * g;
@@ -194,7 +226,7 @@ pub fn lstm_forward(
         out[ot..ot + hidden].copy_from_slice(&c[b * hidden..(b + 1) * hidden]);
     }
     let c0 = if keep { c0.to_vec() } else { Vec::new() };
-    let tape = LstmTape { cells, h_prev, c0 };
+    let tape = LstmTape { cells, c0 };
     (out, tape)
 }
 
@@ -218,9 +250,10 @@ pub struct Grads {
 /// and the gate activations `acts` of the forward pass.
 pub fn lstm_backward(
     dout: &[f32],
+    forward: Forward,
     w: &[f32],
     acts: Vec<f32>,
-    tape: &LstmTape,
+    tape: LstmTape,
     d: Dims,
     reverse: bool,
 ) -> Grads {
@@ -274,7 +307,9 @@ pub fn lstm_backward(
         }
         back_through_weight(&mut dh, &dg, &w_t, t, d, g4, false);
     }
-    let dw = weight_grad(&tape.h_prev, &dg, hidden, g4);
+    drop(tape);
+    let h_prev = previous_states(forward.out, forward.h0, d, time + 1, reverse);
+    let dw = weight_grad(&h_prev, &dg, hidden, g4);
     Grads {
         xp: dg,
         w: dw,
@@ -289,8 +324,6 @@ pub fn lstm_backward(
 pub struct GruTape {
     /// The new gate's hidden part `w_n · h + b_n` before the reset, `[batch, time, hidden]`.
     hidden_new: Vec<f32>,
-    /// Hidden state before each step.
-    h_prev: Vec<f32>,
 }
 
 /// GRU forward (reset applied after the matmul, as PyTorch and Burn):
@@ -314,7 +347,6 @@ pub fn gru_forward(
     let g3 = 3 * hidden;
     let tape_len = if keep { batch * time * hidden } else { 0 };
     let mut hidden_new = vec![0.0; tape_len];
-    let mut h_prev = vec![0.0; tape_len];
     let mut out = vec![0.0; batch * time * hidden];
     let mut projected = vec![0.0; batch * g3];
     let mut h = h0.to_vec();
@@ -348,7 +380,6 @@ pub fn gru_forward(
             tanh_in_place(&mut row[2 * hidden..]);
             if keep {
                 hidden_new[st..st + hidden].copy_from_slice(&p[2 * hidden..]);
-                h_prev[st..st + hidden].copy_from_slice(&h[hb..hb + hidden]);
             }
             for j in 0..hidden {
                 let (z, n) = (row[hidden + j], row[2 * hidden + j]);
@@ -358,7 +389,7 @@ pub fn gru_forward(
             }
         }
     }
-    let tape = GruTape { hidden_new, h_prev };
+    let tape = GruTape { hidden_new };
     (out, tape)
 }
 
@@ -366,6 +397,7 @@ pub fn gru_forward(
 /// the gate activations `acts` of the forward pass.
 pub fn gru_backward(
     dout: &[f32],
+    forward: Forward,
     w: &[f32],
     acts: &[f32],
     tape: &GruTape,
@@ -379,6 +411,7 @@ pub fn gru_backward(
     } = d;
     let g3 = 3 * hidden;
     let w_t = transpose(w, hidden, g3);
+    let h_prev = previous_states(forward.out, forward.h0, d, time, reverse);
     let mut dxp = vec![0.0; batch * time * g3];
     let mut dp = vec![0.0; batch * time * g3];
     let mut dh = vec![0.0; batch * hidden];
@@ -392,7 +425,7 @@ pub fn gru_backward(
                 let (r, z, n) = (act[j], act[hidden + j], act[2 * hidden + j]);
                 let dh_total = dout[st + j] + dh[hb + j];
                 let dn = dh_total * (1.0 - z) * (1.0 - n * n);
-                let dz = dh_total * (tape.h_prev[st + j] - n) * z * (1.0 - z);
+                let dz = dh_total * (h_prev[st + j] - n) * z * (1.0 - z);
                 let dr = dn * tape.hidden_new[st + j] * r * (1.0 - r);
                 dxp[at + j] = dr;
                 dxp[at + hidden + j] = dz;
@@ -405,7 +438,7 @@ pub fn gru_backward(
         }
         back_through_weight(&mut dh, &dp, &w_t, t, d, g3, true);
     }
-    let dw = weight_grad(&tape.h_prev, &dp, hidden, g3);
+    let dw = weight_grad(&h_prev, &dp, hidden, g3);
     let bias = Some(column_sums(&dp, g3));
     Grads {
         xp: dxp,
@@ -416,39 +449,17 @@ pub fn gru_backward(
     }
 }
 
-/// What the Elman forward pass keeps for its backward pass (besides its outputs).
-#[derive(Debug, Clone)]
-pub struct ElmanTape {
-    /// Hidden state before each step.
-    h_prev: Vec<f32>,
-}
-
 /// Elman forward: `h' = f(x + h · w)` with `f` tanh or relu. Turns `acts`, the input
-/// projection, into every hidden state `[batch, time, hidden]` in place; returns the tape.
-pub fn elman_forward(
-    acts: &mut [f32],
-    w: &[f32],
-    h0: &[f32],
-    d: Dims,
-    relu: bool,
-    reverse: bool,
-    keep: bool,
-) -> (Vec<f32>, ElmanTape) {
-    let Dims {
-        batch,
-        time,
-        hidden,
-    } = d;
-    let mut h_prev = vec![0.0; if keep { batch * time * hidden } else { 0 }];
+/// projection, into every hidden state `[batch, time, hidden]` in place: the layer's output,
+/// and all its backward pass needs.
+pub fn elman_forward(acts: &mut [f32], w: &[f32], h0: &[f32], d: Dims, relu: bool, reverse: bool) {
+    let Dims { batch, hidden, .. } = d;
     let mut h = h0.to_vec();
     for t in d.order(reverse) {
         step_product(acts, &h, w, t, d, hidden);
         for b in 0..batch {
-            let st = (b * time + t) * hidden;
+            let st = (b * d.time + t) * hidden;
             let hb = b * hidden;
-            if keep {
-                h_prev[st..st + hidden].copy_from_slice(&h[hb..hb + hidden]);
-            }
             let row = &mut acts[st..st + hidden];
             if relu {
                 for a in row.iter_mut() {
@@ -460,18 +471,14 @@ pub fn elman_forward(
             h[hb..hb + hidden].copy_from_slice(row);
         }
     }
-    // Without a tape the caller takes `acts` itself as the output.
-    let out = if keep { acts.to_vec() } else { Vec::new() };
-    (out, ElmanTape { h_prev })
 }
 
 /// Elman backward from `dout`, the gradient of every hidden state `[batch, time, hidden]`, and
-/// `acts`, the hidden states of the forward pass.
+/// the forward pass, whose output is those hidden states.
 pub fn elman_backward(
     dout: &[f32],
+    forward: Forward,
     w: &[f32],
-    acts: &[f32],
-    tape: &ElmanTape,
     d: Dims,
     relu: bool,
     reverse: bool,
@@ -482,6 +489,7 @@ pub fn elman_backward(
         hidden,
     } = d;
     let w_t = transpose(w, hidden, hidden);
+    let acts = forward.out;
     let mut da = vec![0.0; batch * time * hidden];
     let mut dh = vec![0.0; batch * hidden];
     for &t in d.order(reverse).iter().rev() {
@@ -500,7 +508,8 @@ pub fn elman_backward(
         }
         back_through_weight(&mut dh, &da, &w_t, t, d, hidden, false);
     }
-    let dw = weight_grad(&tape.h_prev, &da, hidden, hidden);
+    let h_prev = previous_states(forward.out, forward.h0, d, time, reverse);
+    let dw = weight_grad(&h_prev, &da, hidden, hidden);
     Grads {
         xp: da,
         w: dw,

@@ -1,0 +1,123 @@
+//! The bit-mask dropout as a Burn backend extension: the values on the CPU backends, and for
+//! autodiff a backward pass that reads the kept elements from bits.
+
+// burn-ndarray is deprecated upstream, but Kiln keeps it as an option (users ask for it).
+#![allow(deprecated)]
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::tensor::{Device, FloatTensor};
+use burn::backend::{Autodiff, Backend, TensorMetadata, backend_extension};
+use burn::tensor::DType;
+
+use super::kernels;
+use crate::host::{borrow, read, register_gradients, write};
+
+/// Dropout with a given draw.
+#[backend_extension(Flex: cfg(feature = "flex"), NdArray: cfg(feature = "ndarray"), Autodiff)]
+pub trait BitDropoutBackend: Backend {
+    /// `(x * draw) * scale` for a 0/1 `draw` of `x`'s shape.
+    fn bit_dropout(x: FloatTensor<Self>, draw: FloatTensor<Self>, scale: f32) -> FloatTensor<Self>;
+}
+
+/// The forward values on the host, with `x`'s shape and dtype. They overwrite `x`'s own
+/// buffer where no other tensor shares it (no second buffer of the input's size).
+fn values<B: Backend>(
+    x: FloatTensor<B>,
+    draw: &FloatTensor<B>,
+    scale: f32,
+) -> (Vec<f32>, Vec<usize>, DType) {
+    let shape = x.shape().to_vec();
+    assert_eq!(
+        shape,
+        draw.shape().to_vec(),
+        "dropout draw of another shape"
+    );
+    let (mut values, dtype) = read::<B>(x);
+    kernels::forward(&mut values, &borrow::<B>(draw), scale);
+    (values, shape, dtype)
+}
+
+fn run<B: Backend>(x: FloatTensor<B>, draw: FloatTensor<B>, scale: f32) -> FloatTensor<B> {
+    let device = x.device();
+    let (out, shape, dtype) = values::<B>(x, &draw, scale);
+    write::<B>(out, shape, dtype, &device)
+}
+
+#[cfg(feature = "flex")]
+impl BitDropoutBackend for burn::backend::Flex {
+    fn bit_dropout(x: FloatTensor<Self>, draw: FloatTensor<Self>, scale: f32) -> FloatTensor<Self> {
+        run::<Self>(x, draw, scale)
+    }
+}
+
+#[cfg(feature = "ndarray")]
+impl BitDropoutBackend for burn::backend::NdArray {
+    fn bit_dropout(x: FloatTensor<Self>, draw: FloatTensor<Self>, scale: f32) -> FloatTensor<Self> {
+        run::<Self>(x, draw, scale)
+    }
+}
+
+/// What the backward pass keeps: the kept elements as bits, and the scale.
+#[derive(Debug, Clone)]
+struct Saved<D> {
+    bits: Vec<u64>,
+    scale: f32,
+    dtype: DType,
+    device: D,
+}
+
+/// Passes the gradient back through the kept elements.
+#[derive(Debug)]
+struct DropoutBackward;
+
+impl<B: Backend> Backward<B, 1> for DropoutBackward {
+    type State = Saved<Device<B>>;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let saved = ops.state;
+        let incoming = grads.consume::<B>(&ops.node);
+        let shape = incoming.shape().to_vec();
+        let (mut grad, _) = read::<B>(incoming);
+        kernels::backward(&mut grad, &saved.bits, saved.scale);
+        let parents = ops.parents.map(|p| p.map(|node| node.id));
+        register_gradients::<B, 1>(
+            grads,
+            parents,
+            [Some(grad)],
+            [shape],
+            [saved.dtype],
+            &saved.device,
+        );
+    }
+}
+
+impl<B: BitDropoutBackend, C: CheckpointStrategy> BitDropoutBackend for Autodiff<B, C> {
+    fn bit_dropout(x: FloatTensor<Self>, draw: FloatTensor<Self>, scale: f32) -> FloatTensor<Self> {
+        let prep = DropoutBackward
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful();
+        let device = x.primitive().device();
+        let draw = draw.into_primitive();
+        let bits = matches!(prep, OpsKind::Tracked(_)).then(|| kernels::pack(&borrow::<B>(&draw)));
+        let (out, shape, dtype) = values::<B>(x.into_primitive(), &draw, scale);
+        drop(draw);
+        let output = write::<B>(out, shape, dtype, &device);
+        match prep {
+            OpsKind::Tracked(prep) => {
+                let bits = bits.unwrap_or_default();
+                let saved = Saved {
+                    bits,
+                    scale,
+                    dtype,
+                    device,
+                };
+                prep.finish(saved, output)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(output),
+        }
+    }
+}
