@@ -5,7 +5,6 @@
 
 pub mod cli;
 pub mod commands;
-pub mod large_blocks;
 pub mod shipped;
 
 pub use cli::{Cli, Command, PrivacyCommand};

@@ -5,9 +5,6 @@ use std::process::ExitCode;
 use clap::Parser;
 use kiln::{Cli, run};
 
-#[global_allocator]
-static ALLOCATOR: kiln::large_blocks::LargeBlocks = kiln::large_blocks::LargeBlocks;
-
 fn main() -> ExitCode {
     // Behave like other Unix tools when the reader of our output goes away (`kiln ... | head`).
     // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
