@@ -5,6 +5,8 @@
 
 pub mod cli;
 pub mod commands;
+#[cfg(target_os = "linux")]
+pub mod large_blocks;
 pub mod shipped;
 
 pub use cli::{Cli, Command, PrivacyCommand};
