@@ -25,6 +25,9 @@ const SLOTS: usize = 32;
 const PAGE: usize = 4096;
 /// Mappings from this size on ask for transparent huge pages.
 const HUGE: usize = 2 << 20;
+/// Freed blocks larger than this go back to the kernel at once (glibc's own mmap threshold
+/// behaviour, which the binary sets at 32 MiB), so that a one-off buffer is not held.
+const KEEP_AT_MOST: usize = 64 << 20;
 
 /// The freed large blocks and the byte counts that bound them.
 struct Cache {
@@ -96,9 +99,14 @@ impl Cache {
         }
     }
 
-    /// Keeps a freed block for reuse, giving back the oldest when every slot is taken.
+    /// Keeps a freed block for reuse, giving back the oldest when every slot is taken (and a
+    /// block over [`KEEP_AT_MOST`] at once).
     fn keep(&mut self, len: usize, block: *mut u8) {
         self.live -= len;
+        if len > KEEP_AT_MOST {
+            unmap(block, len);
+            return;
+        }
         if self.count == SLOTS {
             let (old_len, old) = self.remove(0);
             unmap(old as *mut u8, old_len);
@@ -172,7 +180,8 @@ fn map(len: usize) -> *mut u8 {
     block.cast()
 }
 
-/// The mapping `block` of `len` bytes grown to `new_len` (perhaps moved), or `None`.
+/// The mapping `block` of `len` bytes resized to `new_len` (perhaps moved), or `None` (the
+/// mapping then stays as it was).
 fn grow(block: *mut u8, len: usize, new_len: usize) -> Option<*mut u8> {
     // SAFETY: `block` is a cached mapping of `len` bytes that nothing uses.
     let grown = unsafe { libc::mremap(block.cast(), len, new_len, libc::MREMAP_MAYMOVE) };
@@ -241,6 +250,18 @@ unsafe impl GlobalAlloc for LargeBlocks {
         }
         if old_len == new_len {
             return block;
+        }
+        if let (Some(old_len), Some(new_len)) = (old_len, new_len) {
+            // Large to large: the kernel moves the pages (no copy, no freed block cached).
+            let mut cache = cache();
+            return match grow(block, old_len, new_len) {
+                Some(moved) => {
+                    cache.live -= old_len;
+                    cache.lend(new_len);
+                    moved
+                }
+                None => ptr::null_mut(),
+            };
         }
         // SAFETY: a valid layout; the old block holds `layout.size()` bytes, the new one
         // `new_size`, and they do not overlap.
@@ -335,6 +356,14 @@ mod tests {
             let (block, _) = cache.take(MIB);
             cache.keep(MIB, block);
         }
+    }
+
+    #[test]
+    fn a_block_over_the_keeping_limit_goes_back_at_once() {
+        let mut cache = Cache::new();
+        let (a, _) = cache.take(KEEP_AT_MOST + PAGE);
+        cache.keep(KEEP_AT_MOST + PAGE, a);
+        assert_eq!((cache.count, cache.idle, cache.live), (0, 0, 0));
     }
 
     #[test]
