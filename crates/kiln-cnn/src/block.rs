@@ -104,7 +104,7 @@ impl ConvBlock {
         if let (Some(spec), Some(bias)) = (self.fused_spec(), &self.conv.bias) {
             let weight = kiln_kernels::float_weight(self.conv.weight.val());
             let x = fused::conv_relu_pool(input, weight, bias.val(), spec);
-            return self.dropout.forward(x);
+            return kiln_kernels::dropout::dropout(&self.dropout, x);
         }
         let device = input.device();
         if self.normed_fusable(&device) || self.residual_fusable(&device) {
@@ -116,7 +116,7 @@ impl ConvBlock {
             if let Some(pool) = &self.pool {
                 x = pool.forward(x);
             }
-            return self.dropout.forward(x);
+            return kiln_kernels::dropout::dropout(&self.dropout, x);
         }
         self.forward_composed(input)
     }

@@ -78,9 +78,8 @@ impl Cnn {
         }
         let mut x: Tensor<2> = x.flatten(1, 3);
         for layer in &self.hidden {
-            x = self
-                .dropout
-                .forward(self.activation.forward(layer.forward(x)));
+            let hidden = self.activation.forward(layer.forward(x));
+            x = kiln_kernels::dropout::dropout(&self.dropout, hidden);
         }
         self.output.forward(x)
     }
