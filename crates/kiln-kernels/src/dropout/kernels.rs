@@ -12,15 +12,6 @@ pub fn pack(draw: &[f32]) -> Vec<u64> {
         .collect()
 }
 
-/// Whether element `i` was kept.
-fn kept(bits: &[u64], i: usize) -> f32 {
-    if bits[i / 64] >> (i % 64) & 1 == 1 {
-        1.0
-    } else {
-        0.0
-    }
-}
-
 /// The forward values in place: `x = (x * draw) * scale`, in Burn's order of operations.
 pub fn forward(x: &mut [f32], draw: &[f32], scale: f32) {
     for (x, &d) in x.iter_mut().zip(draw) {
@@ -29,9 +20,11 @@ pub fn forward(x: &mut [f32], draw: &[f32], scale: f32) {
 }
 
 /// The gradient of the input: `(grad * scale) * kept`, the order in which Burn's two
-/// operations pass it back.
+/// operations pass it back (64 elements per word of bits).
 pub fn backward(grad: &mut [f32], bits: &[u64], scale: f32) {
-    for (i, g) in grad.iter_mut().enumerate() {
-        *g = (*g * scale) * kept(bits, i);
+    for (chunk, &word) in grad.chunks_mut(64).zip(bits) {
+        for (i, g) in chunk.iter_mut().enumerate() {
+            *g = (*g * scale) * ((word >> i) & 1) as f32;
+        }
     }
 }

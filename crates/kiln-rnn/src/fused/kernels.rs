@@ -80,11 +80,17 @@ fn back_through_weight(
 }
 
 /// The dense transpose of a `rows x cols` matrix: products read it faster than a strided view.
+/// It goes tile by tile (32 x 32), so that reads and writes both stay within a few cache lines.
 fn transpose(data: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    const TILE: usize = 32;
     let mut out = vec![0.0; rows * cols];
-    for r in 0..rows {
-        for c in 0..cols {
-            out[c * rows + r] = data[r * cols + c];
+    for r0 in (0..rows).step_by(TILE) {
+        for c0 in (0..cols).step_by(TILE) {
+            for r in r0..(r0 + TILE).min(rows) {
+                for c in c0..(c0 + TILE).min(cols) {
+                    out[c * rows + r] = data[r * cols + c];
+                }
+            }
         }
     }
     out
@@ -516,5 +522,27 @@ pub fn elman_backward(
         bias: None,
         h0: dh,
         c0: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::transpose;
+
+    #[test]
+    fn transpose_swaps_rows_and_columns_of_any_shape() {
+        for (rows, cols) in [(1, 1), (3, 70), (33, 5), (64, 96)] {
+            let data: Vec<f32> = (0..rows * cols).map(|i| i as f32).collect();
+            let t = transpose(&data, rows, cols);
+            for r in 0..rows {
+                for c in 0..cols {
+                    assert_eq!(
+                        t[c * rows + r],
+                        data[r * cols + c],
+                        "{rows}x{cols} at ({r}, {c})"
+                    );
+                }
+            }
+        }
     }
 }
