@@ -77,11 +77,12 @@ impl Cache {
             self.lend(len);
             return (address as *mut u8, false);
         }
-        // Every cached block is smaller (and there is one, since the total is past the bound):
-        // grow the largest, after giving back the oldest of the others while over the bound.
-        let largest = (0..self.count)
-            .max_by_key(|&i| self.blocks[i].0)
-            .unwrap_or(0);
+        // Every cached block is smaller: grow the largest, after giving back the oldest of the
+        // others while over the bound. (There is one, since the total is past the bound; an
+        // allocator must not panic, so no cached block means a fresh mapping all the same.)
+        let Some(largest) = (0..self.count).max_by_key(|&i| self.blocks[i].0) else {
+            return (self.map_fresh(len), true);
+        };
         let (block_len, address) = self.remove(largest);
         while self.count > 0 && self.live + self.idle + len > bound {
             let (old_len, old) = self.remove(0);
