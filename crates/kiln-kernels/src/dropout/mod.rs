@@ -9,26 +9,24 @@
 
 #[cfg(any(feature = "flex", feature = "ndarray"))]
 mod extension;
+#[cfg(any(feature = "flex", feature = "ndarray"))]
 mod kernels;
 #[cfg(all(test, feature = "flex"))]
 mod tests;
 
 use burn::nn::Dropout;
 use burn::prelude::*;
-use burn::tensor::Distribution;
 
 /// `layer` applied to `input`: exactly [`Dropout::forward`] (the same draw, the same values,
 /// the same gradients, identity outside training), with the kept elements remembered as bits
 /// where the device has a fused kernel and the values are f32.
 pub fn dropout<const D: usize>(layer: &Dropout, input: Tensor<D>) -> Tensor<D> {
-    let device = input.device();
-    let active = layer.training.is_enabled() && device.is_autodiff() && layer.prob != 0.0;
     #[cfg(any(feature = "flex", feature = "ndarray"))]
-    if active && input.dtype() == burn::tensor::DType::F32 && crate::has_fused_kernel(&device) {
+    if keeps_bits(layer, &input) {
         use burn::backend::Dispatch;
         use extension::BitDropoutBackend;
         let prob_keep = 1.0 - layer.prob;
-        let draw = input.random_like(Distribution::Bernoulli(prob_keep));
+        let draw = input.random_like(burn::tensor::Distribution::Bernoulli(prob_keep));
         let scale = (1.0 / prob_keep) as f32;
         let out = <Dispatch as BitDropoutBackend>::bit_dropout(
             input.into_dispatch(),
@@ -37,6 +35,17 @@ pub fn dropout<const D: usize>(layer: &Dropout, input: Tensor<D>) -> Tensor<D> {
         );
         return Tensor::from_dispatch(out);
     }
-    let _ = active;
     layer.forward(input)
+}
+
+/// Whether [`dropout`] takes the bit-mask path: Burn's own conditions for dropping anything
+/// (training, an autodiff device, a probability), f32 values, and a CPU backend.
+#[cfg(any(feature = "flex", feature = "ndarray"))]
+fn keeps_bits<const D: usize>(layer: &Dropout, input: &Tensor<D>) -> bool {
+    let device = input.device();
+    layer.training.is_enabled()
+        && device.is_autodiff()
+        && layer.prob != 0.0
+        && input.dtype() == burn::tensor::DType::F32
+        && crate::has_fused_kernel(&device)
 }
