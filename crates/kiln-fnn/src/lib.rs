@@ -1,7 +1,8 @@
 //! Feed-forward networks (multi-layer perceptrons) for Kiln, as plain Burn modules.
 //!
-//! This crate depends on Burn only: use [`MlpConfig`] to build an [`Mlp`] on any
-//! [`Device`](burn::prelude::Device) and train it with whatever loop you like.
+//! This crate depends on Burn and on `kiln-kernels`: use [`MlpConfig`] to build an [`Mlp`] on any
+//! [`Device`](burn::prelude::Device) and train it with whatever loop you like. On the CPU
+//! backends (features `flex`, `ndarray`) its dense layers run as one fused operation each.
 //!
 //! ```
 //! use burn::prelude::*;

@@ -4,6 +4,7 @@
 use burn::nn::activation::{Activation, ActivationConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::prelude::*;
+use kiln_kernels::{dense, dropout};
 
 /// Configuration of an [`Mlp`]: sizes, activation, dropout and optional batch norm.
 #[derive(Config, Debug)]
@@ -66,7 +67,30 @@ impl MlpConfig {
 
 impl Mlp {
     /// Logits for a batch of feature rows: `[batch, input_size] -> [batch, output_size]`.
+    ///
+    /// Each hidden layer without batch norm and with a ReLU is one fused operation
+    /// ([`kiln_kernels::dense`]: product, bias and ReLU in one pass, a hand-written backward
+    /// pass) where the device has the kernel; the output layer too, without the ReLU.
     pub fn forward(&self, input: Tensor<2>) -> Tensor<2> {
+        let mut x = input;
+        for (index, layer) in self.hidden.iter().enumerate() {
+            let norm = self.norms.get(index);
+            let fused_relu = norm.is_none() && matches!(self.activation, Activation::Relu(_));
+            x = dense::linear(layer, x, fused_relu);
+            if let Some(norm) = norm {
+                x = norm.forward(x);
+            }
+            if !fused_relu {
+                x = self.activation.forward(x);
+            }
+            x = dropout::dropout(&self.dropout, x);
+        }
+        dense::linear(&self.output, x, false)
+    }
+
+    /// [`Mlp::forward`] on Burn's own layers alone (`Linear`, then the activation), whatever
+    /// the device: the reference for tests and benchmarks.
+    pub fn forward_composed(&self, input: Tensor<2>) -> Tensor<2> {
         let mut x = input;
         for (index, layer) in self.hidden.iter().enumerate() {
             x = layer.forward(x);
@@ -104,6 +128,69 @@ mod tests {
         assert_eq!(model.input_size(), 30);
         // 30*10+10, batch norm 4*10 (gamma, beta and the two running statistics), 10*5+5, 4*5, 5+1
         assert_eq!(model.num_params(), 310 + 40 + 55 + 20 + 6);
+    }
+
+    /// The output and every parameter's gradient of `forward` on a fixed batch.
+    fn output_and_gradients(
+        model: &Mlp,
+        forward: fn(&Mlp, Tensor<2>) -> Tensor<2>,
+    ) -> Vec<Vec<f32>> {
+        let device = Device::flex().autodiff();
+        device.seed(9);
+        let x = Tensor::<2>::random([33, 30], burn::tensor::Distribution::Default, &device);
+        let logits = forward(model, x);
+        let grads = logits.clone().powi_scalar(2).sum().backward();
+        let mut all = vec![
+            logits
+                .into_data()
+                .convert::<f32>()
+                .try_into_vec::<f32>()
+                .expect("f32 values"),
+        ];
+        let layers = model.hidden.iter().chain([&model.output]);
+        for layer in layers {
+            let w = layer.weight.grad(&grads).expect("weight gradient");
+            let b = layer
+                .bias
+                .as_ref()
+                .unwrap()
+                .grad(&grads)
+                .expect("bias gradient");
+            all.push(
+                w.into_data()
+                    .convert::<f32>()
+                    .try_into_vec::<f32>()
+                    .expect("f32 values"),
+            );
+            all.push(
+                b.into_data()
+                    .convert::<f32>()
+                    .try_into_vec::<f32>()
+                    .expect("f32 values"),
+            );
+        }
+        all
+    }
+
+    #[test]
+    fn fused_layers_give_burns_outputs_and_gradients() {
+        let device = Device::flex().autodiff();
+        for activation in [ActivationConfig::Relu, ActivationConfig::Tanh] {
+            let model = MlpConfig::new(30, 4)
+                .with_hidden_sizes(vec![20, 10])
+                .with_activation(activation)
+                .init(&device);
+            let fused = output_and_gradients(&model, Mlp::forward);
+            let composed = output_and_gradients(&model, Mlp::forward_composed);
+            for (index, (a, e)) in fused.iter().zip(&composed).enumerate() {
+                let worst = a
+                    .iter()
+                    .zip(e)
+                    .map(|(a, e)| (a - e).abs())
+                    .fold(0.0, f32::max);
+                assert!(worst < 1e-5, "tensor {index}: max difference {worst}");
+            }
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! ([`batch_parts`]), and writes the result back as a primitive of the input's dtype.
 #![warn(missing_docs)]
 
+pub mod dense;
 pub mod dropout;
 pub mod host;
 pub mod matmul;
