@@ -6,7 +6,9 @@
 //! `Optimizer` trait with Burn's own state type (`AdamState`, so its records, and Kiln's
 //! checkpoints, are the same as Burn's Adam's) and, on flex and ndarray for f32 parameters,
 //! does the same arithmetic in the same order in one pass over the parameter, its gradient and
-//! its two moments (split across threads for large tensors): the same weights, bit for bit.
+//! its two moments (split across threads for large tensors): the same weights, bit for bit. On
+//! flex it is a backend operation that updates the parameter's and the moments' own buffers in
+//! place where no other tensor shares them (no copies, no allocations per step).
 //! Anywhere else (wgpu, half precision) it is Burn's Adam itself; with weight decay Kiln uses
 //! Burn's Adam directly.
 
@@ -14,6 +16,9 @@ use burn::optim::{Adam, AdamConfig, AdamState, AdaptiveMomentumState, LearningRa
 use burn::prelude::*;
 use burn::tensor::DType;
 use rayon::prelude::*;
+
+#[cfg(any(feature = "flex", feature = "ndarray"))]
+mod extension;
 
 /// Values per parallel task of the fused update (element-wise: any split gives the same result).
 const VALUES_PER_TASK: usize = 1 << 15;
@@ -70,8 +75,8 @@ impl Optimizer for FusedAdam {
 }
 
 impl FusedAdam {
-    /// One Adam step on the host, in the order of Burn's `AdaptiveMomentum::transform` and
-    /// `Adam::step`.
+    /// One Adam step in the order of Burn's `AdaptiveMomentum::transform` and `Adam::step`,
+    /// as one backend operation that updates the parameter and its moments in place.
     fn fused_step<const D: usize>(
         &self,
         lr: LearningRate,
@@ -79,37 +84,54 @@ impl FusedAdam {
         grad: Tensor<D>,
         momentum: Option<AdaptiveMomentumState<D>>,
     ) -> (Tensor<D>, AdaptiveMomentumState<D>) {
-        let (device, shape) = (tensor.device(), tensor.shape());
-        let mut values = host(tensor);
-        let grad = host(grad);
-        let (time, moments) = match momentum {
-            Some(state) => (
-                state.time + 1,
-                Some((host(state.moment_1), host(state.moment_2))),
-            ),
-            None => (1, None),
-        };
         // Burn's first step sets the moments rather than decaying zeros (the same values, but
         // for the sign of a zero gradient).
-        let first = moments.is_none();
-        let (mut m1, mut m2) =
-            moments.unwrap_or_else(|| (vec![0.0; grad.len()], vec![0.0; grad.len()]));
-        let coefficients = Coefficients::new(self, lr, time as i32, first);
-        if values.len() <= VALUES_PER_TASK {
-            update(&mut values, &mut m1, &mut m2, &grad, coefficients);
-        } else {
-            values
-                .par_chunks_mut(VALUES_PER_TASK)
-                .zip(m1.par_chunks_mut(VALUES_PER_TASK))
-                .zip(m2.par_chunks_mut(VALUES_PER_TASK))
-                .zip(grad.par_chunks(VALUES_PER_TASK))
-                .for_each(|(((v, m1), m2), g)| update(v, m1, m2, g, coefficients));
-        }
-        let tensor =
-            |values: Vec<f32>| Tensor::from_data(TensorData::new(values, shape.clone()), &device);
-        let state = AdaptiveMomentumState::new(time, tensor(m1), tensor(m2));
-        (tensor(values), state)
+        let (time, m1, m2, first) = match momentum {
+            Some(state) => (state.time + 1, state.moment_1, state.moment_2, false),
+            None => (1, grad.zeros_like(), grad.zeros_like(), true),
+        };
+        let c = Coefficients::new(self, lr, time as i32, first);
+        let (tensor, m1, m2) = step(tensor, grad, m1, m2, c);
+        (tensor, AdaptiveMomentumState::new(time, m1, m2))
     }
+}
+
+/// The fused update through the backend extension (CPU backends only).
+#[cfg(any(feature = "flex", feature = "ndarray"))]
+fn step<const D: usize>(
+    tensor: Tensor<D>,
+    grad: Tensor<D>,
+    m1: Tensor<D>,
+    m2: Tensor<D>,
+    c: Coefficients,
+) -> (Tensor<D>, Tensor<D>, Tensor<D>) {
+    use burn::backend::Dispatch;
+    use extension::AdamStepBackend;
+    let (tensor, m1, m2) = <Dispatch as AdamStepBackend>::adam_step(
+        tensor.into_dispatch(),
+        grad.into_dispatch(),
+        m1.into_dispatch(),
+        m2.into_dispatch(),
+        c.to_array(),
+        c.first,
+    );
+    (
+        Tensor::from_dispatch(tensor),
+        Tensor::from_dispatch(m1),
+        Tensor::from_dispatch(m2),
+    )
+}
+
+/// Without a CPU backend compiled in there is no fused step ([`FusedAdam`] uses Burn's Adam).
+#[cfg(not(any(feature = "flex", feature = "ndarray")))]
+fn step<const D: usize>(
+    _: Tensor<D>,
+    _: Tensor<D>,
+    _: Tensor<D>,
+    _: Tensor<D>,
+    _: Coefficients,
+) -> (Tensor<D>, Tensor<D>, Tensor<D>) {
+    unreachable!("no CPU backend compiled in, so no device has the fused Adam step")
 }
 
 /// The scalars of one step.
@@ -126,6 +148,36 @@ struct Coefficients {
 }
 
 impl Coefficients {
+    /// The scalars in the order [`Coefficients::from_array`] reads them.
+    #[cfg_attr(not(any(feature = "flex", feature = "ndarray")), allow(dead_code))]
+    fn to_array(self) -> [f32; 7] {
+        [
+            self.beta_1,
+            self.beta_2,
+            self.factor_1,
+            self.factor_2,
+            self.combined,
+            self.epsilon,
+            self.lr,
+        ]
+    }
+
+    /// The scalars [`Coefficients::to_array`] gave.
+    #[cfg_attr(not(any(feature = "flex", feature = "ndarray")), allow(dead_code))]
+    fn from_array(c: [f32; 7], first: bool) -> Self {
+        let [beta_1, beta_2, factor_1, factor_2, combined, epsilon, lr] = c;
+        Self {
+            beta_1,
+            beta_2,
+            factor_1,
+            factor_2,
+            combined,
+            epsilon,
+            lr,
+            first,
+        }
+    }
+
     fn new(adam: &FusedAdam, lr: LearningRate, time: i32, first: bool) -> Self {
         let bias_correction2_sqrt = (1.0 - adam.beta_2.powi(time)).sqrt();
         Self {
@@ -141,10 +193,26 @@ impl Coefficients {
     }
 }
 
+/// The update of a parameter's values, split across threads for large parameters (element-wise:
+/// any split gives the same result).
+#[cfg_attr(not(any(feature = "flex", feature = "ndarray")), allow(dead_code))]
+fn update(values: &mut [f32], m1: &mut [f32], m2: &mut [f32], grad: &[f32], c: Coefficients) {
+    if values.len() <= VALUES_PER_TASK {
+        update_run(values, m1, m2, grad, c);
+    } else {
+        values
+            .par_chunks_mut(VALUES_PER_TASK)
+            .zip(m1.par_chunks_mut(VALUES_PER_TASK))
+            .zip(m2.par_chunks_mut(VALUES_PER_TASK))
+            .zip(grad.par_chunks(VALUES_PER_TASK))
+            .for_each(|(((v, m1), m2), g)| update_run(v, m1, m2, g, c));
+    }
+}
+
 /// The update of a run of values: moments, then `value -= lr * m1 * combined / (sqrt(m2) + eps)`,
 /// compiled for AVX2 as well and chosen at run time (the same operations in the same order, so
 /// the same results: Rust does not contract them into fused multiply-adds).
-fn update(values: &mut [f32], m1: &mut [f32], m2: &mut [f32], grad: &[f32], c: Coefficients) {
+fn update_run(values: &mut [f32], m1: &mut [f32], m2: &mut [f32], grad: &[f32], c: Coefficients) {
     #[cfg(target_arch = "x86_64")]
     {
         #[target_feature(enable = "avx2")]
@@ -182,14 +250,6 @@ fn update_body(values: &mut [f32], m1: &mut [f32], m2: &mut [f32], grad: &[f32],
         let step = (m1[i] * c.combined) / (m2[i].sqrt() + c.epsilon);
         values[i] -= step * c.lr;
     }
-}
-
-/// A tensor's f32 values (without a copy when the tensor holds the only reference).
-fn host<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
-    tensor
-        .into_data()
-        .try_into_vec::<f32>()
-        .expect("an f32 tensor")
 }
 
 #[cfg(all(test, feature = "flex"))]
