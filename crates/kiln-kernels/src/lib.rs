@@ -10,9 +10,11 @@ pub mod dense;
 pub mod dropout;
 pub mod host;
 pub mod matmul;
+pub mod pool;
 pub mod testing;
 
 use std::ops::Range;
+use std::sync::Mutex;
 
 use burn::prelude::*;
 use rayon::prelude::*;
@@ -61,17 +63,35 @@ pub fn batch_parts(batch: usize, work_per_row: usize, min_part_work: usize) -> V
 }
 
 /// Runs `job` on every part of a batch: on this thread when there is one part, otherwise in
-/// parallel on rayon's pool with each part's products single-threaded (the parts are the
-/// parallelism). The results come back in the parts' order.
+/// parallel with each part's products single-threaded (the parts are the parallelism): on
+/// [`pool`]'s helper threads, which stay awake between calls, or on rayon's pool when that is in
+/// use. The results come back in the parts' order.
 pub fn run_parts<P: Send, R: Send>(parts: Vec<P>, job: impl Fn(P) -> R + Sync + Send) -> Vec<R> {
     if parts.len() == 1 {
-        parts.into_iter().map(job).collect()
-    } else {
-        parts
-            .into_par_iter()
-            .map(|part| matmul::serial(|| job(part)))
-            .collect()
+        return parts.into_iter().map(job).collect();
     }
+    let count = parts.len();
+    let inputs: Vec<Mutex<Option<P>>> = parts.into_iter().map(|p| Mutex::new(Some(p))).collect();
+    let outputs: Vec<Mutex<Option<R>>> = (0..count).map(|_| Mutex::new(None)).collect();
+    let task = |index: usize| {
+        let part = take(&inputs[index]).expect("each part runs once");
+        let result = job(part);
+        *outputs[index].lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+    };
+    if pool::run(count, &task).is_none() {
+        (0..count)
+            .into_par_iter()
+            .for_each(|index| matmul::serial(|| task(index)));
+    }
+    outputs
+        .iter()
+        .map(|out| take(out).expect("every part ran"))
+        .collect()
+}
+
+/// The value in `slot`, taken out.
+fn take<T>(slot: &Mutex<Option<T>>) -> Option<T> {
+    slot.lock().unwrap_or_else(|e| e.into_inner()).take()
 }
 
 /// `sum += values`, element-wise: the weight gradients of the parts of a batch, summed.

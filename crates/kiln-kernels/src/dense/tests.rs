@@ -3,7 +3,7 @@
 //! in half precision, and off autodiff.
 
 use burn::prelude::*;
-use burn::tensor::{DType, Distribution};
+use burn::tensor::DType;
 
 use super::{composed, dense, kernels};
 use crate::testing::{assert_close, values};
@@ -14,6 +14,15 @@ struct Case {
     outputs: usize,
 }
 
+/// A tensor of fixed pseudo-random values in [-1, 1] (no global generator: tests run at once).
+fn fixed(shape: [usize; 2], seed: usize, device: &Device) -> Tensor<2> {
+    let n = shape[0] * shape[1];
+    let values: Vec<f32> = (0..n)
+        .map(|i| ((i * 7919 + seed * 104_729) as f32 * 0.618_034).sin())
+        .collect();
+    Tensor::from_data(TensorData::new(values, shape), device)
+}
+
 /// The output and the gradients (x, weight, bias) of `f`, weighted by a fixed random tensor.
 fn run(
     f: impl Fn(Tensor<2>, Tensor<2>, Option<Tensor<1>>) -> Tensor<2>,
@@ -22,12 +31,10 @@ fn run(
     dtype: DType,
 ) -> Vec<Tensor<2>> {
     let device = Device::flex().autodiff();
-    device.seed(3);
-    let normal = Distribution::Normal(0.0, 1.0);
-    let x = Tensor::<2>::random([case.rows, case.inputs], normal, &device);
-    let w = Tensor::<2>::random([case.inputs, case.outputs], normal, &device);
-    let b = Tensor::<1>::random([case.outputs], normal, &device);
-    let weights = Tensor::<2>::random([case.rows, case.outputs], normal, &device);
+    let x = fixed([case.rows, case.inputs], 1, &device);
+    let w = fixed([case.inputs, case.outputs], 2, &device);
+    let b: Tensor<1> = fixed([1, case.outputs], 3, &device).squeeze_dim(0);
+    let weights = fixed([case.rows, case.outputs], 4, &device);
     let (x, w, b) = (
         x.cast(dtype).require_grad(),
         w.cast(dtype).require_grad(),
@@ -118,10 +125,9 @@ fn an_input_without_a_gradient_gets_none() {
 #[test]
 fn off_autodiff_it_equals_the_composed_layer() {
     let device = Device::flex();
-    let normal = Distribution::Normal(0.0, 1.0);
-    let x = Tensor::<2>::random([300, 96], normal, &device);
-    let w = Tensor::<2>::random([96, 70], normal, &device);
-    let b = Tensor::<1>::random([70], normal, &device);
+    let x = fixed([300, 96], 5, &device);
+    let w = fixed([96, 70], 6, &device);
+    let b: Tensor<1> = fixed([1, 70], 7, &device).squeeze_dim(0);
     for relu in [true, false] {
         let fused = dense(x.clone(), w.clone(), Some(b.clone()), relu);
         let reference = composed(x.clone(), w.clone(), Some(b.clone()), relu);
