@@ -75,7 +75,7 @@ fn pool() -> &'static Pool {
     static POOL: OnceLock<Pool> = OnceLock::new();
     POOL.get_or_init(|| {
         let helpers = rayon::current_num_threads().saturating_sub(1);
-        let slots = (0..helpers).map(|index| spawn(index)).collect();
+        let slots = (0..helpers).map(spawn).collect();
         Pool {
             slots,
             busy: Mutex::new(()),
@@ -132,7 +132,7 @@ fn wait_for_work(slot: &Slot) {
     let mut polls = 0u32;
     while slot.state.load(Ordering::Acquire) != ASSIGNED {
         polls += 1;
-        if polls % POLLS_PER_CHECK != 0 {
+        if !polls.is_multiple_of(POLLS_PER_CHECK) {
             std::hint::spin_loop();
         } else if start.elapsed() < SPIN {
             std::thread::yield_now();
