@@ -15,7 +15,6 @@
 use burn::optim::{Adam, AdamConfig, AdamState, AdaptiveMomentumState, LearningRate, Optimizer};
 use burn::prelude::*;
 use burn::tensor::DType;
-use rayon::prelude::*;
 
 #[cfg(any(feature = "flex", feature = "ndarray"))]
 mod extension;
@@ -200,12 +199,13 @@ fn update(values: &mut [f32], m1: &mut [f32], m2: &mut [f32], grad: &[f32], c: C
     if values.len() <= VALUES_PER_TASK {
         update_run(values, m1, m2, grad, c);
     } else {
-        values
-            .par_chunks_mut(VALUES_PER_TASK)
-            .zip(m1.par_chunks_mut(VALUES_PER_TASK))
-            .zip(m2.par_chunks_mut(VALUES_PER_TASK))
-            .zip(grad.par_chunks(VALUES_PER_TASK))
-            .for_each(|(((v, m1), m2), g)| update_run(v, m1, m2, g, c));
+        let parts: Vec<_> = values
+            .chunks_mut(VALUES_PER_TASK)
+            .zip(m1.chunks_mut(VALUES_PER_TASK))
+            .zip(m2.chunks_mut(VALUES_PER_TASK))
+            .zip(grad.chunks(VALUES_PER_TASK))
+            .collect();
+        kiln_kernels::run_parts(parts, |(((v, m1), m2), g)| update_run(v, m1, m2, g, c));
     }
 }
 

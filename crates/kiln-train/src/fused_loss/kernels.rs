@@ -1,8 +1,6 @@
 //! The host maths of the fused losses: the mean loss and, in the same pass, its gradient with
 //! respect to every logit (what the backward pass scales by the incoming gradient).
 
-use rayon::prelude::*;
-
 /// Mean binary cross-entropy of logits `x` against 0/1 `labels`, and `d loss / d x`.
 ///
 /// Per logit `max(x, 0) - t x + ln(1 + e^-|x|)`, which equals Burn's
@@ -44,13 +42,14 @@ pub fn cross_entropy(x: &[f32], labels: &[i64], classes: usize) -> (f32, Vec<f32
         return ((sum * f64::from(scale)) as f32, grad);
     }
     let task = ROWS_PER_TASK * classes.max(1);
-    let tasks = x
-        .par_chunks(task)
-        .zip(grad.par_chunks_mut(task))
-        .zip(labels.par_chunks(ROWS_PER_TASK));
-    let sums: Vec<f64> = tasks
-        .map(|((x, grad), labels)| rows_cross_entropy(x, grad, labels, classes, scale))
+    let tasks: Vec<_> = x
+        .chunks(task)
+        .zip(grad.chunks_mut(task))
+        .zip(labels.chunks(ROWS_PER_TASK))
         .collect();
+    let sums = kiln_kernels::run_parts(tasks, |((x, grad), labels)| {
+        rows_cross_entropy(x, grad, labels, classes, scale)
+    });
     let sum: f64 = sums.iter().sum();
     ((sum * f64::from(scale)) as f32, grad)
 }
