@@ -1,12 +1,12 @@
 //! A small pool of helper threads that stay awake between the fused kernels' parallel parts.
 //!
 //! Rayon puts an idle worker to sleep after a few dozen rounds of looking for work, and waking
-//! it again costs tens of microseconds: on this project's 2-core VM a `rayon::join` of two 10 µs
-//! tasks takes 70-95 µs when the pool has been idle for 50 µs or more, against 11 µs when the
-//! other thread is awake (`/tmp`-style measurement in docs/performance.md). A training step of a
-//! small model runs a dozen parallel parts of 50-300 µs each, separated by single-threaded
-//! tensor operations, so it paid that wake-up again and again: the MLP's training step was no
-//! faster on two threads than on one.
+//! it again costs tens of microseconds: on this project's 2-core VM two 10 µs parts take 88 µs
+//! on `rayon::join` after 100 µs of single-threaded work, against 11.6 µs here
+//! (`cargo bench -p kiln-kernels --bench pool`). A training step of a small model runs a dozen
+//! parallel parts of 50-300 µs each, separated by single-threaded tensor operations, so it paid
+//! that wake-up again and again: the MLP's training step was no faster on two threads than on
+//! one.
 //!
 //! [`run`] hands parts to helper threads that, after finishing one, keep polling for the next
 //! for [`SPIN`] (yielding their core to any other runnable thread every few polls) before they
