@@ -113,8 +113,56 @@ impl Mlp {
 mod tests {
     use super::*;
 
+    /// Burn's generator is global: the tests that seed it and draw from it take turns.
+    static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn rng_turn() -> std::sync::MutexGuard<'static, ()> {
+        RNG.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Every parameter's values, in module order.
+    fn parameters(model: &Mlp) -> Vec<Vec<f32>> {
+        let layers = model.hidden.iter().chain([&model.output]);
+        layers
+            .flat_map(|l| {
+                let bias = l.bias.as_ref().map(|b| b.val().unsqueeze::<2>());
+                [Some(l.weight.val()), bias]
+            })
+            .flatten()
+            .map(|t| {
+                t.into_data()
+                    .convert::<f32>()
+                    .try_into_vec::<f32>()
+                    .expect("f32")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_fused_path_draws_the_lazy_initial_weights_as_burns_layers_do() {
+        // Parameters are initialised on first read: the fused layers must read them in
+        // `Linear::forward`'s order, or a seeded run would start from other weights.
+        let device = Device::flex().autodiff();
+        let x = Tensor::<2>::ones([2, 30], &device);
+        let fresh = |fused: bool| {
+            let _turn = rng_turn();
+            device.seed(11);
+            let model = MlpConfig::new(30, 4)
+                .with_hidden_sizes(vec![20, 10])
+                .init(&device);
+            let _ = if fused {
+                model.forward(x.clone())
+            } else {
+                model.forward_composed(x.clone())
+            };
+            parameters(&model)
+        };
+        assert_eq!(fresh(true), fresh(false));
+    }
+
     #[test]
     fn forward_shape_follows_config() {
+        let _turn = rng_turn();
         let device = Device::flex();
         let model = MlpConfig::new(30, 1)
             .with_hidden_sizes(vec![10, 5])
@@ -175,6 +223,7 @@ mod tests {
 
     #[test]
     fn fused_layers_give_burns_outputs_and_gradients() {
+        let _turn = rng_turn();
         let device = Device::flex().autodiff();
         for activation in [ActivationConfig::Relu, ActivationConfig::Tanh] {
             let model = MlpConfig::new(30, 4)
@@ -196,6 +245,7 @@ mod tests {
 
     #[test]
     fn linear_model_without_hidden_layers() {
+        let _turn = rng_turn();
         let device = Device::flex();
         let model = MlpConfig::new(4, 3).init(&device);
         assert_eq!(

@@ -47,8 +47,11 @@ pub fn dense(x: Tensor<2>, weight: Tensor<2>, bias: Option<Tensor<1>>, relu: boo
 /// [`dense`] with a Burn `Linear` layer's weight and bias: `layer.forward(x)`, rectified when
 /// `relu`.
 pub fn linear(layer: &Linear, x: Tensor<2>, relu: bool) -> Tensor<2> {
+    // The weight first, then the bias, as `Linear::forward` reads them: parameters are
+    // initialised lazily, on first read, so the order decides which random numbers each draws.
+    let weight = layer.weight.val();
     let bias = layer.bias.as_ref().map(|b| b.val());
-    dense(x, layer.weight.val(), bias, relu)
+    dense(x, weight, bias, relu)
 }
 
 /// The same maths from Burn's tensor operations (any device).
