@@ -94,6 +94,23 @@ fn take<T>(slot: &Mutex<Option<T>>) -> Option<T> {
     slot.lock().unwrap_or_else(|e| e.into_inner()).take()
 }
 
+/// `data` cut into one mutable slice per part, `row_len` values per row of the part (the parts
+/// contiguous and in order, as [`batch_parts`] gives them), for [`run_parts`] to fill in parallel.
+pub fn split_rows<'a>(
+    mut data: &'a mut [f32],
+    parts: &[Range<usize>],
+    row_len: usize,
+) -> Vec<&'a mut [f32]> {
+    parts
+        .iter()
+        .map(|rows| {
+            let (head, tail) = std::mem::take(&mut data).split_at_mut(rows.len() * row_len);
+            data = tail;
+            head
+        })
+        .collect()
+}
+
 /// `sum += values`, element-wise: the weight gradients of the parts of a batch, summed.
 pub fn add_into(sum: &mut [f32], values: &[f32]) {
     for (s, v) in sum.iter_mut().zip(values) {

@@ -17,7 +17,7 @@ use burn::backend::tensor::{Device, FloatTensor};
 use burn::backend::{Autodiff, Backend, TensorMetadata, backend_extension};
 use burn::tensor::DType;
 use kiln_kernels::host::{borrow, read, register_gradients, write};
-use kiln_kernels::{add_into, run_parts};
+use kiln_kernels::{add_into, run_parts, split_rows};
 
 use super::kernels::{self, Epilogue, Geometry, Grads, Tape};
 
@@ -219,22 +219,6 @@ fn backward(dout: &[f32], i: &Inputs, tapes: &Tapes, want_x: bool) -> (Option<Ve
         add_into(&mut total.bias, &part.bias);
     }
     (dx, total)
-}
-
-/// `data` cut into one mutable slice per part, `row_len` values per batch row.
-fn split_rows<'a>(
-    mut data: &'a mut [f32],
-    parts: &[Range<usize>],
-    row_len: usize,
-) -> Vec<&'a mut [f32]> {
-    parts
-        .iter()
-        .map(|rows| {
-            let (head, tail) = std::mem::take(&mut data).split_at_mut(rows.len() * row_len);
-            data = tail;
-            head
-        })
-        .collect()
 }
 
 /// The forward pass on a CPU backend without autodiff.

@@ -5,8 +5,6 @@
 // burn-ndarray is deprecated upstream, but Kiln keeps it as an option (users ask for it).
 #![allow(deprecated)]
 
-use std::ops::Range;
-
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
@@ -17,7 +15,7 @@ use burn::tensor::DType;
 
 use super::kernels::{self, Sizes};
 use crate::host::{borrow, read, register_gradients, write};
-use crate::{batch_parts, run_parts};
+use crate::{batch_parts, run_parts, split_rows};
 
 /// A dense (fully connected) layer in one operation.
 #[backend_extension(Flex: cfg(feature = "flex"), NdArray: cfg(feature = "ndarray"), Autodiff)]
@@ -48,32 +46,32 @@ fn sizes<B: Backend>(x: &FloatTensor<B>, weight: &FloatTensor<B>) -> Sizes {
     }
 }
 
-/// `data` cut into one mutable slice per part, `len` values per index of the part.
-fn split<'a>(mut data: &'a mut [f32], parts: &[Range<usize>], len: usize) -> Vec<&'a mut [f32]> {
-    parts
-        .iter()
-        .map(|part| {
-            let (head, tail) = std::mem::take(&mut data).split_at_mut(part.len() * len);
-            data = tail;
-            head
-        })
-        .collect()
-}
-
-/// The forward values, the rows split across threads (each part's product single-threaded).
-fn forward(x: &[f32], w: &[f32], bias: &[f32], relu: bool, s: Sizes) -> Vec<f32> {
+/// A `[rows, width]` result filled part by part, the rows split across threads: `job(part
+/// sizes, first row, output rows)` for each part (its products single-threaded).
+fn by_rows(
+    s: Sizes,
+    width: usize,
+    job: impl Fn(Sizes, usize, &mut [f32]) + Sync + Send,
+) -> Vec<f32> {
     let parts = batch_parts(s.rows, s.inputs * s.outputs, MIN_PART_WORK);
-    let mut out = vec![0.0f32; s.rows * s.outputs];
-    let slices = split(&mut out, &parts, s.outputs);
+    let mut out = vec![0.0f32; s.rows * width];
+    let slices = split_rows(&mut out, &parts, width);
     run_parts(parts.iter().zip(slices).collect(), |(rows, out)| {
-        let x = &x[rows.start * s.inputs..rows.end * s.inputs];
         let part = Sizes {
             rows: rows.len(),
             ..s
         };
-        kernels::forward(x, w, bias, relu, part, out)
+        job(part, rows.start, out)
     });
     out
+}
+
+/// The forward values.
+fn forward(x: &[f32], w: &[f32], bias: &[f32], relu: bool, s: Sizes) -> Vec<f32> {
+    by_rows(s, s.outputs, |part, first, out| {
+        let x = &x[first * s.inputs..(first + part.rows) * s.inputs];
+        kernels::forward(x, w, bias, relu, part, out)
+    })
 }
 
 /// The gradients of `x` (when wanted), the weight and the bias from the output gradient
@@ -86,23 +84,15 @@ fn backward(
     want_x: bool,
 ) -> (Option<Vec<f32>>, Vec<f32>, Vec<f32>) {
     let dx = want_x.then(|| {
-        let parts = batch_parts(s.rows, s.inputs * s.outputs, MIN_PART_WORK);
-        let mut dx = vec![0.0f32; s.rows * s.inputs];
-        let slices = split(&mut dx, &parts, s.inputs);
-        run_parts(parts.iter().zip(slices).collect(), |(rows, dx)| {
-            let dz = &dz[rows.start * s.outputs..rows.end * s.outputs];
-            let part = Sizes {
-                rows: rows.len(),
-                ..s
-            };
+        by_rows(s, s.inputs, |part, first, dx| {
+            let dz = &dz[first * s.outputs..(first + part.rows) * s.outputs];
             kernels::input_grad(dz, w, part, dx)
-        });
-        dx
+        })
     });
     // The weight gradient split by its rows (input features): no partial sums to add.
     let parts = batch_parts(s.inputs, s.rows * s.outputs, MIN_PART_WORK);
     let mut dw = vec![0.0f32; s.inputs * s.outputs];
-    let slices = split(&mut dw, &parts, s.outputs);
+    let slices = split_rows(&mut dw, &parts, s.outputs);
     run_parts(parts.iter().zip(slices).collect(), |(features, dw)| {
         kernels::weight_grad(x, dz, s, features.clone(), dw)
     });
