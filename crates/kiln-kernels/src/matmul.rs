@@ -2,8 +2,6 @@
 
 use std::cell::Cell;
 
-use rayon::prelude::*;
-
 /// Multiply-adds above which [`product_by_rows`] hands its chunks of rows to the thread pool:
 /// the ResNet preset's 3x3 convolutions of 64 and 128 filters at batch 1 (7.2 million each) do,
 /// the reference CNN's second convolution (2.2 million) does not, since waking a thread costs
@@ -150,16 +148,15 @@ pub fn product_by_rows(a: View, b: View, m: usize, k: usize, n: usize, rows: usi
         unsafe { run_gemm(dst, n, chunk(first), b, count, k, n, false) }
     };
     // Outside a part of a batch already split across threads (a batch of one sample, say), the
-    // chunks of rows go to the thread pool: gemm's own threads do little at these sizes.
+    // chunks of rows go to the helper threads: gemm's own threads do little at these sizes.
     let parallel = m > rows && m * n * k >= PARALLEL_CHUNKS_WORK && !SERIAL.with(Cell::get);
     if parallel {
         let spare = &mut out.spare_capacity_mut()[..m * n];
-        spare
-            .par_chunks_mut(rows * n)
-            .enumerate()
-            .for_each(|(index, block)| {
-                serial(|| rows_into(index * rows, block.as_mut_ptr().cast()))
-            });
+        let blocks: Vec<_> = spare.chunks_mut(rows * n).enumerate().collect();
+        // `run_parts` runs each block's product single-threaded, on threads that stay awake.
+        crate::run_parts(blocks, |(index, block)| {
+            rows_into(index * rows, block.as_mut_ptr().cast())
+        });
     } else {
         for first in (0..m).step_by(rows) {
             // SAFETY: `out` has room for `m x n` values, so for rows `first..` of them.

@@ -4,9 +4,12 @@
 //!
 //! The statistics are exact over the batch: the mean, then the biased variance around it (two
 //! passes, as Burn's `batch_norm_train` computes them), per channel, in parallel over channels;
-//! the element-wise passes run in parallel over samples.
+//! the element-wise passes run in parallel over samples (on `kiln_kernels`' helper threads).
 
-use rayon::prelude::*;
+use kiln_kernels::{for_each_row, map_indices};
+
+/// Values below which a pass stays on one thread (handing a part to another costs more).
+const MIN_PART: usize = 1 << 14;
 
 /// The sizes of one call: `[batch, channels, plane]`, `plane` the values per feature map.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,15 +45,12 @@ pub struct Statistics {
 
 /// `sum over the batch of f(channel, plane values)` for each channel, in parallel over channels,
 /// accumulated in f64 across samples.
-fn per_channel(l: Layout, f: impl Fn(usize, usize, usize) -> f64 + Sync) -> Vec<f64> {
-    (0..l.channels)
-        .into_par_iter()
-        .map(|c| {
-            (0..l.batch)
-                .map(|n| f(c, (n * l.channels + c) * l.plane, l.plane))
-                .sum()
-        })
-        .collect()
+fn per_channel(l: Layout, f: impl Fn(usize, usize, usize) -> f64 + Sync + Send) -> Vec<f64> {
+    map_indices(l.channels, l.count(), MIN_PART, |c| {
+        (0..l.batch)
+            .map(|n| f(c, (n * l.channels + c) * l.plane, l.plane))
+            .sum()
+    })
 }
 
 /// The batch's per-channel mean and biased variance of `z` `[batch, channels, plane]`.
@@ -122,7 +122,7 @@ pub fn forward(
         .collect();
     let mut y = vec![0.0f32; z.len()];
     let row = l.row().max(1);
-    y.par_chunks_mut(row).enumerate().for_each(|(n, out)| {
+    for_each_row(&mut y, row, MIN_PART, |n, out| {
         let z = &z[n * row..][..row];
         let skip = skip.map(|s| &s[n * row..][..row]);
         for c in 0..l.channels {
@@ -184,13 +184,14 @@ pub struct Tape {
 pub fn backward(dy: Vec<f32>, tape: &Tape, epsilon: f64, want_skip: bool, l: Layout) -> Grads {
     let mut d = dy;
     if let Some(kept) = &tape.kept {
-        d.par_iter_mut()
-            .zip(kept.par_iter())
-            .for_each(|(d, &kept)| {
+        let row = l.row().max(1);
+        for_each_row(&mut d, row, MIN_PART, |n, d| {
+            for (d, &kept) in d.iter_mut().zip(&kept[n * row..]) {
                 if !kept {
                     *d = 0.0;
                 }
-            });
+            }
+        });
     }
     let (mean, gamma) = (&tape.stats.mean, &tape.gamma);
     let inv_std = inverse_std(&tape.stats.variance, epsilon);
@@ -211,7 +212,7 @@ pub fn backward(dy: Vec<f32>, tape: &Tape, epsilon: f64, want_skip: bool, l: Lay
     let dbeta: Vec<f32> = beta.iter().map(|&v| v as f32).collect();
     let mut dz = vec![0.0f32; z.len()];
     let row = l.row().max(1);
-    dz.par_chunks_mut(row).enumerate().for_each(|(n, out)| {
+    for_each_row(&mut dz, row, MIN_PART, |n, out| {
         for c in 0..l.channels {
             let at = n * row + c * l.plane;
             let (m, s) = (mean[c], inv_std[c]);
