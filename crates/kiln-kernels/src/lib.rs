@@ -1,9 +1,11 @@
 //! Host-side helpers shared by Kiln's fused CPU kernels (the recurrent layers of `kiln-rnn`, the
-//! convolution blocks of `kiln-cnn`).
+//! convolution blocks of `kiln-cnn`, the MLP of `kiln-fnn`), and two fused operations of their own:
+//! the dense layer ([`dense`]) and bit-mask dropout ([`dropout`]).
 //!
 //! A fused kernel reads its Burn tensor primitives into host `f32` vectors ([`host`]), runs its
 //! maths there with Burn's own `gemm` ([`matmul`]) on parts of the batch in parallel
-//! ([`batch_parts`]), and writes the result back as a primitive of the input's dtype.
+//! ([`batch_parts`], [`run_parts`]: on helper threads that stay awake between parts, [`pool`]),
+//! and writes the result back as a primitive of the input's dtype.
 #![warn(missing_docs)]
 
 pub mod dense;
