@@ -104,7 +104,7 @@ fn helper(slot: &'static Slot) {
     IS_HELPER.with(|h| h.set(true));
     loop {
         wait_for_work(slot);
-        let work = slot.work.lock().map(|mut w| w.take()).unwrap_or(None);
+        let work = slot.work.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(work) = work {
             let result = catch_unwind(AssertUnwindSafe(|| {
                 // SAFETY: the caller keeps the task alive until it sees `DONE` (see `Work`).
@@ -115,10 +115,8 @@ fn helper(slot: &'static Slot) {
                     }
                 })
             }));
-            if let Err(payload) = result
-                && let Ok(mut panic) = slot.panic.lock()
-            {
-                *panic = Some(payload);
+            if let Err(payload) = result {
+                *slot.panic.lock().unwrap_or_else(|e| e.into_inner()) = Some(payload);
             }
         }
         slot.state.store(DONE, Ordering::Release);
@@ -147,12 +145,18 @@ fn wait_for_work(slot: &Slot) {
 }
 
 /// Runs `task(0)`, ..., `task(parts - 1)` on this thread and the pool's helpers, one part each
-/// in turn, and returns when all have finished. `None` (nothing run) when the pool has no
-/// helpers, is in use by another caller, or this is one of its own helpers. A panic in any
+/// in turn, and returns when all have finished (fewer than two parts: on this thread). `None`
+/// (nothing run) when the pool has no helpers, is in use by another caller, or this is one of
+/// its own helpers. A panic in any
 /// part is resumed here after every part has stopped.
 pub fn run(parts: usize, task: &(dyn Fn(usize) + Sync + '_)) -> Option<()> {
     if IS_HELPER.with(Cell::get) {
         return None;
+    }
+    if parts < 2 {
+        // Nothing to share: this thread runs the part, if any.
+        (0..parts).for_each(task);
+        return Some(());
     }
     let pool = pool();
     if pool.slots.is_empty() {
@@ -180,9 +184,9 @@ pub fn run(parts: usize, task: &(dyn Fn(usize) + Sync + '_)) -> Option<()> {
             stride: threads,
             count,
         };
-        if let Ok(mut w) = slot.work.lock() {
-            *w = Some(work);
-        }
+        // No code panics while holding these locks, so none is poisoned; if one were, its value
+        // is still whole.
+        *slot.work.lock().unwrap_or_else(|e| e.into_inner()) = Some(work);
         slot.state.store(ASSIGNED, Ordering::SeqCst);
         if slot.parked.load(Ordering::SeqCst)
             && let Some(thread) = slot.thread.get()
@@ -203,9 +207,7 @@ pub fn run(parts: usize, task: &(dyn Fn(usize) + Sync + '_)) -> Option<()> {
             std::hint::spin_loop();
         }
         slot.state.store(IDLE, Ordering::Release);
-        if let Ok(mut p) = slot.panic.lock()
-            && let Some(payload) = p.take()
-        {
+        if let Some(payload) = slot.panic.lock().unwrap_or_else(|e| e.into_inner()).take() {
             panic.get_or_insert(payload);
         }
     }
@@ -247,6 +249,17 @@ mod tests {
             }
             assert!(counts.iter().all(|c| c.load(Ordering::Relaxed) == 1));
         }
+    }
+
+    #[test]
+    fn no_part_or_one_part_runs_here() {
+        let ran = AtomicUsize::new(0);
+        let count = |_: usize| {
+            ran.fetch_add(1, Ordering::Relaxed);
+        };
+        assert_eq!(run(0, &count), Some(()));
+        assert_eq!(run(1, &count), Some(()));
+        assert_eq!(ran.load(Ordering::Relaxed), 1);
     }
 
     #[test]
