@@ -33,11 +33,13 @@ pub trait FusedDenseBackend: Backend {
 /// Below this many multiply-adds per part, splitting the rows costs more than it saves.
 const MIN_PART_WORK: usize = 1 << 20;
 
-fn sizes<B: Backend>(x: &FloatTensor<B>, weight: &FloatTensor<B>) -> Sizes {
-    let (x, w) = (x.shape(), weight.shape());
+/// The sizes of a call, checked: `x` `[rows, inputs]`, `weight` `[inputs, outputs]`, `bias`
+/// `[outputs]`.
+fn sizes<B: Backend>(x: &FloatTensor<B>, weight: &FloatTensor<B>, bias: &FloatTensor<B>) -> Sizes {
+    let (x, w, b) = (x.shape(), weight.shape(), bias.shape());
     assert!(
-        x.num_dims() == 2 && w.num_dims() == 2 && x[1] == w[0],
-        "fused dense: x {x:?} and weight {w:?} do not fit"
+        x.num_dims() == 2 && w.num_dims() == 2 && x[1] == w[0] && b.dims::<1>() == [w[1]],
+        "fused dense: x {x:?}, weight {w:?} and bias {b:?} do not fit"
     );
     Sizes {
         rows: x[0],
@@ -105,7 +107,7 @@ fn run<B: Backend>(
     bias: FloatTensor<B>,
     relu: bool,
 ) -> FloatTensor<B> {
-    let s = sizes::<B>(&x, &weight);
+    let s = sizes::<B>(&x, &weight, &bias);
     let device = x.device();
     let out = forward(
         &borrow::<B>(&x),
@@ -192,7 +194,7 @@ impl<B: FusedDenseBackend, C: CheckpointStrategy> FusedDenseBackend for Autodiff
         let x = x.into_primitive();
         let weight = weight.into_primitive();
         let bias = bias.into_primitive();
-        let sizes = sizes::<B>(&x, &weight);
+        let sizes = sizes::<B>(&x, &weight, &bias);
         let device = x.device();
         let output = B::fused_dense(x.clone(), weight.clone(), bias, relu);
         match prep {

@@ -148,6 +148,18 @@ fn shapes_that_do_not_fit_are_refused() {
 }
 
 #[test]
+#[should_panic(expected = "do not fit")]
+fn a_bias_of_another_width_is_refused() {
+    let device = Device::flex();
+    dense(
+        Tensor::<2>::ones([2, 3], &device),
+        Tensor::<2>::ones([3, 5], &device),
+        Some(Tensor::<1>::ones([4], &device)),
+        false,
+    );
+}
+
+#[test]
 fn the_relu_gradient_passes_where_the_output_was_positive() {
     let mut dy = vec![1.0, 2.0, 3.0, 4.0];
     kernels::relu_backward(&mut dy, &[0.5, 0.0, -1.0, 2.0]);
