@@ -19,6 +19,7 @@ use burn::tensor::DType;
 use kiln_kernels::host::{borrow, read, register_gradients, write};
 use kiln_kernels::{add_into, run_parts, split_rows};
 
+use super::direct;
 use super::kernels::{self, Epilogue, Geometry, Grads, Tape};
 
 /// Fused convolution blocks (see [`kernels`]).
@@ -90,26 +91,6 @@ struct Inputs<'a> {
     dtype: DType,
 }
 
-impl Inputs<'static> {
-    /// Owned copies of the primitives' values (for a backward pass to keep).
-    fn read<B: Backend>(
-        x: FloatTensor<B>,
-        weight: FloatTensor<B>,
-        bias: FloatTensor<B>,
-        settings: Settings,
-    ) -> Self {
-        let geometry = geometry(&x.shape(), &weight.shape(), settings);
-        let (x, dtype) = read::<B>(x);
-        Self {
-            x: Cow::Owned(x),
-            w: Cow::Owned(read::<B>(weight).0),
-            bias: Cow::Owned(read::<B>(bias).0),
-            geometry,
-            dtype,
-        }
-    }
-}
-
 impl<'a> Inputs<'a> {
     /// The primitives' values, borrowed where the backend allows (a forward pass alone).
     fn borrow<B: Backend>(
@@ -174,15 +155,26 @@ const MIN_PART_WORK: usize = 1 << 20;
 type Tapes = Vec<(Range<usize>, Tape)>;
 
 /// Runs the forward kernel, the batch split across threads, each part writing its own rows of
-/// the output: the output values, its shape and the tapes.
-fn forward(i: &Inputs) -> (Vec<f32>, Vec<usize>, Tapes) {
+/// the output: the output values, its shape and the tapes. A forward pass alone (`inference`)
+/// takes the direct convolution where it handles the call, and keeps no tape.
+fn forward(i: &Inputs, inference: bool) -> (Vec<f32>, Vec<usize>, Tapes) {
     let g = i.geometry;
     let work_per_row = g.positions() / g.batch.max(1) * g.patch() * g.filters;
     let parts = kiln_kernels::batch_parts(g.batch, work_per_row, MIN_PART_WORK);
     let mut out = vec![0.0f32; g.batch * g.output_len()];
     let slices = split_rows(&mut out, &parts, g.output_len());
+    let direct = inference && direct::supports(&g);
+    if direct && g.batch == 1 {
+        return direct_single(i);
+    }
     let part = |(rows, out): (&Range<usize>, &mut [f32])| {
         let x = &i.x[rows.start * g.input_len()..rows.end * g.input_len()];
+        if direct {
+            direct::forward(x, &i.w, &i.bias, i.part(rows), out);
+            return Tape {
+                winners: Vec::new(),
+            };
+        }
         kernels::forward(x, &i.w, &i.bias, i.part(rows), out)
     };
     let tapes = run_parts(parts.iter().zip(slices).collect(), part);
@@ -192,6 +184,35 @@ fn forward(i: &Inputs) -> (Vec<f32>, Vec<usize>, Tapes) {
         vec![g.batch, g.filters, ph, pw],
         parts.into_iter().zip(tapes).collect(),
     )
+}
+
+/// The direct convolution of a batch of one sample, its filters split across threads (in runs
+/// of whole tiles) when the call is large enough: what [`forward`] returns.
+fn direct_single(i: &Inputs) -> (Vec<f32>, Vec<usize>, Tapes) {
+    let g = i.geometry;
+    let (oh, ow) = g.conv_size();
+    let (patch, plane) = (g.patch(), oh * ow);
+    let group = direct::filter_group();
+    let groups = g.filters.div_ceil(group);
+    let parts: Vec<Range<usize>> =
+        kiln_kernels::batch_parts(groups, plane * patch * group, MIN_PART_WORK)
+            .into_iter()
+            .map(|r| r.start * group..(r.end * group).min(g.filters))
+            .collect();
+    let mut out = vec![0.0f32; g.filters * plane];
+    let slices = split_rows(&mut out, &parts, plane);
+    run_parts(parts.iter().zip(slices).collect(), |(filters, out)| {
+        let part = Geometry {
+            filters: filters.len(),
+            ..g
+        };
+        let w = &i.w[filters.start * patch..filters.end * patch];
+        direct::forward(&i.x, w, &i.bias[filters.clone()], part, out);
+    });
+    let tape = Tape {
+        winners: Vec::new(),
+    };
+    (out, vec![1, g.filters, oh, ow], vec![(0..1, tape)])
 }
 
 /// Runs the backward kernel part by part (in parallel), each part writing its own rows of the
@@ -230,7 +251,7 @@ fn run<B: Backend>(
 ) -> FloatTensor<B> {
     let device = x.device();
     let inputs = Inputs::borrow::<B>(&x, &weight, &bias, settings);
-    let (out, shape, _) = forward(&inputs);
+    let (out, shape, _) = forward(&inputs, true);
     write::<B>(out, shape, inputs.dtype, &device)
 }
 
@@ -266,16 +287,20 @@ cpu_backend!(burn::backend::Flex);
 #[cfg(feature = "ndarray")]
 cpu_backend!(burn::backend::NdArray);
 
-/// What the backward pass needs: the forward inputs and tapes, and where to write.
+/// What the backward pass needs: the forward inputs (shared with the graph, not copied: the
+/// backward pass reads them in place where the backend allows) and the tapes.
 #[derive(Debug, Clone)]
-struct Saved<D> {
-    inputs: Arc<Inputs<'static>>,
+struct Saved<B: Backend> {
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    bias: FloatTensor<B>,
+    settings: Settings,
     tapes: Arc<Tapes>,
     /// dtypes of `x`, `weight`, `bias` (the gradients are written in them).
     dtypes: [DType; 3],
     /// Shape of `weight`.
     weight_shape: Vec<usize>,
-    device: D,
+    device: Device<B>,
 }
 
 /// The hand-written backward pass of a fused call.
@@ -283,12 +308,12 @@ struct Saved<D> {
 struct FusedBackward;
 
 impl<B: Backend> Backward<B, 3> for FusedBackward {
-    type State = Saved<Device<B>>;
+    type State = Saved<B>;
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let saved = ops.state;
         let (dout, _) = read::<B>(grads.consume::<B>(&ops.node));
-        let i = &saved.inputs;
+        let i = &Inputs::borrow::<B>(&saved.x, &saved.weight, &saved.bias, saved.settings);
         let want_x = ops.parents[0].is_some();
         let (dx, g) = backward(&dout, i, &saved.tapes, want_x);
         let geo = i.geometry;
@@ -339,18 +364,22 @@ fn tracked<B: FusedConvBackend, C: CheckpointStrategy>(
     let weight_shape = weight.shape().to_vec();
     let prep = FusedBackward.prepare::<C>(nodes).compute_bound().stateful();
     let device = x.primitive().device();
-    let inputs = Inputs::read::<B>(
+    let (x, weight, bias) = (
         x.into_primitive(),
-        weight.primitive().clone(),
-        bias.primitive().clone(),
-        settings,
+        weight.into_primitive(),
+        bias.into_primitive(),
     );
-    let (out, shape, tapes) = forward(&inputs);
+    let inputs = Inputs::borrow::<B>(&x, &weight, &bias, settings);
+    let (out, shape, tapes) = forward(&inputs, false);
     let output = write::<B>(out, shape, inputs.dtype, &device);
+    drop(inputs);
     match prep {
         OpsKind::Tracked(prep) => {
             let state = Saved {
-                inputs: Arc::new(inputs),
+                x,
+                weight,
+                bias,
+                settings,
                 tapes: Arc::new(tapes),
                 dtypes,
                 weight_shape,

@@ -11,6 +11,8 @@
 mod batch_norm;
 mod composed;
 #[cfg(any(feature = "flex", feature = "ndarray"))]
+mod direct;
+#[cfg(any(feature = "flex", feature = "ndarray"))]
 mod extension;
 mod kernels;
 #[cfg(any(feature = "flex", feature = "ndarray"))]

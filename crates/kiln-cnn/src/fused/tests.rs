@@ -208,3 +208,41 @@ fn inference_without_autodiff_matches_composed() {
         assert_close(fused, expected, 1e-5, &format!("{spec:?}"));
     }
 }
+
+#[test]
+fn inference_on_the_direct_kernel_matches_burn_at_batch_one_and_split() {
+    let device = Device::flex();
+    let _rng = crate::test_rng::rng_guard();
+    device.seed(17);
+    let normal = Distribution::Normal(0.0, 1.0);
+    // The ResNet preset's 3x3 convolutions (the direct kernel's shapes; batch 1 splits its
+    // filters across threads, batch 6 its samples) and a 1x1 projection (the im2col path).
+    let cases = [
+        (1, 64, 14, 128, 3, 2, 1),
+        (1, 128, 7, 128, 3, 1, 1),
+        (6, 32, 28, 64, 3, 2, 1),
+        (6, 64, 14, 64, 3, 1, 1),
+        (1, 64, 14, 128, 1, 2, 0),
+    ];
+    for (batch, channels, size, filters, kernel, stride, padding) in cases {
+        let x = Tensor::<4>::random([batch, channels, size, size], normal, &device);
+        let w = Tensor::<4>::random([filters, channels, kernel, kernel], normal, &device) * 0.1;
+        let b = Tensor::<1>::random([filters], normal, &device) * 0.1;
+        let what = format!("{batch}x{channels}x{size} -> {filters} k{kernel} s{stride}");
+        let expected = composed::conv2d(x.clone(), w.clone(), b.clone(), stride, padding);
+        let fused = conv2d(x.clone(), w.clone(), b.clone(), stride, padding);
+        assert_close(fused, expected.clone(), 1e-5, &format!("{what}: conv"));
+        let spec = ConvPool {
+            stride,
+            padding,
+            pool: 1,
+        };
+        let rectified = conv_relu_pool(x, w, b, spec);
+        assert_close(
+            rectified,
+            expected.clamp_min(0.0),
+            1e-5,
+            &format!("{what}: relu"),
+        );
+    }
+}

@@ -1,0 +1,459 @@
+//! Direct convolution for a forward pass alone (inference): no im2col matrix.
+//!
+//! The im2col path writes `kernel x kernel` copies of the input before its matrix product; on
+//! the ResNet preset's 3x3 convolutions that copy took a fifth of inference. Here each output
+//! tile (`T` neighbouring pixels of one output row by 2 blocks of 16 filters on AVX-512, 8 on
+//! AVX2) is accumulated in registers straight from the (zero-padded) input: for every input
+//! channel and kernel tap, one vector of filter weights per block and one broadcast input value
+//! per pixel, multiplied and added (the scheme of oneDNN's direct convolutions). The output is
+//! the same maths as [`super::kernels::forward`] (`conv + bias`, rectified when asked) in
+//! another order of additions, so it agrees to rounding, not to the bit; training keeps the
+//! im2col path, whose backward pass is written against it.
+//!
+//! Chosen at run time: AVX-512 (with the crate's `avx512` feature) or AVX2 with FMA; elsewhere,
+//! or for filter counts that are not a multiple of the vector width or with pooling, the caller
+//! keeps the im2col path ([`supports`]).
+
+use super::kernels::{Epilogue, Geometry};
+
+/// The instruction set the direct kernel runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Isa {
+    #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
+    Avx512,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+}
+
+impl Isa {
+    /// The widest instruction set this CPU has, if the direct kernel runs on any.
+    fn detect() -> Option<Self> {
+        #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            return Some(Self::Avx512);
+        }
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            return Some(Self::Avx2);
+        }
+        None
+    }
+
+    /// Filters per vector.
+    fn lanes(self) -> usize {
+        match self {
+            #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
+            Self::Avx512 => 16,
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx2 => 8,
+        }
+    }
+}
+
+/// Products per output below which the im2col path is faster: the tiles' results leave the
+/// registers one value at a time, which costs more than the arithmetic of a short patch (the
+/// ResNet preset's stem, 9 products per output, and its 1x1 projections, 32 and 64).
+const MIN_PATCH: usize = 128;
+
+/// Whether [`forward`] computes the call `g` on this CPU: no pooling, a filter count that is a
+/// multiple of the vector width, and patches of at least [`MIN_PATCH`] values.
+pub fn supports(g: &Geometry) -> bool {
+    let pooled = g.epilogue == Epilogue::ReluPool && g.pool > 1;
+    let shaped = !pooled && g.kernel > 0 && g.patch() >= MIN_PATCH;
+    match Isa::detect() {
+        Some(isa) => shaped && g.filters > 0 && g.filters.is_multiple_of(isa.lanes()),
+        None => false,
+    }
+}
+
+/// Filters one tile computes at most (two vectors of them): a batch of one sample is split
+/// across threads in runs of this many filters.
+pub fn filter_group() -> usize {
+    Isa::detect().map_or(1, |isa| 2 * isa.lanes())
+}
+
+/// The weights `[filters, channels, k, k]` regrouped for the tiles: for each group of
+/// `group` filters, `[channels, k, k, group]`, so that one tap's filters are adjacent.
+fn pack_weights(w: &[f32], g: &Geometry, group: usize) -> Vec<f32> {
+    let taps = g.kernel * g.kernel;
+    let patch = g.channels * taps;
+    let mut packed = vec![0.0; g.filters * patch];
+    for (f, filter) in w.chunks_exact(patch).enumerate().take(g.filters) {
+        let (first, lane) = (f / group * group, f % group);
+        let width = group.min(g.filters - first);
+        let base = first * patch;
+        for (at, &v) in filter.iter().enumerate() {
+            packed[base + at * width + lane] = v;
+        }
+    }
+    packed
+}
+
+/// The input of one sample with its zero border, `[channels, height + 2p, width + 2p]`, in a
+/// buffer reused from sample to sample (the border stays zero).
+struct Padded {
+    values: Vec<f32>,
+    height: usize,
+    width: usize,
+}
+
+impl Padded {
+    fn new(g: &Geometry) -> Self {
+        let (height, width) = (g.height + 2 * g.padding, g.width + 2 * g.padding);
+        Self {
+            values: vec![0.0; g.channels * height * width],
+            height,
+            width,
+        }
+    }
+
+    /// Copies `sample` `[channels, height, width]` inside the border.
+    fn fill(&mut self, sample: &[f32], g: &Geometry) {
+        let p = g.padding;
+        let plane = self.height * self.width;
+        for (c, input) in sample.chunks_exact(g.height * g.width).enumerate() {
+            let dst = &mut self.values[c * plane..(c + 1) * plane];
+            for (y, row) in input.chunks_exact(g.width).enumerate() {
+                let at = (y + p) * self.width + p;
+                dst[at..at + g.width].copy_from_slice(row);
+            }
+        }
+    }
+}
+
+/// `conv + bias` (rectified when `g.epilogue` is [`Epilogue::ReluPool`], whose pool is then 1)
+/// of the samples of `x` `[batch, channels, height, width]` with `w` `[filters, channels, k, k]`,
+/// into `out` `[batch, filters, oh, ow]`.
+///
+/// # Panics
+/// If [`supports`] is false for `g`, or a slice does not fit `g`.
+pub fn forward(x: &[f32], w: &[f32], bias: &[f32], g: Geometry, out: &mut [f32]) {
+    assert!(supports(&g), "the direct convolution does not handle {g:?}");
+    let (oh, ow) = g.conv_size();
+    assert_eq!(
+        x.len(),
+        g.batch * g.input_len(),
+        "the input fits the geometry"
+    );
+    assert_eq!(out.len(), g.batch * g.filters * oh * ow, "the output fits");
+    assert_eq!(w.len(), g.filters * g.patch(), "the weights fit");
+    assert_eq!(bias.len(), g.filters, "one bias per filter");
+    let relu = g.epilogue == Epilogue::ReluPool;
+    match Isa::detect().expect("checked by supports") {
+        #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
+        // SAFETY: the CPU has AVX-512F (detected above); the shapes were checked.
+        Isa::Avx512 => unsafe { avx512::forward(x, w, bias, g, relu, out) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the CPU has AVX2 and FMA (detected above); the shapes were checked.
+        Isa::Avx2 => unsafe { avx2::forward(x, w, bias, g, relu, out) },
+    }
+}
+
+/// Splits an output row of `width` pixels into near-equal runs of at most `most`.
+fn runs(width: usize, most: usize) -> impl Iterator<Item = (usize, usize)> {
+    let count = width.div_ceil(most.max(1)).max(1);
+    let (size, extra) = (width / count, width % count);
+    (0..count).scan(0, move |start, i| {
+        let len = size + usize::from(i < extra);
+        let run = (*start, len);
+        *start += len;
+        Some(run)
+    })
+}
+
+/// Where one tile reads and writes.
+#[derive(Clone, Copy)]
+struct Tile {
+    /// The padded input at channel 0, row `oy * stride`, column `ox * stride`.
+    x: *const f32,
+    /// Distance between the padded input's channel planes, and between its rows.
+    plane: usize,
+    row: usize,
+    stride: usize,
+    channels: usize,
+    kernel: usize,
+    /// The filter group's packed weights `[channels, k, k, blocks * lanes]`.
+    w: *const f32,
+    /// Scratch for the accumulators, `[blocks, pixels, lanes]`.
+    acc: *mut f32,
+}
+
+/// The driver and tile kernels of one instruction set: `$lanes` filters per vector `$v`,
+/// tiles of up to `$most` pixels by 1 or 2 filter blocks (2 x `$most` accumulators held in
+/// registers).
+macro_rules! isa_kernels {
+    ($name:ident, $feature:literal, $lanes:literal, $most:literal, [$($n:literal)*],
+     $zero:ident, $load:ident, $set1:ident, $fmadd:ident, $store:ident) => {
+        #[cfg(target_arch = "x86_64")]
+        mod $name {
+            use super::{Geometry, Padded, Tile, pack_weights, runs};
+            use std::arch::x86_64::*;
+
+            const LANES: usize = $lanes;
+
+            /// One tile: `T` pixels by `B` blocks of filters, over every channel and tap.
+            #[target_feature(enable = $feature)]
+            unsafe fn tile<const T: usize, const B: usize>(t: Tile) {
+                // SAFETY (whole body): the caller keeps every read inside the padded input and
+                // packed weights, and the scratch holds `B * T * LANES` values.
+                unsafe {
+                    let mut acc = [[$zero(); T]; B];
+                    let mut w = t.w;
+                    for c in 0..t.channels {
+                        let xc = t.x.add(c * t.plane);
+                        for ky in 0..t.kernel {
+                            let xr = xc.add(ky * t.row);
+                            for kx in 0..t.kernel {
+                                let xk = xr.add(kx);
+                                let mut wv = [$zero(); B];
+                                for (b, v) in wv.iter_mut().enumerate() {
+                                    *v = $load(w.add(b * LANES));
+                                }
+                                w = w.add(B * LANES);
+                                for p in 0..T {
+                                    let xv = $set1(*xk.add(p * t.stride));
+                                    for b in 0..B {
+                                        acc[b][p] = $fmadd(xv, wv[b], acc[b][p]);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    for (b, row) in acc.iter().enumerate() {
+                        for (p, v) in row.iter().enumerate() {
+                            $store(t.acc.add((b * T + p) * LANES), *v);
+                        }
+                    }
+                }
+            }
+
+            /// Runs the tile of `pixels` pixels by `blocks` blocks.
+            #[target_feature(enable = $feature)]
+            unsafe fn dispatch(t: Tile, pixels: usize, blocks: usize) {
+                // SAFETY: as the caller's.
+                unsafe {
+                    match (pixels, blocks) {
+                        $(($n, 2) => tile::<$n, 2>(t),)*
+                        $(($n, 1) => tile::<$n, 1>(t),)*
+                        _ => unreachable!("runs of 1 to {} pixels, 1 or 2 blocks", $most),
+                    }
+                }
+            }
+
+            /// See [`super::forward`].
+            #[target_feature(enable = $feature)]
+            pub(super) unsafe fn forward(
+                x: &[f32],
+                w: &[f32],
+                bias: &[f32],
+                g: Geometry,
+                relu: bool,
+                out: &mut [f32],
+            ) {
+                let (oh, ow) = g.conv_size();
+                let group = 2 * LANES;
+                let packed = pack_weights(w, &g, group);
+                let patch = g.patch();
+                let mut padded = Padded::new(&g);
+                let mut acc = vec![0.0f32; 2 * $most * LANES];
+                let plane_out = oh * ow;
+                for n in 0..g.batch {
+                    padded.fill(&x[n * g.input_len()..(n + 1) * g.input_len()], &g);
+                    let sample_out = &mut out[n * g.filters * plane_out..][..g.filters * plane_out];
+                    for oy in 0..oh {
+                        for first in (0..g.filters).step_by(group) {
+                            let blocks = (g.filters - first).min(group) / LANES;
+                            for (ox, pixels) in runs(ow, $most) {
+                                let at = (oy * g.stride) * padded.width + ox * g.stride;
+                                let t = Tile {
+                                    x: padded.values[at..].as_ptr(),
+                                    plane: padded.height * padded.width,
+                                    row: padded.width,
+                                    stride: g.stride,
+                                    channels: g.channels,
+                                    kernel: g.kernel,
+                                    w: packed[first * patch..].as_ptr(),
+                                    acc: acc.as_mut_ptr(),
+                                };
+                                // SAFETY: the tile reads rows `oy * s .. oy * s + k` and columns
+                                // `ox * s .. (ox + pixels - 1) * s + k` of the padded input,
+                                // inside it by the output size's definition, and its group's
+                                // `patch * blocks * LANES` packed weights.
+                                unsafe { dispatch(t, pixels, blocks) };
+                                for b in 0..blocks {
+                                    for lane in 0..LANES {
+                                        let f = first + b * LANES + lane;
+                                        let dst = &mut sample_out[f * plane_out + oy * ow + ox..]
+                                            [..pixels];
+                                        for (p, d) in dst.iter_mut().enumerate() {
+                                            let v = acc[(b * pixels + p) * LANES + lane] + bias[f];
+                                            *d = if relu { v.max(0.0) } else { v };
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+}
+
+isa_kernels!(
+    avx2,
+    "avx2,fma",
+    8,
+    6,
+    [1 2 3 4 5 6],
+    _mm256_setzero_ps,
+    _mm256_loadu_ps,
+    _mm256_set1_ps,
+    _mm256_fmadd_ps,
+    _mm256_storeu_ps
+);
+
+#[cfg(feature = "avx512")]
+isa_kernels!(
+    avx512,
+    "avx512f",
+    16,
+    14,
+    [1 2 3 4 5 6 7 8 9 10 11 12 13 14],
+    _mm512_setzero_ps,
+    _mm512_loadu_ps,
+    _mm512_set1_ps,
+    _mm512_fmadd_ps,
+    _mm512_storeu_ps
+);
+
+#[cfg(test)]
+mod tests {
+    use super::super::kernels::{self, Epilogue, Geometry};
+    use super::{forward, runs, supports};
+
+    /// Deterministic values in [-1, 1).
+    fn values(len: usize, seed: u64) -> Vec<f32> {
+        let mut state = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (0..len)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn runs_cover_a_row_in_near_equal_pieces() {
+        for (width, most) in [(28, 14), (14, 6), (7, 6), (1, 14), (13, 14), (29, 14)] {
+            let pieces: Vec<_> = runs(width, most).collect();
+            let mut next = 0;
+            for &(start, len) in &pieces {
+                assert_eq!(start, next);
+                assert!((1..=most).contains(&len), "{width}/{most}: {pieces:?}");
+                next += len;
+            }
+            assert_eq!(next, width);
+            let (lo, hi) = pieces
+                .iter()
+                .fold((usize::MAX, 0), |(lo, hi), &(_, l)| (lo.min(l), hi.max(l)));
+            assert!(hi - lo <= 1, "{width}/{most}: {pieces:?}");
+        }
+    }
+
+    #[test]
+    fn matches_the_im2col_kernel_on_the_resnet_shapes_and_odd_ones() {
+        // (channels, size, filters, kernel, stride, padding, relu)
+        let cases = [
+            (32, 28, 64, 3, 2, 1, true),
+            (64, 14, 64, 3, 1, 1, false),
+            (64, 14, 128, 3, 2, 1, true),
+            (128, 7, 128, 3, 1, 1, false),
+            (128, 14, 64, 1, 2, 0, false),
+            (16, 9, 48, 3, 1, 0, true),
+            (6, 11, 16, 5, 2, 2, false),
+            (16, 3, 32, 3, 1, 1, true),
+        ];
+        for (i, &(channels, size, filters, kernel, stride, padding, relu)) in
+            cases.iter().enumerate()
+        {
+            let g = Geometry {
+                batch: 3,
+                channels,
+                height: size,
+                width: size + 1,
+                filters,
+                kernel,
+                stride,
+                padding,
+                pool: 1,
+                epilogue: if relu {
+                    Epilogue::ReluPool
+                } else {
+                    Epilogue::Bias
+                },
+            };
+            if !supports(&g) {
+                eprintln!("skipped {g:?}: the direct kernel does not run on this CPU");
+                continue;
+            }
+            let x = values(g.batch * g.input_len(), i as u64);
+            let w = values(filters * g.patch(), 100 + i as u64);
+            let bias = values(filters, 200 + i as u64);
+            let (oh, ow) = g.conv_size();
+            let len = g.batch * filters * oh * ow;
+            let mut expected = vec![0.0; len];
+            kernels::forward(&x, &w, &bias, g, &mut expected);
+            let mut got = vec![f32::NAN; len];
+            forward(&x, &w, &bias, g, &mut got);
+            for (at, (e, o)) in expected.iter().zip(&got).enumerate() {
+                let tolerance = 1e-5 * (1.0 + e.abs()) * (g.patch() as f32).sqrt();
+                assert!(
+                    (e - o).abs() <= tolerance,
+                    "case {i} ({g:?}) at {at}: im2col {e}, direct {o}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn pooling_and_ragged_filter_counts_are_left_to_the_im2col_path() {
+        let g = Geometry {
+            batch: 1,
+            channels: 1,
+            height: 8,
+            width: 8,
+            filters: 32,
+            kernel: 3,
+            stride: 1,
+            padding: 0,
+            pool: 2,
+            epilogue: Epilogue::ReluPool,
+        };
+        assert!(!supports(&Geometry { channels: 16, ..g }), "pooling");
+        let unpooled = Geometry {
+            channels: 16,
+            pool: 1,
+            ..g
+        };
+        assert!(
+            !supports(&Geometry {
+                filters: 20,
+                ..unpooled
+            }),
+            "20 filters"
+        );
+        assert!(
+            !supports(&Geometry {
+                channels: 1,
+                ..unpooled
+            }),
+            "a patch of 9"
+        );
+    }
+}
