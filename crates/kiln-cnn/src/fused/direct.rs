@@ -7,8 +7,10 @@
 //! channel and kernel tap, one vector of filter weights per block and one broadcast input value
 //! per pixel, multiplied and added (the scheme of oneDNN's direct convolutions). The output is
 //! the same maths as [`super::kernels::forward`] (`conv + bias`, rectified when asked) in
-//! another order of additions, so it agrees to rounding, not to the bit; training keeps the
-//! im2col path, whose backward pass is written against it.
+//! another order of additions, so it agrees to rounding, not to the bit. In training it runs the
+//! forward pass of a plain biased convolution (whose backward pass needs no tape) and, for
+//! stride 1, the input gradient as a convolution of the output gradient ([`input_gradient`]);
+//! the weight gradient and the pooled blocks keep the im2col path.
 //!
 //! Chosen at run time: AVX-512 (with the crate's `avx512` feature) or AVX2 with FMA; elsewhere,
 //! or for filter counts that are not a multiple of the vector width or with pooling, the caller
@@ -71,6 +73,43 @@ pub fn supports(g: &Geometry) -> bool {
 /// across threads in runs of this many filters.
 pub fn filter_group() -> usize {
     Isa::detect().map_or(1, |isa| 2 * isa.lanes())
+}
+
+/// The convolution that gives the input gradient of a stride-1 call `g` from its output
+/// gradient: `dx = conv(dy, w')`, `w'` the [`flipped`] weights, with `k - 1 - p` padding (a
+/// "full" correlation), when the direct kernel handles it.
+pub fn input_gradient(g: &Geometry) -> Option<Geometry> {
+    let (oh, ow) = g.conv_size();
+    if g.stride != 1 || g.epilogue != Epilogue::Bias || 2 * g.padding > g.kernel.saturating_sub(1) {
+        return None;
+    }
+    let transposed = Geometry {
+        channels: g.filters,
+        height: oh,
+        width: ow,
+        filters: g.channels,
+        padding: g.kernel - 1 - g.padding,
+        ..*g
+    };
+    supports(&transposed).then_some(transposed)
+}
+
+/// The weights of [`input_gradient`]'s convolution: `w'[c][f][ky][kx] = w[f][c][k-1-ky][k-1-kx]`
+/// for `w` `[filters, channels, k, k]` of the call `g`.
+pub fn flipped(w: &[f32], g: &Geometry) -> Vec<f32> {
+    let k = g.kernel;
+    let taps = k * k;
+    let mut out = vec![0.0; w.len()];
+    for f in 0..g.filters {
+        for c in 0..g.channels {
+            let from = &w[(f * g.channels + c) * taps..][..taps];
+            let to = &mut out[(c * g.filters + f) * taps..][..taps];
+            for (t, v) in to.iter_mut().enumerate() {
+                *v = from[taps - 1 - t];
+            }
+        }
+    }
+    out
 }
 
 /// The weights `[filters, channels, k, k]` regrouped for the tiles: for each group of

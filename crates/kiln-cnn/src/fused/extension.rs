@@ -155,15 +155,17 @@ const MIN_PART_WORK: usize = 1 << 20;
 type Tapes = Vec<(Range<usize>, Tape)>;
 
 /// Runs the forward kernel, the batch split across threads, each part writing its own rows of
-/// the output: the output values, its shape and the tapes. A forward pass alone (`inference`)
-/// takes the direct convolution where it handles the call, and keeps no tape.
+/// the output: the output values, its shape and the tapes. The direct convolution takes the
+/// call where it handles it and no tape is needed: a forward pass alone (`inference`), or a
+/// plain biased convolution (whose backward pass reads only the input).
 fn forward(i: &Inputs, inference: bool) -> (Vec<f32>, Vec<usize>, Tapes) {
     let g = i.geometry;
     let work_per_row = g.positions() / g.batch.max(1) * g.patch() * g.filters;
     let parts = kiln_kernels::batch_parts(g.batch, work_per_row, MIN_PART_WORK);
     let mut out = vec![0.0f32; g.batch * g.output_len()];
     let slices = split_rows(&mut out, &parts, g.output_len());
-    let direct = inference && direct::supports(&g);
+    let tapeless = inference || g.epilogue == Epilogue::Bias;
+    let direct = tapeless && direct::supports(&g);
     if direct && g.batch == 1 {
         return direct_single(i);
     }
@@ -228,10 +230,25 @@ fn backward(dout: &[f32], i: &Inputs, tapes: &Tapes, want_x: bool) -> (Option<Ve
             .collect(),
         None => parts.iter().map(|_| None).collect(),
     };
+    // A stride-1 input gradient as a direct convolution of the output gradient.
+    let transposed = want_x
+        .then(|| direct::input_gradient(&g))
+        .flatten()
+        .map(|t| (t, direct::flipped(&i.w, &g), vec![0.0f32; g.channels]));
     let part = |((rows, tape), dx): (&(Range<usize>, Tape), Option<&mut [f32]>)| {
         let dout = &dout[rows.start * g.output_len()..rows.end * g.output_len()];
         let x = &i.x[rows.start * g.input_len()..rows.end * g.input_len()];
-        kernels::backward(dout, &i.w, x, tape, i.part(rows), dx)
+        match (&transposed, dx) {
+            (Some((t, w_flipped, zeros)), Some(dx)) => {
+                let t = Geometry {
+                    batch: rows.len(),
+                    ..*t
+                };
+                direct::forward(dout, w_flipped, zeros, t, dx);
+                kernels::backward(dout, &i.w, x, tape, i.part(rows), None)
+            }
+            (_, dx) => kernels::backward(dout, &i.w, x, tape, i.part(rows), dx),
+        }
     };
     let mut grads = run_parts(tapes.iter().zip(slices).collect(), part);
     let mut total = grads.remove(0);

@@ -107,8 +107,11 @@ fn plain_convolution_matches_burns_outputs_and_gradients() {
     device.seed(13);
     let normal = Distribution::Normal(0.0, 1.0);
     // The ResNet preset's shapes (3x3 padded, 3x3 stride 2, 1x1 stride-2 projection), batches
-    // split across threads, and odd sizes.
+    // split across threads, and odd sizes; 3x3 stride-1 convolutions wide enough for the direct
+    // kernel (forward, and the input gradient as a convolution of the output gradient).
     let cases = [
+        (4, 32, 7, 32, 3, 1, 1),
+        (3, 16, 6, 16, 3, 1, 1),
         (64, 1, 28, 8, 3, 1, 1),
         (32, 8, 14, 16, 3, 2, 1),
         (32, 8, 14, 16, 1, 2, 0),
