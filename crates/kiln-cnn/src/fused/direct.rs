@@ -216,13 +216,15 @@ struct Tile {
     w: *const f32,
     /// Scratch for the accumulators, `[blocks, pixels, lanes]`.
     acc: *mut f32,
+    /// With runs over a whole output plane: each pixel's offset from `x` (else unused).
+    offsets: *const usize,
 }
 
 /// The driver and tile kernels of one instruction set: `$lanes` filters per vector `$v`,
 /// tiles of up to `$most` pixels by 1 or 2 filter blocks (2 x `$most` accumulators held in
 /// registers).
 macro_rules! isa_kernels {
-    ($name:ident, $feature:literal, $lanes:literal, $most:literal, [$($n:literal)*],
+    ($name:ident, $feature:literal, $lanes:literal, $most:literal, $flat:literal, [$($n:literal)*],
      $zero:ident, $load:ident, $set1:ident, $fmadd:ident, $store:ident) => {
         #[cfg(target_arch = "x86_64")]
         mod $name {
@@ -230,6 +232,10 @@ macro_rules! isa_kernels {
             use std::arch::x86_64::*;
 
             const LANES: usize = $lanes;
+            /// Whether runs of pixels span a whole output plane (wrapping rows) rather than
+            /// one row: the AVX2 tiles hold few pixels, which the 7-wide maps would leave
+            /// half empty.
+            const FLAT: bool = $flat;
 
             /// One tile: `T` pixels by `B` blocks of filters, over every channel and tap.
             #[target_feature(enable = $feature)]
@@ -239,6 +245,12 @@ macro_rules! isa_kernels {
                 unsafe {
                     let mut acc = [[$zero(); T]; B];
                     let mut w = t.w;
+                    // Each pixel's offset from the tile's start: along one row, or anywhere
+                    // in the plane (runs that wrap rows keep narrow maps' tiles full).
+                    let mut at = [0usize; T];
+                    for (p, a) in at.iter_mut().enumerate() {
+                        *a = if FLAT { *t.offsets.add(p) } else { p * t.stride };
+                    }
                     for c in 0..t.channels {
                         let xc = t.x.add(c * t.plane);
                         for ky in 0..t.kernel {
@@ -251,7 +263,7 @@ macro_rules! isa_kernels {
                                 }
                                 w = w.add(B * LANES);
                                 for p in 0..T {
-                                    let xv = $set1(*xk.add(p * t.stride));
+                                    let xv = $set1(*xk.add(at[p]));
                                     for b in 0..B {
                                         acc[b][p] = $fmadd(xv, wv[b], acc[b][p]);
                                     }
@@ -300,35 +312,52 @@ macro_rules! isa_kernels {
                 for n in 0..g.batch {
                     padded.fill(&x[n * g.input_len()..(n + 1) * g.input_len()], &g);
                     let sample_out = &mut out[n * g.filters * plane_out..][..g.filters * plane_out];
-                    for oy in 0..oh {
+                    // `(output row, first pixel, pixels)` of each run.
+                    let runs: Vec<(usize, usize, usize)> = if FLAT {
+                        runs(plane_out, $most).map(|(p, len)| (0, p, len)).collect()
+                    } else {
+                        (0..oh)
+                            .flat_map(|oy| runs(ow, $most).map(move |(ox, len)| (oy, ox, len)))
+                            .collect()
+                    };
+                    for &(oy, ox, pixels) in &runs {
+                        let mut offsets = [0usize; $most];
+                        let at = if FLAT {
+                            for (p, o) in offsets.iter_mut().take(pixels).enumerate() {
+                                let pixel = ox + p;
+                                *o = (pixel / ow * padded.width + pixel % ow) * g.stride;
+                            }
+                            0
+                        } else {
+                            (oy * g.stride) * padded.width + ox * g.stride
+                        };
+                        // The run's first output value in each filter's plane.
+                        let out_at = oy * ow + ox;
                         for first in (0..g.filters).step_by(group) {
                             let blocks = (g.filters - first).min(group) / LANES;
-                            for (ox, pixels) in runs(ow, $most) {
-                                let at = (oy * g.stride) * padded.width + ox * g.stride;
-                                let t = Tile {
-                                    x: padded.values[at..].as_ptr(),
-                                    plane: padded.height * padded.width,
-                                    row: padded.width,
-                                    stride: g.stride,
-                                    channels: g.channels,
-                                    kernel: g.kernel,
-                                    w: packed[first * patch..].as_ptr(),
-                                    acc: acc.as_mut_ptr(),
-                                };
-                                // SAFETY: the tile reads rows `oy * s .. oy * s + k` and columns
-                                // `ox * s .. (ox + pixels - 1) * s + k` of the padded input,
-                                // inside it by the output size's definition, and its group's
-                                // `patch * blocks * LANES` packed weights.
-                                unsafe { dispatch(t, pixels, blocks) };
-                                for b in 0..blocks {
-                                    for lane in 0..LANES {
-                                        let f = first + b * LANES + lane;
-                                        let dst = &mut sample_out[f * plane_out + oy * ow + ox..]
-                                            [..pixels];
-                                        for (p, d) in dst.iter_mut().enumerate() {
-                                            let v = acc[(b * pixels + p) * LANES + lane] + bias[f];
-                                            *d = if relu { v.max(0.0) } else { v };
-                                        }
+                            let t = Tile {
+                                x: padded.values[at..].as_ptr(),
+                                plane: padded.height * padded.width,
+                                row: padded.width,
+                                stride: g.stride,
+                                channels: g.channels,
+                                kernel: g.kernel,
+                                w: packed[first * patch..].as_ptr(),
+                                acc: acc.as_mut_ptr(),
+                                offsets: offsets.as_ptr(),
+                            };
+                            // SAFETY: each pixel `(oy, ox)` of the run reads rows
+                            // `oy * s .. oy * s + k` and columns `ox * s .. ox * s + k` of the
+                            // padded input, inside it by the output size's definition, and the
+                            // group's `patch * blocks * LANES` packed weights.
+                            unsafe { dispatch(t, pixels, blocks) };
+                            for b in 0..blocks {
+                                for lane in 0..LANES {
+                                    let f = first + b * LANES + lane;
+                                    let dst = &mut sample_out[f * plane_out + out_at..][..pixels];
+                                    for (p, d) in dst.iter_mut().enumerate() {
+                                        let v = acc[(b * pixels + p) * LANES + lane] + bias[f];
+                                        *d = if relu { v.max(0.0) } else { v };
                                     }
                                 }
                             }
@@ -345,6 +374,7 @@ isa_kernels!(
     "avx2,fma",
     8,
     6,
+    true,
     [1 2 3 4 5 6],
     _mm256_setzero_ps,
     _mm256_loadu_ps,
@@ -359,6 +389,7 @@ isa_kernels!(
     "avx512f",
     16,
     14,
+    false,
     [1 2 3 4 5 6 7 8 9 10 11 12 13 14],
     _mm512_setzero_ps,
     _mm512_loadu_ps,
