@@ -157,7 +157,8 @@ type Tapes = Vec<(Range<usize>, Tape)>;
 /// Runs the forward kernel, the batch split across threads, each part writing its own rows of
 /// the output: the output values, its shape and the tapes. The direct convolution takes the
 /// call where it handles it and no tape is needed: a forward pass alone (`inference`), or a
-/// plain biased convolution (whose backward pass reads only the input).
+/// plain biased convolution (whose backward pass reads only the input); a pooled block takes it
+/// too, followed by the pooling pass (which keeps the tape).
 fn forward(i: &Inputs, inference: bool) -> (Vec<f32>, Vec<usize>, Tapes) {
     let g = i.geometry;
     let work_per_row = g.positions() / g.batch.max(1) * g.patch() * g.filters;
@@ -169,6 +170,15 @@ fn forward(i: &Inputs, inference: bool) -> (Vec<f32>, Vec<usize>, Tapes) {
     if direct && g.batch == 1 {
         return direct_single(i);
     }
+    // A pooled block: the direct convolution, then the pooling pass over its output.
+    let unpooled = Geometry {
+        pool: 1,
+        epilogue: Epilogue::Bias,
+        ..g
+    };
+    // (At batch 1 the im2col path is as fast: the direct kernel regroups the weights per call.)
+    let pooled_direct = g.pool > 1 && g.batch > 1 && direct::supports(&unpooled);
+    let no_bias = vec![0.0f32; if pooled_direct { g.filters } else { 0 }];
     let part = |(rows, out): (&Range<usize>, &mut [f32])| {
         let x = &i.x[rows.start * g.input_len()..rows.end * g.input_len()];
         if direct {
@@ -176,6 +186,15 @@ fn forward(i: &Inputs, inference: bool) -> (Vec<f32>, Vec<usize>, Tapes) {
             return Tape {
                 winners: Vec::new(),
             };
+        }
+        if pooled_direct {
+            let conv_part = Geometry {
+                batch: rows.len(),
+                ..unpooled
+            };
+            let mut conv = vec![0.0f32; rows.len() * unpooled.output_len()];
+            direct::forward(x, &i.w, &no_bias, conv_part, &mut conv);
+            return kernels::pool_convolved(&conv, &i.bias, i.part(rows), out);
         }
         kernels::forward(x, &i.w, &i.bias, i.part(rows), out)
     };

@@ -344,6 +344,26 @@ pub fn forward(x: &[f32], w: &[f32], bias: &[f32], g: Geometry, out: &mut [f32])
     Tape { winners }
 }
 
+/// The pooled, rectified output of the convolution `conv` `[batch, filters, oh, ow]` (computed
+/// without its bias, as [`super::direct`] gives it) into `out`, and the tape: what [`forward`]
+/// returns for a [`Epilogue::ReluPool`] call.
+pub fn pool_convolved(conv: &[f32], bias: &[f32], g: Geometry, out: &mut [f32]) -> Tape {
+    assert_eq!(g.epilogue, Epilogue::ReluPool, "a pooled call");
+    let (oh, ow) = g.conv_size();
+    let plane = g.filters * oh * ow;
+    let len = g.batch * g.output_len();
+    assert_eq!(out.len(), len, "the output slice fits the part");
+    assert_eq!(conv.len(), g.batch * plane, "the convolution fits the part");
+    let mut winners = vec![0u32; len];
+    let one = Geometry { batch: 1, ..g };
+    let each = out.chunks_exact_mut(g.output_len().max(1));
+    let each = each.zip(winners.chunks_exact_mut(g.output_len().max(1)));
+    for ((out, winners), conv) in each.zip(conv.chunks_exact(plane.max(1))) {
+        bias_relu_max_pool(conv, bias, one, out, winners);
+    }
+    Tape { winners }
+}
+
 /// `max(0, bias + max over each pool window)` of the convolution output `[filters, positions]`
 /// of the samples `g` describes (the bias is added after the maximum: the same value, one
 /// addition per window), into `out` `[batch, filters, ph, pw]`, with each window's winner (see

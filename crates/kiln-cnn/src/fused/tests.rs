@@ -20,6 +20,10 @@ fn cases() -> Vec<(usize, usize, usize, usize, usize, ConvPool)> {
         // The reference CNN's two layers, batch large enough to split.
         (64, 1, 28, 8, 3, spec(1, 0, 2)),
         (64, 8, 13, 16, 3, spec(1, 0, 2)),
+        // Patches of 144 values and filters in whole vectors: the direct convolution, then the
+        // pooling pass (one that drops the last row and column too).
+        (8, 16, 13, 32, 3, spec(1, 0, 2)),
+        (3, 16, 10, 16, 3, spec(1, 1, 3)),
         // Padding, no pooling; stride 2; a pool of 3 that drops the last row and column.
         (3, 2, 7, 4, 3, spec(1, 1, 1)),
         (2, 3, 9, 5, 3, spec(2, 1, 2)),
