@@ -8,7 +8,6 @@ use burn::module::Param;
 use burn::nn::BatchNorm;
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 
 use crate::block::{ConvBlock, square_conv as square};
 use crate::fused::{self, ConvPool};
@@ -96,7 +95,10 @@ impl ConvBlock {
             Some(projection) => biased(projection, input, false),
             None => input,
         };
-        relu(biased(conv2, first, false) + skip)
+        let (stride, padding) = square(conv2).expect("checked by `residual_fusable`");
+        let weight = kiln_kernels::float_weight(conv2.weight.val());
+        let bias = conv2.bias.as_ref().expect("checked").val();
+        fused::conv2d_add_relu(first, weight, bias, skip, stride, padding)
     }
 }
 

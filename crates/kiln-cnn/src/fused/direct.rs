@@ -161,13 +161,20 @@ impl Padded {
     }
 }
 
-/// `conv + bias` (rectified when `g.epilogue` is [`Epilogue::ReluPool`], whose pool is then 1)
-/// of the samples of `x` `[batch, channels, height, width]` with `w` `[filters, channels, k, k]`,
-/// into `out` `[batch, filters, oh, ow]`.
+/// `conv + bias`, plus `skip` (shaped like the output) when given, rectified when `g.epilogue`
+/// is [`Epilogue::ReluPool`] (whose pool is then 1), of the samples of `x` `[batch, channels,
+/// height, width]` with `w` `[filters, channels, k, k]`, into `out` `[batch, filters, oh, ow]`.
 ///
 /// # Panics
 /// If [`supports`] is false for `g`, or a slice does not fit `g`.
-pub fn forward(x: &[f32], w: &[f32], bias: &[f32], g: Geometry, out: &mut [f32]) {
+pub fn forward(
+    x: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    skip: Option<&[f32]>,
+    g: Geometry,
+    out: &mut [f32],
+) {
     assert!(supports(&g), "the direct convolution does not handle {g:?}");
     let (oh, ow) = g.conv_size();
     assert_eq!(
@@ -178,14 +185,17 @@ pub fn forward(x: &[f32], w: &[f32], bias: &[f32], g: Geometry, out: &mut [f32])
     assert_eq!(out.len(), g.batch * g.filters * oh * ow, "the output fits");
     assert_eq!(w.len(), g.filters * g.patch(), "the weights fit");
     assert_eq!(bias.len(), g.filters, "one bias per filter");
+    if let Some(skip) = skip {
+        assert_eq!(skip.len(), out.len(), "the skip input fits the output");
+    }
     let relu = g.epilogue == Epilogue::ReluPool;
     match Isa::detect().expect("checked by supports") {
         #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
         // SAFETY: the CPU has AVX-512F (detected above); the shapes were checked.
-        Isa::Avx512 => unsafe { avx512::forward(x, w, bias, g, relu, out) },
+        Isa::Avx512 => unsafe { avx512::forward(x, w, bias, skip, g, relu, out) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the CPU has AVX2 and FMA (detected above); the shapes were checked.
-        Isa::Avx2 => unsafe { avx2::forward(x, w, bias, g, relu, out) },
+        Isa::Avx2 => unsafe { avx2::forward(x, w, bias, skip, g, relu, out) },
     }
 }
 
@@ -298,6 +308,7 @@ macro_rules! isa_kernels {
                 x: &[f32],
                 w: &[f32],
                 bias: &[f32],
+                skip: Option<&[f32]>,
                 g: Geometry,
                 relu: bool,
                 out: &mut [f32],
@@ -312,6 +323,7 @@ macro_rules! isa_kernels {
                 for n in 0..g.batch {
                     padded.fill(&x[n * g.input_len()..(n + 1) * g.input_len()], &g);
                     let sample_out = &mut out[n * g.filters * plane_out..][..g.filters * plane_out];
+                    let sample_skip = skip.map(|s| &s[n * g.filters * plane_out..][..g.filters * plane_out]);
                     // `(output row, first pixel, pixels)` of each run.
                     let runs: Vec<(usize, usize, usize)> = if FLAT {
                         runs(plane_out, $most).map(|(p, len)| (0, p, len)).collect()
@@ -354,10 +366,21 @@ macro_rules! isa_kernels {
                             for b in 0..blocks {
                                 for lane in 0..LANES {
                                     let f = first + b * LANES + lane;
-                                    let dst = &mut sample_out[f * plane_out + out_at..][..pixels];
+                                    let at = f * plane_out + out_at;
+                                    let dst = &mut sample_out[at..][..pixels];
                                     for (p, d) in dst.iter_mut().enumerate() {
                                         let v = acc[(b * pixels + p) * LANES + lane] + bias[f];
-                                        *d = if relu { v.max(0.0) } else { v };
+                                        *d = v;
+                                    }
+                                    if let Some(skip) = sample_skip {
+                                        for (d, s) in dst.iter_mut().zip(&skip[at..at + pixels]) {
+                                            *d += s;
+                                        }
+                                    }
+                                    if relu {
+                                        for d in dst.iter_mut() {
+                                            *d = d.max(0.0);
+                                        }
                                     }
                                 }
                             }
@@ -480,7 +503,7 @@ mod tests {
             let mut expected = vec![0.0; len];
             kernels::forward(&x, &w, &bias, g, &mut expected);
             let mut got = vec![f32::NAN; len];
-            forward(&x, &w, &bias, g, &mut got);
+            forward(&x, &w, &bias, None, g, &mut got);
             for (at, (e, o)) in expected.iter().zip(&got).enumerate() {
                 let tolerance = 1e-5 * (1.0 + e.abs()) * (g.patch() as f32).sqrt();
                 assert!(

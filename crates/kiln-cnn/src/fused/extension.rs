@@ -13,6 +13,7 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::ops::{ActivationOps, FloatTensorOps};
 use burn::backend::tensor::{Device, FloatTensor};
 use burn::backend::{Autodiff, Backend, TensorMetadata, backend_extension};
 use burn::tensor::DType;
@@ -43,6 +44,17 @@ pub trait FusedConvBackend: Backend {
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
+        stride: usize,
+        padding: usize,
+    ) -> FloatTensor<Self>;
+
+    /// `relu(conv2d(x, weight) + bias + skip)`, `skip` the shape of the output: the end of a
+    /// residual block, for a forward pass alone (on autodiff it is composed).
+    fn fused_conv2d_add_relu(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        skip: FloatTensor<Self>,
         stride: usize,
         padding: usize,
     ) -> FloatTensor<Self>;
@@ -89,6 +101,8 @@ struct Inputs<'a> {
     geometry: Geometry,
     /// The dtype of `x`, which the output takes.
     dtype: DType,
+    /// A residual input added to the output before the ReLU (the direct kernel only).
+    skip: Option<Cow<'a, [f32]>>,
 }
 
 impl<'a> Inputs<'a> {
@@ -105,6 +119,7 @@ impl<'a> Inputs<'a> {
             bias: borrow::<B>(bias),
             geometry: geometry(&x.shape(), &weight.shape(), settings),
             dtype: x.dtype(),
+            skip: None,
         }
     }
 
@@ -167,6 +182,11 @@ fn forward(i: &Inputs, inference: bool) -> (Vec<f32>, Vec<usize>, Tapes) {
     let slices = split_rows(&mut out, &parts, g.output_len());
     let tapeless = inference || g.epilogue == Epilogue::Bias;
     let direct = tapeless && direct::supports(&g);
+    assert!(
+        direct || i.skip.is_none(),
+        "a skip input takes the direct kernel"
+    );
+    let ol = g.output_len();
     if direct && g.batch == 1 {
         return direct_single(i);
     }
@@ -182,7 +202,8 @@ fn forward(i: &Inputs, inference: bool) -> (Vec<f32>, Vec<usize>, Tapes) {
     let part = |(rows, out): (&Range<usize>, &mut [f32])| {
         let x = &i.x[rows.start * g.input_len()..rows.end * g.input_len()];
         if direct {
-            direct::forward(x, &i.w, &i.bias, i.part(rows), out);
+            let skip = i.skip.as_ref().map(|s| &s[rows.start * ol..rows.end * ol]);
+            direct::forward(x, &i.w, &i.bias, skip, i.part(rows), out);
             return Tape {
                 winners: Vec::new(),
             };
@@ -193,7 +214,7 @@ fn forward(i: &Inputs, inference: bool) -> (Vec<f32>, Vec<usize>, Tapes) {
                 ..unpooled
             };
             let mut conv = vec![0.0f32; rows.len() * unpooled.output_len()];
-            direct::forward(x, &i.w, &no_bias, conv_part, &mut conv);
+            direct::forward(x, &i.w, &no_bias, None, conv_part, &mut conv);
             return kernels::pool_convolved(&conv, &i.bias, i.part(rows), out);
         }
         kernels::forward(x, &i.w, &i.bias, i.part(rows), out)
@@ -228,7 +249,11 @@ fn direct_single(i: &Inputs) -> (Vec<f32>, Vec<usize>, Tapes) {
             ..g
         };
         let w = &i.w[filters.start * patch..filters.end * patch];
-        direct::forward(&i.x, w, &i.bias[filters.clone()], part, out);
+        let skip = i
+            .skip
+            .as_ref()
+            .map(|s| &s[filters.start * plane..filters.end * plane]);
+        direct::forward(&i.x, w, &i.bias[filters.clone()], skip, part, out);
     });
     let tape = Tape {
         winners: Vec::new(),
@@ -263,7 +288,7 @@ fn backward(dout: &[f32], i: &Inputs, tapes: &Tapes, want_x: bool) -> (Option<Ve
                     batch: rows.len(),
                     ..*t
                 };
-                direct::forward(dout, w_flipped, zeros, t, dx);
+                direct::forward(dout, w_flipped, zeros, None, t, dx);
                 kernels::backward(dout, &i.w, x, tape, i.part(rows), None)
             }
             (_, dx) => kernels::backward(dout, &i.w, x, tape, i.part(rows), dx),
@@ -291,6 +316,35 @@ fn run<B: Backend>(
     write::<B>(out, shape, inputs.dtype, &device)
 }
 
+/// `relu(conv2d(x, weight) + bias + skip)` on a CPU backend without autodiff: the skip added in
+/// the direct kernel's last pass where it takes the call, else after the convolution.
+fn run_add_relu<B: Backend>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    bias: FloatTensor<B>,
+    skip: FloatTensor<B>,
+    stride: usize,
+    padding: usize,
+) -> FloatTensor<B> {
+    let device = x.device();
+    let rectified = Settings::relu_pool(stride, padding, 1);
+    let mut inputs = Inputs::borrow::<B>(&x, &weight, &bias, rectified);
+    let skip = borrow::<B>(&skip);
+    let (out, shape) = if direct::supports(&inputs.geometry) {
+        inputs.skip = Some(skip);
+        let (out, shape, _) = forward(&inputs, true);
+        (out, shape)
+    } else {
+        inputs.geometry.epilogue = Epilogue::Bias;
+        let (mut out, shape, _) = forward(&inputs, true);
+        for (o, s) in out.iter_mut().zip(skip.iter()) {
+            *o = (*o + s).max(0.0);
+        }
+        (out, shape)
+    };
+    write::<B>(out, shape, inputs.dtype, &device)
+}
+
 macro_rules! cpu_backend {
     ($backend:ty) => {
         impl FusedConvBackend for $backend {
@@ -313,6 +367,17 @@ macro_rules! cpu_backend {
                 padding: usize,
             ) -> FloatTensor<Self> {
                 run::<Self>(x, weight, bias, Settings::conv(stride, padding))
+            }
+
+            fn fused_conv2d_add_relu(
+                x: FloatTensor<Self>,
+                weight: FloatTensor<Self>,
+                bias: FloatTensor<Self>,
+                skip: FloatTensor<Self>,
+                stride: usize,
+                padding: usize,
+            ) -> FloatTensor<Self> {
+                run_add_relu::<Self>(x, weight, bias, skip, stride, padding)
             }
         }
     };
@@ -384,6 +449,18 @@ impl<B: FusedConvBackend, C: CheckpointStrategy> FusedConvBackend for Autodiff<B
         padding: usize,
     ) -> FloatTensor<Self> {
         tracked::<B, C>(x, weight, bias, Settings::conv(stride, padding))
+    }
+
+    fn fused_conv2d_add_relu(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        skip: FloatTensor<Self>,
+        stride: usize,
+        padding: usize,
+    ) -> FloatTensor<Self> {
+        let conv = Self::fused_conv2d(x, weight, bias, stride, padding);
+        Self::relu(Self::float_add(conv, skip))
     }
 }
 

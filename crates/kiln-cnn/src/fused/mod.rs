@@ -91,6 +91,35 @@ pub fn conv2d(
     composed::conv2d(x, weight, bias, stride, padding)
 }
 
+/// `relu(conv2d(x, weight) + bias + skip)`, `skip` the shape of the convolution's output: the
+/// end of a residual block. On the fused kernel off autodiff the skip is added in the direct
+/// convolution's last pass over its output (no separate passes for the addition and the ReLU);
+/// composed from the operations above elsewhere.
+pub fn conv2d_add_relu(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Tensor<1>,
+    skip: Tensor<4>,
+    stride: usize,
+    padding: usize,
+) -> Tensor<4> {
+    #[cfg(any(feature = "flex", feature = "ndarray"))]
+    if has_fused_kernel(&x.device()) {
+        use burn::backend::Dispatch;
+        use extension::FusedConvBackend;
+        let out = <Dispatch as FusedConvBackend>::fused_conv2d_add_relu(
+            x.into_dispatch(),
+            weight.into_dispatch(),
+            bias.into_dispatch(),
+            skip.into_dispatch(),
+            stride,
+            padding,
+        );
+        return Tensor::from_dispatch(out);
+    }
+    burn::tensor::activation::relu(conv2d(x, weight, bias, stride, padding) + skip)
+}
+
 /// What [`batch_norm_train`] returns: the output and the batch's statistics.
 #[derive(Debug, Clone)]
 pub struct BatchNormOutput {

@@ -253,3 +253,28 @@ fn inference_on_the_direct_kernel_matches_burn_at_batch_one_and_split() {
         );
     }
 }
+
+#[test]
+fn residual_end_adds_the_skip_before_the_relu() {
+    let device = Device::flex();
+    let _rng = crate::test_rng::rng_guard();
+    device.seed(19);
+    let normal = Distribution::Normal(0.0, 1.0);
+    // (batch, channels, size, filters): the direct kernel at batch 3 and 1 (filters split), and
+    // a shape it does not take (the skip added after the im2col path).
+    for (batch, channels, size, filters) in [(3, 64, 7, 64), (1, 32, 6, 32), (2, 3, 5, 4)] {
+        let x = Tensor::<4>::random([batch, channels, size, size], normal, &device);
+        let w = Tensor::<4>::random([filters, channels, 3, 3], normal, &device) * 0.1;
+        let b = Tensor::<1>::random([filters], normal, &device) * 0.1;
+        let skip = Tensor::<4>::random([batch, filters, size, size], normal, &device);
+        let expected =
+            (composed::conv2d(x.clone(), w.clone(), b.clone(), 1, 1) + skip.clone()).clamp_min(0.0);
+        let fused = super::conv2d_add_relu(x, w, b, skip, 1, 1);
+        assert_close(
+            fused,
+            expected,
+            1e-5,
+            &format!("{batch}x{channels}x{size} -> {filters}"),
+        );
+    }
+}
