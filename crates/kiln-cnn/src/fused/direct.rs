@@ -426,18 +426,10 @@ mod tests {
     use super::super::kernels::{self, Epilogue, Geometry};
     use super::{forward, runs, supports};
 
-    /// Deterministic values in [-1, 1).
+    /// Deterministic, irregular values in [-1, 1].
     fn values(len: usize, seed: u64) -> Vec<f32> {
-        let mut state = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (0..len)
-            .map(|_| {
-                state = state
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-            })
+        (0..len as u64)
+            .map(|i| ((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.0 - 1.0)
             .collect()
     }
 
