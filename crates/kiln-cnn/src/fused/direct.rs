@@ -1,20 +1,22 @@
-//! Direct convolution for a forward pass alone (inference): no im2col matrix.
+//! Direct convolution: no im2col matrix.
 //!
 //! The im2col path writes `kernel x kernel` copies of the input before its matrix product; on
 //! the ResNet preset's 3x3 convolutions that copy took a fifth of inference. Here each output
-//! tile (`T` neighbouring pixels of one output row by 2 blocks of 16 filters on AVX-512, 8 on
-//! AVX2) is accumulated in registers straight from the (zero-padded) input: for every input
-//! channel and kernel tap, one vector of filter weights per block and one broadcast input value
-//! per pixel, multiplied and added (the scheme of oneDNN's direct convolutions). The output is
-//! the same maths as [`super::kernels::forward`] (`conv + bias`, rectified when asked) in
-//! another order of additions, so it agrees to rounding, not to the bit. In training it runs the
-//! forward pass of a plain biased convolution (whose backward pass needs no tape) and, for
-//! stride 1, the input gradient as a convolution of the output gradient ([`input_gradient`]);
-//! the weight gradient and the pooled blocks keep the im2col path.
+//! tile (`T` neighbouring output pixels by 2 blocks of 16 filters on AVX-512, 8 on AVX2; on
+//! AVX2 a tile's pixels may wrap rows) is accumulated in registers straight from the
+//! (zero-padded) input: for every input channel and kernel tap, one vector of filter weights per
+//! block and one broadcast input value per pixel, multiplied and added (the scheme of oneDNN's
+//! direct convolutions). The output is the same maths as [`super::kernels::forward`] (`conv +
+//! bias`, plus a residual input when given, rectified when asked), its sums possibly in another
+//! order, so it agrees to rounding. It runs every convolution of a forward pass alone that it
+//! takes; in training, the forward pass of a plain biased convolution (whose backward pass needs
+//! no tape) and of a pooled block (whose pooling pass follows it and keeps the tape), and for
+//! stride 1 the input gradient as a convolution of the output gradient ([`input_gradient`]).
+//! The weight gradient keeps the im2col path.
 //!
 //! Chosen at run time: AVX-512 (with the crate's `avx512` feature) or AVX2 with FMA; elsewhere,
-//! or for filter counts that are not a multiple of the vector width or with pooling, the caller
-//! keeps the im2col path ([`supports`]).
+//! for filter counts that are not a multiple of the vector width, or for short patches, the
+//! caller keeps the im2col path ([`supports`]).
 
 use super::kernels::{Epilogue, Geometry};
 
