@@ -468,6 +468,10 @@ fn pool_row_of_twos(
     out: &mut [f32],
     winners: &mut [u32],
 ) {
+    #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
+    if super::pool512::pool_row_of_twos(conv, top, ow, bias, out, winners) {
+        return;
+    }
     #[cfg(target_arch = "x86_64")]
     {
         #[target_feature(enable = "avx2,fma")]
@@ -486,7 +490,7 @@ fn pool_row_of_twos(
 
 /// The body of [`pool_row_of_twos`].
 #[inline(always)]
-fn pool_row_of_twos_body(
+pub(super) fn pool_row_of_twos_body(
     conv: &[f32],
     top: usize,
     ow: usize,

@@ -1,0 +1,129 @@
+//! The 2x2 max pool of one output row in AVX-512 registers (rows of up to 16 windows, as in the
+//! reference CNN's 13- and 5-window rows): masked loads of the two input rows, even and odd
+//! columns separated by permutes, and the winners' indices computed as vectors. Compiled
+//! loops over so few windows ran mostly in their scalar remainder.
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+
+use super::kernels::CUT;
+
+/// Windows a row may have for [`pool_row_of_twos`].
+pub const MOST: usize = 16;
+
+/// Pools the row of `out.len()` (at most [`MOST`]) 2x2 windows starting at `top` of `conv`
+/// (rows `ow` apart) into `out` and `winners`, as [`super::kernels`]'s portable version does (the
+/// same comparisons in the same order, the same bits); false, doing nothing, where the CPU has
+/// no AVX-512 or the row is longer.
+pub fn pool_row_of_twos(
+    conv: &[f32],
+    top: usize,
+    ow: usize,
+    bias: f32,
+    out: &mut [f32],
+    winners: &mut [u32],
+) -> bool {
+    let pw = out.len().min(winners.len());
+    let fits = pw <= MOST && top + ow + 2 * pw <= conv.len() && 2 * pw <= ow;
+    if !fits || !std::arch::is_x86_feature_detected!("avx512f") {
+        return false;
+    }
+    // SAFETY: the CPU has AVX-512F; the masked loads read `2 * pw` values of each row, inside
+    // `conv` (checked above), and the masked stores write `pw` values of `out` and `winners`.
+    unsafe { row(conv.as_ptr().add(top), top, ow, bias, pw, out, winners) };
+    true
+}
+
+/// See [`pool_row_of_twos`]; `up` points at the row's first value.
+#[target_feature(enable = "avx512f")]
+unsafe fn row(
+    up: *const f32,
+    top: usize,
+    ow: usize,
+    bias: f32,
+    pw: usize,
+    out: &mut [f32],
+    winners: &mut [u32],
+) {
+    let n = 2 * pw;
+    let lanes = |count: usize| -> __mmask16 { ((1u32 << count.min(16)) - 1) as __mmask16 };
+    let (m_lo, m_hi, m_out) = (lanes(n), lanes(n.saturating_sub(16)), lanes(pw));
+    // SAFETY (whole body): the caller keeps the masked reads and writes inside the slices.
+    unsafe {
+        let down_row = up.add(ow);
+        let u_lo = _mm512_maskz_loadu_ps(m_lo, up);
+        let u_hi = _mm512_maskz_loadu_ps(m_hi, up.wrapping_add(16));
+        let l_lo = _mm512_maskz_loadu_ps(m_lo, down_row);
+        let l_hi = _mm512_maskz_loadu_ps(m_hi, down_row.wrapping_add(16));
+        let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        let odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+        let (u0, u1) = (
+            _mm512_permutex2var_ps(u_lo, even, u_hi),
+            _mm512_permutex2var_ps(u_lo, odd, u_hi),
+        );
+        let (l0, l1) = (
+            _mm512_permutex2var_ps(l_lo, even, l_hi),
+            _mm512_permutex2var_ps(l_lo, odd, l_hi),
+        );
+        // `down = l > u` per column, then the larger of the pair's two columns (`right`).
+        let down0 = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(l0, u0);
+        let down1 = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(l1, u1);
+        let v0 = _mm512_mask_blend_ps(down0, u0, l0);
+        let v1 = _mm512_mask_blend_ps(down1, u1, l1);
+        let right = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(v1, v0);
+        let best = _mm512_mask_blend_ps(right, v0, v1);
+        let down = (right & down1) | (!right & down0);
+        // The winner's index: `top + 2 px + right + (down ? ow : 0)`.
+        let columns = _mm512_slli_epi32::<1>(_mm512_setr_epi32(
+            0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+        ));
+        let at = _mm512_add_epi32(_mm512_set1_epi32(top as i32), columns);
+        let at = _mm512_mask_add_epi32(at, right, at, _mm512_set1_epi32(1));
+        let at = _mm512_mask_add_epi32(at, down, at, _mm512_set1_epi32(ow as i32));
+        let value = _mm512_add_ps(best, _mm512_set1_ps(bias));
+        let cut = _mm512_cmp_ps_mask::<_CMP_LE_OQ>(value, _mm512_setzero_ps());
+        let at = _mm512_mask_or_epi32(at, cut, at, _mm512_set1_epi32(CUT as i32));
+        let rectified = _mm512_max_ps(value, _mm512_setzero_ps());
+        _mm512_mask_storeu_ps(out.as_mut_ptr(), m_out, rectified);
+        _mm512_mask_storeu_epi32(winners.as_mut_ptr().cast(), m_out, at);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::kernels::pool_row_of_twos_body;
+    use super::*;
+
+    #[test]
+    fn matches_the_portable_pool_bit_for_bit() {
+        if !std::arch::is_x86_feature_detected!("avx512f") {
+            eprintln!("skipped: this CPU has no AVX-512");
+            return;
+        }
+        let mut state = 7u32;
+        let mut next = move || {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            // Values on a coarse grid, so that ties are common, negative and positive.
+            ((state >> 24) % 9) as f32 - 4.0
+        };
+        for ow in [2, 5, 11, 26, 32, 33] {
+            let rows = 4;
+            let conv: Vec<f32> = (0..ow * rows).map(|_| next()).collect();
+            for pw in 1..=(ow / 2).min(MOST) {
+                for (top, bias) in [(0, 0.0), (ow, 1.5), (2 * ow, -2.0)] {
+                    let (mut out, mut won) = (vec![0.0; pw], vec![0u32; pw]);
+                    let (mut want, mut want_won) = (vec![0.0; pw], vec![0u32; pw]);
+                    assert!(pool_row_of_twos(&conv, top, ow, bias, &mut out, &mut won));
+                    pool_row_of_twos_body(&conv, top, ow, bias, &mut want, &mut want_won);
+                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&out), bits(&want), "ow {ow} pw {pw} top {top}");
+                    assert_eq!(won, want_won, "ow {ow} pw {pw} top {top}: winners");
+                }
+            }
+        }
+        // A row longer than the registers hold is left to the portable version.
+        let conv = vec![1.0; 80];
+        let (mut out, mut won) = (vec![0.0; 17], vec![0u32; 17]);
+        assert!(!pool_row_of_twos(&conv, 0, 34, 0.0, &mut out, &mut won));
+    }
+}
