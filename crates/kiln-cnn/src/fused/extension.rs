@@ -177,19 +177,19 @@ type Tapes = Vec<(Range<usize>, Tape)>;
 fn forward(i: &Inputs, inference: bool) -> (Vec<f32>, Vec<usize>, Tapes) {
     let g = i.geometry;
     let work_per_row = g.positions() / g.batch.max(1) * g.patch() * g.filters;
-    let parts = kiln_kernels::batch_parts(g.batch, work_per_row, MIN_PART_WORK);
-    let mut out = vec![0.0f32; g.batch * g.output_len()];
-    let slices = split_rows(&mut out, &parts, g.output_len());
     let tapeless = inference || g.epilogue == Epilogue::Bias;
     let direct = tapeless && direct::supports(&g);
     assert!(
         direct || i.skip.is_none(),
         "a skip input takes the direct kernel"
     );
-    let ol = g.output_len();
     if direct && g.batch == 1 {
         return direct_single(i);
     }
+    let parts = kiln_kernels::batch_parts(g.batch, work_per_row, MIN_PART_WORK);
+    let ol = g.output_len();
+    let mut out = vec![0.0f32; g.batch * ol];
+    let slices = split_rows(&mut out, &parts, ol);
     // A pooled block: the direct convolution, then the pooling pass over its output.
     let unpooled = Geometry {
         pool: 1,
@@ -337,6 +337,7 @@ fn run_add_relu<B: Backend>(
     } else {
         inputs.geometry.epilogue = Epilogue::Bias;
         let (mut out, shape, _) = forward(&inputs, true);
+        assert_eq!(skip.len(), out.len(), "the skip input fits the output");
         for (o, s) in out.iter_mut().zip(skip.iter()) {
             *o = (*o + s).max(0.0);
         }
