@@ -468,8 +468,8 @@ fn pool_row_of_twos(
     out: &mut [f32],
     winners: &mut [u32],
 ) {
-    #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
-    if super::pool512::pool_row_of_twos(conv, top, ow, bias, out, winners) {
+    #[cfg(target_arch = "x86_64")]
+    if super::pool_row::pool_row_of_twos(conv, top, ow, bias, out, winners) {
         return;
     }
     #[cfg(target_arch = "x86_64")]

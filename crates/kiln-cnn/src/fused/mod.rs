@@ -19,8 +19,8 @@ mod kernels;
 mod norm_extension;
 #[cfg(all(test, feature = "flex"))]
 mod norm_tests;
-#[cfg(all(target_arch = "x86_64", feature = "avx512"))]
-mod pool512;
+#[cfg(target_arch = "x86_64")]
+mod pool_row;
 #[cfg(all(test, feature = "flex"))]
 mod tests;
 

@@ -1,9 +1,9 @@
-//! The 2x2 max pool of one output row in AVX-512 registers (rows of up to 16 windows, as in the
+//! The 2x2 max pool of one output row in vector registers (rows of up to 16 windows, as in the
 //! reference CNN's 13- and 5-window rows): masked loads of the two input rows, even and odd
-//! columns separated by permutes, and the winners' indices computed as vectors. Compiled
-//! loops over so few windows ran mostly in their scalar remainder.
+//! columns separated by permutes, and the winners' indices computed as vectors; AVX-512 where
+//! the CPU has it (and the crate's `avx512` feature is on), else AVX2 in halves of 8 windows.
+//! Compiled loops over so few windows ran mostly in their scalar remainder.
 
-#[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
 use super::kernels::CUT;
@@ -14,7 +14,7 @@ pub const MOST: usize = 16;
 /// Pools the row of `out.len()` (at most [`MOST`]) 2x2 windows starting at `top` of `conv`
 /// (rows `ow` apart) into `out` and `winners`, as [`super::kernels`]'s portable version does (the
 /// same comparisons in the same order, the same bits); false, doing nothing, where the CPU has
-/// no AVX-512 or the row is longer.
+/// neither AVX-512 nor AVX2 or the row is longer.
 pub fn pool_row_of_twos(
     conv: &[f32],
     top: usize,
@@ -25,16 +25,102 @@ pub fn pool_row_of_twos(
 ) -> bool {
     let pw = out.len().min(winners.len());
     let fits = pw <= MOST && top + ow + 2 * pw <= conv.len() && 2 * pw <= ow;
-    if !fits || !std::arch::is_x86_feature_detected!("avx512f") {
+    if !fits {
         return false;
     }
-    // SAFETY: the CPU has AVX-512F; the masked loads read `2 * pw` values of each row, inside
-    // `conv` (checked above), and the masked stores write `pw` values of `out` and `winners`.
-    unsafe { row(conv.as_ptr().add(top), top, ow, bias, pw, out, winners) };
-    true
+    let up = conv[top..].as_ptr();
+    #[cfg(feature = "avx512")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU has AVX-512F; the masked loads read `2 * pw` values of each row,
+        // inside `conv` (checked above), and the masked stores write `pw` values of `out` and
+        // `winners`.
+        unsafe { row(up, top, ow, bias, pw, out, winners) };
+        return true;
+    }
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2; the same reads and writes as above.
+        unsafe { row_avx2(up, top, ow, bias, pw, out, winners) };
+        return true;
+    }
+    false
+}
+
+/// See [`pool_row_of_twos`], 8 windows at a time in AVX2 registers; `up` points at the row's
+/// first value.
+#[target_feature(enable = "avx2")]
+unsafe fn row_avx2(
+    up: *const f32,
+    top: usize,
+    ow: usize,
+    bias: f32,
+    pw: usize,
+    out: &mut [f32],
+    winners: &mut [u32],
+) {
+    let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    let below = |count: usize| _mm256_cmpgt_epi32(_mm256_set1_epi32(count as i32), lane);
+    // Even values to the low half, odd ones to the high half.
+    let split = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+    let zero = _mm256_setzero_ps();
+    for first in (0..pw).step_by(8) {
+        let count = (pw - first).min(8);
+        let (m_lo, m_hi) = (
+            below((2 * count).min(8)),
+            below((2 * count).saturating_sub(8)),
+        );
+        // SAFETY: the caller keeps the masked reads (`2 * count` values of each row from
+        // window `first`) and writes (`count` values) inside the slices.
+        unsafe {
+            let u = up.wrapping_add(2 * first);
+            let l = u.wrapping_add(ow);
+            let columns = |lo: __m256, hi: __m256| {
+                let (lo, hi) = (
+                    _mm256_permutevar8x32_ps(lo, split),
+                    _mm256_permutevar8x32_ps(hi, split),
+                );
+                (
+                    _mm256_permute2f128_ps::<0x20>(lo, hi),
+                    _mm256_permute2f128_ps::<0x31>(lo, hi),
+                )
+            };
+            let (u0, u1) = columns(
+                _mm256_maskload_ps(u, m_lo),
+                _mm256_maskload_ps(u.wrapping_add(8), m_hi),
+            );
+            let (l0, l1) = columns(
+                _mm256_maskload_ps(l, m_lo),
+                _mm256_maskload_ps(l.wrapping_add(8), m_hi),
+            );
+            let down0 = _mm256_cmp_ps::<_CMP_GT_OQ>(l0, u0);
+            let down1 = _mm256_cmp_ps::<_CMP_GT_OQ>(l1, u1);
+            let v0 = _mm256_blendv_ps(u0, l0, down0);
+            let v1 = _mm256_blendv_ps(u1, l1, down1);
+            let right = _mm256_cmp_ps::<_CMP_GT_OQ>(v1, v0);
+            let best = _mm256_blendv_ps(v0, v1, right);
+            let down = _mm256_castps_si256(_mm256_blendv_ps(down0, down1, right));
+            // `top + 2 (first + i) + right + (down ? ow : 0)`; `right` is all ones (-1) where set.
+            let at = _mm256_add_epi32(
+                _mm256_set1_epi32((top + 2 * first) as i32),
+                _mm256_slli_epi32::<1>(lane),
+            );
+            let at = _mm256_sub_epi32(at, _mm256_castps_si256(right));
+            let at = _mm256_add_epi32(at, _mm256_and_si256(down, _mm256_set1_epi32(ow as i32)));
+            let value = _mm256_add_ps(best, _mm256_set1_ps(bias));
+            let cut = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_LE_OQ>(value, zero));
+            let at = _mm256_or_si256(at, _mm256_and_si256(cut, _mm256_set1_epi32(CUT as i32)));
+            let m_out = below(count);
+            _mm256_maskstore_ps(
+                out.as_mut_ptr().add(first),
+                m_out,
+                _mm256_max_ps(value, zero),
+            );
+            _mm256_maskstore_epi32(winners.as_mut_ptr().add(first).cast(), m_out, at);
+        }
+    }
 }
 
 /// See [`pool_row_of_twos`]; `up` points at the row's first value.
+#[cfg(feature = "avx512")]
 #[target_feature(enable = "avx512f")]
 unsafe fn row(
     up: *const f32,
@@ -96,8 +182,8 @@ mod tests {
 
     #[test]
     fn matches_the_portable_pool_bit_for_bit() {
-        if !std::arch::is_x86_feature_detected!("avx512f") {
-            eprintln!("skipped: this CPU has no AVX-512");
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            eprintln!("skipped: this CPU has neither AVX-512 nor AVX2");
             return;
         }
         let mut state = 7u32;
