@@ -34,7 +34,7 @@ pub fn pool_row_of_twos(
         // SAFETY: the CPU has AVX-512F; the masked loads read `2 * pw` values of each row,
         // inside `conv` (checked above), and the masked stores write `pw` values of `out` and
         // `winners`.
-        unsafe { row(up, top, ow, bias, pw, out, winners) };
+        unsafe { row_avx512(up, top, ow, bias, pw, out, winners) };
         return true;
     }
     if std::arch::is_x86_feature_detected!("avx2") {
@@ -122,7 +122,7 @@ unsafe fn row_avx2(
 /// See [`pool_row_of_twos`]; `up` points at the row's first value.
 #[cfg(feature = "avx512")]
 #[target_feature(enable = "avx512f")]
-unsafe fn row(
+unsafe fn row_avx512(
     up: *const f32,
     top: usize,
     ow: usize,
