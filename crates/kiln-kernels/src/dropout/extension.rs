@@ -1,5 +1,5 @@
-//! The bit-mask dropout as a Burn backend extension: the values on the CPU backends, and for
-//! autodiff a backward pass that reads the kept elements from bits.
+//! The bit-mask dropout as a Burn backend extension: the mask and the values on the CPU
+//! backends, and for autodiff a backward pass that reads the kept elements from the mask's bits.
 
 // burn-ndarray is deprecated upstream, but Kiln keeps it as an option (users ask for it).
 #![allow(deprecated)]
@@ -13,50 +13,60 @@ use burn::backend::{Autodiff, Backend, TensorMetadata, backend_extension};
 use burn::tensor::DType;
 
 use super::kernels;
-use crate::host::{borrow, read, register_gradients, write};
+use crate::host::{read, register_gradients, write};
 
-/// Dropout with a given draw.
+/// Dropout with a mask drawn from a seed.
 #[backend_extension(Flex: cfg(feature = "flex"), NdArray: cfg(feature = "ndarray"), Autodiff)]
 pub trait BitDropoutBackend: Backend {
-    /// `(x * draw) * scale` for a 0/1 `draw` of `x`'s shape.
-    fn bit_dropout(x: FloatTensor<Self>, draw: FloatTensor<Self>, scale: f32) -> FloatTensor<Self>;
+    /// `(x * kept) * scale`, each element kept with probability `threshold / 2^32`, the mask a
+    /// function of `seed` and each element's index ([`kernels::mask`]).
+    fn bit_dropout(x: FloatTensor<Self>, seed: u64, threshold: u64, scale: f32)
+    -> FloatTensor<Self>;
 }
 
-/// The forward values on the host, with `x`'s shape and dtype. They overwrite `x`'s own
-/// buffer where no other tensor shares it (no second buffer of the input's size).
+/// The mask of `x` and the forward values on the host, with `x`'s shape and dtype. They
+/// overwrite `x`'s own buffer where no other tensor shares it (no second buffer of the
+/// input's size).
 fn values<B: Backend>(
     x: FloatTensor<B>,
-    draw: &FloatTensor<B>,
+    seed: u64,
+    threshold: u64,
     scale: f32,
-) -> (Vec<f32>, Vec<usize>, DType) {
+) -> (Vec<u64>, Vec<f32>, Vec<usize>, DType) {
     let shape = x.shape().to_vec();
-    assert_eq!(
-        shape,
-        draw.shape().to_vec(),
-        "dropout draw of another shape"
-    );
     let (mut values, dtype) = read::<B>(x);
-    kernels::forward(&mut values, &borrow::<B>(draw), scale);
-    (values, shape, dtype)
+    let bits = kernels::mask(seed, threshold, values.len());
+    kernels::forward(&mut values, &bits, scale);
+    (bits, values, shape, dtype)
 }
 
-fn run<B: Backend>(x: FloatTensor<B>, draw: FloatTensor<B>, scale: f32) -> FloatTensor<B> {
+fn run<B: Backend>(x: FloatTensor<B>, seed: u64, threshold: u64, scale: f32) -> FloatTensor<B> {
     let device = x.device();
-    let (out, shape, dtype) = values::<B>(x, &draw, scale);
+    let (_, out, shape, dtype) = values::<B>(x, seed, threshold, scale);
     write::<B>(out, shape, dtype, &device)
 }
 
 #[cfg(feature = "flex")]
 impl BitDropoutBackend for burn::backend::Flex {
-    fn bit_dropout(x: FloatTensor<Self>, draw: FloatTensor<Self>, scale: f32) -> FloatTensor<Self> {
-        run::<Self>(x, draw, scale)
+    fn bit_dropout(
+        x: FloatTensor<Self>,
+        seed: u64,
+        threshold: u64,
+        scale: f32,
+    ) -> FloatTensor<Self> {
+        run::<Self>(x, seed, threshold, scale)
     }
 }
 
 #[cfg(feature = "ndarray")]
 impl BitDropoutBackend for burn::backend::NdArray {
-    fn bit_dropout(x: FloatTensor<Self>, draw: FloatTensor<Self>, scale: f32) -> FloatTensor<Self> {
-        run::<Self>(x, draw, scale)
+    fn bit_dropout(
+        x: FloatTensor<Self>,
+        seed: u64,
+        threshold: u64,
+        scale: f32,
+    ) -> FloatTensor<Self> {
+        run::<Self>(x, seed, threshold, scale)
     }
 }
 
@@ -95,20 +105,21 @@ impl<B: Backend> Backward<B, 1> for DropoutBackward {
 }
 
 impl<B: BitDropoutBackend, C: CheckpointStrategy> BitDropoutBackend for Autodiff<B, C> {
-    fn bit_dropout(x: FloatTensor<Self>, draw: FloatTensor<Self>, scale: f32) -> FloatTensor<Self> {
+    fn bit_dropout(
+        x: FloatTensor<Self>,
+        seed: u64,
+        threshold: u64,
+        scale: f32,
+    ) -> FloatTensor<Self> {
         let prep = DropoutBackward
             .prepare::<C>([x.node()])
             .compute_bound()
             .stateful();
         let device = x.primitive().device();
-        let draw = draw.into_primitive();
-        let bits = matches!(prep, OpsKind::Tracked(_)).then(|| kernels::pack(&borrow::<B>(&draw)));
-        let (out, shape, dtype) = values::<B>(x.into_primitive(), &draw, scale);
-        drop(draw);
+        let (bits, out, shape, dtype) = values::<B>(x.into_primitive(), seed, threshold, scale);
         let output = write::<B>(out, shape, dtype, &device);
         match prep {
             OpsKind::Tracked(prep) => {
-                let bits = bits.unwrap_or_default();
                 let saved = Saved {
                     bits,
                     scale,
