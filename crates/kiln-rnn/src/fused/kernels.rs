@@ -7,7 +7,7 @@
 //! `(i, f, g, o)`, GRU `(r, z, n)`. A `reverse` kernel reads the steps from last to first and
 //! still writes its outputs in time order.
 
-use super::math::{sigmoid_in_place, tanh_in_place};
+use super::math::{lstm_cell_row, sigmoid_in_place, tanh_in_place};
 use kiln_kernels::matmul::{View, matmul};
 
 /// Sizes of one fused call.
@@ -195,7 +195,6 @@ pub fn lstm_forward(
     let g4 = 4 * hidden;
     let tape_len = if keep { batch * time * hidden } else { 0 };
     let mut cells = vec![0.0; tape_len];
-    let mut scratch = vec![0.0; hidden];
     let mut out = vec![0.0; batch * (time + 1) * hidden];
     let mut h = h0.to_vec();
     let mut c = c0.to_vec();
@@ -203,28 +202,16 @@ pub fn lstm_forward(
         step_product(acts, &h, w, t, d, g4);
         for b in 0..batch {
             let at = (b * time + t) * g4;
-            let row = &mut acts[at..at + g4];
-            sigmoid_in_place(&mut row[..2 * hidden]);
-            tanh_in_place(&mut row[2 * hidden..3 * hidden]);
-            sigmoid_in_place(&mut row[3 * hidden..]);
             let st = (b * time + t) * hidden;
             let hb = b * hidden;
-            for j in 0..hidden {
-                let (i, f, g) = (row[j], row[hidden + j], row[2 * hidden + j]);
-                c[hb + j] = f * c[hb + j] + i * g;
-            }
-            if keep {
-                cells[st..st + hidden].copy_from_slice(&c[hb..hb + hidden]);
-            }
-            let tc = &mut scratch[..];
-            tc.copy_from_slice(&c[hb..hb + hidden]);
-            tanh_in_place(tc);
             let ot = (b * (time + 1) + t) * hidden;
-            for j in 0..hidden {
-                let value = row[3 * hidden + j] * tc[j];
-                h[hb + j] = value;
-                out[ot + j] = value;
-            }
+            lstm_cell_row(
+                &mut acts[at..at + g4],
+                &mut c[hb..hb + hidden],
+                keep.then(|| &mut cells[st..st + hidden]),
+                &mut h[hb..hb + hidden],
+                &mut out[ot..ot + hidden],
+            );
         }
     }
     for b in 0..batch {
