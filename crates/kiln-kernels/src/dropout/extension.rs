@@ -20,8 +20,12 @@ use crate::host::{read, register_gradients, write};
 pub trait BitDropoutBackend: Backend {
     /// `(x * kept) * scale`, each element kept with probability `threshold / 2^32`, the mask a
     /// function of `seed` and each element's index ([`kernels::mask`]).
-    fn bit_dropout(x: FloatTensor<Self>, seed: u64, threshold: u64, scale: f32)
-    -> FloatTensor<Self>;
+    fn bit_dropout(
+        x: FloatTensor<Self>,
+        seed: u64,
+        threshold: u64,
+        scale: f32,
+    ) -> FloatTensor<Self>;
 }
 
 /// The mask of `x` and the forward values on the host, with `x`'s shape and dtype. They

@@ -6,7 +6,7 @@
 //! four bytes per element (15 MB for the character model's `[128, 50, 576]` features). On the
 //! CPU backends (flex, ndarray) with f32 values, [`dropout`] takes one 64-bit seed from Burn's
 //! generator (seeded by the run's seed, so a run stays reproducible), draws the mask from it with
-//! a counter-based hash (SplitMix64 of the seed and the element's index) on every core, keeps
+//! a counter-based hash (SplitMix64 of the seed and each pair of elements' index) on every core, keeps
 //! the mask as bits, and computes Burn's products in Burn's order. Each element is kept with
 //! probability `1 - p` (to within 2^-33), independently of the others; the draws are not the
 //! ones Burn's generator would have made. Elsewhere (wgpu, half precision) it is Burn's layer.
@@ -47,7 +47,11 @@ pub fn dropout<const D: usize>(layer: &Dropout, input: Tensor<D>) -> Tensor<D> {
 /// A 64-bit seed from Burn's generator on `device`: four draws of 16 bits.
 #[cfg(any(feature = "flex", feature = "ndarray"))]
 fn draw_seed(device: &Device) -> u64 {
-    let draw = Tensor::<1>::random([4], burn::tensor::Distribution::Uniform(0.0, 65_536.0), device);
+    let draw = Tensor::<1>::random(
+        [4],
+        burn::tensor::Distribution::Uniform(0.0, 65_536.0),
+        device,
+    );
     let values = draw.into_data().convert::<f32>().try_into_vec::<f32>();
     values
         .unwrap_or_default()

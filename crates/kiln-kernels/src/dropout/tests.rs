@@ -58,8 +58,16 @@ fn values_and_gradients_are_dropouts_on_the_drawn_mask() {
             let kept = out[i] != 0.0;
             dropped += usize::from(!kept);
             let k = f32::from(u8::from(kept));
-            assert_eq!(out[i].to_bits(), ((x[i] * k) * scale).to_bits(), "value {i}");
-            assert_eq!(grad[i].to_bits(), ((w[i] * scale) * k).to_bits(), "grad {i}");
+            assert_eq!(
+                out[i].to_bits(),
+                ((x[i] * k) * scale).to_bits(),
+                "value {i}"
+            );
+            assert_eq!(
+                grad[i].to_bits(),
+                ((w[i] * scale) * k).to_bits(),
+                "grad {i}"
+            );
         }
         // The dropped share of 50,500 draws has a standard deviation below 0.0023.
         let share = dropped as f64 / x.len() as f64;
@@ -117,7 +125,11 @@ fn the_mask_is_the_same_whichever_threads_draw_it_and_has_no_pattern() {
         / (len - 1) as f64;
     assert!((pairs - 0.09).abs() < 0.01, "both neighbours kept {pairs}");
     // Probabilities 0 and 1 drop everything and nothing.
-    assert!(kernels::mask(1, kernels::threshold(0.0), 1000).iter().all(|w| *w == 0));
+    assert!(
+        kernels::mask(1, kernels::threshold(0.0), 1000)
+            .iter()
+            .all(|w| *w == 0)
+    );
     let all = kernels::mask(1, kernels::threshold(1.0), 128);
     assert_eq!(all, vec![u64::MAX, u64::MAX]);
 }
@@ -142,6 +154,10 @@ fn the_backward_pass_keeps_the_masked_elements_only() {
     let mut grad = vec![2.0; 66];
     kernels::backward(&mut grad, &bits, 1.5);
     for (i, g) in grad.iter().enumerate() {
-        assert_eq!(*g, if i % 2 == 0 || i >= 64 { 3.0 } else { 0.0 }, "element {i}");
+        assert_eq!(
+            *g,
+            if i % 2 == 0 || i >= 64 { 3.0 } else { 0.0 },
+            "element {i}"
+        );
     }
 }

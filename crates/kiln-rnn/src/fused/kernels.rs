@@ -7,7 +7,8 @@
 //! `(i, f, g, o)`, GRU `(r, z, n)`. A `reverse` kernel reads the steps from last to first and
 //! still writes its outputs in time order.
 
-use super::math::{lstm_cell_row, sigmoid_in_place, tanh_in_place};
+use super::math::tanh_in_place;
+use super::rows::{gru_cell_grad_row, gru_cell_row, lstm_cell_grad_row, lstm_cell_row};
 use kiln_kernels::matmul::{View, matmul};
 
 /// Sizes of one fused call.
@@ -263,7 +264,6 @@ pub fn lstm_backward(
     let mut dg = acts;
     let mut dh = vec![0.0; batch * hidden];
     let mut dc = vec![0.0; batch * hidden];
-    let mut tanh_cell = vec![0.0; hidden];
     for b in 0..batch {
         let ot = (b * (time + 1) + time) * hidden;
         dc[b * hidden..(b + 1) * hidden].copy_from_slice(&dout[ot..ot + hidden]);
@@ -282,21 +282,14 @@ pub fn lstm_backward(
                     &tape.cells[prev..prev + hidden]
                 }
             };
-            let grad = &mut dg[at..at + g4];
-            tanh_cell.copy_from_slice(&tape.cells[st..st + hidden]);
-            tanh_in_place(&mut tanh_cell);
-            for j in 0..hidden {
-                let (i, f) = (grad[j], grad[hidden + j]);
-                let (g, o) = (grad[2 * hidden + j], grad[3 * hidden + j]);
-                let tc = tanh_cell[j];
-                let dh_total = dout[ot + j] + dh[hb + j];
-                let dc_total = dc[hb + j] + dh_total * o * (1.0 - tc * tc);
-                grad[j] = dc_total * g * i * (1.0 - i);
-                grad[hidden + j] = dc_total * c_prev[j] * f * (1.0 - f);
-                grad[2 * hidden + j] = dc_total * i * (1.0 - g * g);
-                grad[3 * hidden + j] = dh_total * tc * o * (1.0 - o);
-                dc[hb + j] = dc_total * f;
-            }
+            lstm_cell_grad_row(
+                &mut dg[at..at + g4],
+                &tape.cells[st..st + hidden],
+                c_prev,
+                &dout[ot..ot + hidden],
+                &dh[hb..hb + hidden],
+                &mut dc[hb..hb + hidden],
+            );
         }
         back_through_weight(&mut dh, &dg, &w_t, t, d, g4, false);
     }
@@ -359,26 +352,15 @@ pub fn gru_forward(
             let st = (b * time + t) * hidden;
             let hb = b * hidden;
             let p = &mut projected[b * g3..(b + 1) * g3];
-            for (p, bias) in p.iter_mut().zip(bias) {
-                *p += bias;
-            }
-            let row = &mut acts[at..at + g3];
-            for j in 0..2 * hidden {
-                row[j] += p[j];
-            }
-            sigmoid_in_place(&mut row[..2 * hidden]);
-            for j in 0..hidden {
-                row[2 * hidden + j] += row[j] * p[2 * hidden + j];
-            }
-            tanh_in_place(&mut row[2 * hidden..]);
+            gru_cell_row(
+                &mut acts[at..at + g3],
+                p,
+                bias,
+                &mut h[hb..hb + hidden],
+                &mut out[st..st + hidden],
+            );
             if keep {
                 hidden_new[st..st + hidden].copy_from_slice(&p[2 * hidden..]);
-            }
-            for j in 0..hidden {
-                let (z, n) = (row[hidden + j], row[2 * hidden + j]);
-                let value = (1.0 - z) * n + z * h[hb + j];
-                h[hb + j] = value;
-                out[st + j] = value;
             }
         }
     }
@@ -413,21 +395,15 @@ pub fn gru_backward(
             let at = (b * time + t) * g3;
             let st = (b * time + t) * hidden;
             let hb = b * hidden;
-            let act = &acts[at..at + g3];
-            for j in 0..hidden {
-                let (r, z, n) = (act[j], act[hidden + j], act[2 * hidden + j]);
-                let dh_total = dout[st + j] + dh[hb + j];
-                let dn = dh_total * (1.0 - z) * (1.0 - n * n);
-                let dz = dh_total * (h_prev[st + j] - n) * z * (1.0 - z);
-                let dr = dn * tape.hidden_new[st + j] * r * (1.0 - r);
-                dxp[at + j] = dr;
-                dxp[at + hidden + j] = dz;
-                dxp[at + 2 * hidden + j] = dn;
-                dp[at + j] = dr;
-                dp[at + hidden + j] = dz;
-                dp[at + 2 * hidden + j] = dn * r;
-                dh[hb + j] = dh_total * z;
-            }
+            gru_cell_grad_row(
+                &acts[at..at + g3],
+                &dout[st..st + hidden],
+                &h_prev[st..st + hidden],
+                &tape.hidden_new[st..st + hidden],
+                &mut dxp[at..at + g3],
+                &mut dp[at..at + g3],
+                &mut dh[hb..hb + hidden],
+            );
         }
         back_through_weight(&mut dh, &dp, &w_t, t, d, g3, true);
     }

@@ -2,7 +2,7 @@
 //!
 //! The scalar `expf`/`tanhf` of libm cannot be vectorised; these branch-free versions can (a
 //! degree-6 polynomial after Cody-Waite range reduction, about 2 ulp on `exp`). On x86-64 with
-//! AVX2 and FMA the slice functions run an 8-wide build chosen at run time, and a 16-wide one
+//! AVX2 and FMA the slice function runs an 8-wide build chosen at run time, and a 16-wide one
 //! where the CPU has AVX-512 and the crate's `avx512` feature is on.
 
 const LOG2_E: f32 = std::f32::consts::LOG2_E;
@@ -82,96 +82,10 @@ macro_rules! slice_fn {
 }
 
 slice_fn!(
-    /// Applies [`sigmoid`] to every value in place.
-    sigmoid_in_place,
-    sigmoid
-);
-slice_fn!(
     /// Applies [`tanh`] to every value in place.
     tanh_in_place,
     tanh
 );
-
-/// One LSTM step for one sequence, in one pass over its `hidden` units: `gates` (`4 hidden`
-/// pre-activations `i, f, g, o`) become the gate activations in place, the cell state `c`
-/// becomes `f c + i g` (also written to `cells` when given), and `h` and `out` get `o tanh(c)`.
-/// The same operations, in the same order, as a pass per gate would make: the same values.
-pub fn lstm_cell_row(
-    gates: &mut [f32],
-    c: &mut [f32],
-    cells: Option<&mut [f32]>,
-    h: &mut [f32],
-    out: &mut [f32],
-) {
-    #[inline(always)]
-    fn body(
-        gates: &mut [f32],
-        c: &mut [f32],
-        cells: Option<&mut [f32]>,
-        h: &mut [f32],
-        out: &mut [f32],
-    ) {
-        let hidden = c.len();
-        let (i_gate, rest) = gates.split_at_mut(hidden);
-        let (f_gate, rest) = rest.split_at_mut(hidden);
-        let (g_gate, o_gate) = rest.split_at_mut(hidden);
-        let (o_gate, h, out) = (&mut o_gate[..hidden], &mut h[..hidden], &mut out[..hidden]);
-        for j in 0..hidden {
-            let (i, f) = (sigmoid(i_gate[j]), sigmoid(f_gate[j]));
-            let (g, o) = (tanh(g_gate[j]), sigmoid(o_gate[j]));
-            i_gate[j] = i;
-            f_gate[j] = f;
-            g_gate[j] = g;
-            o_gate[j] = o;
-            let cell = f * c[j] + i * g;
-            c[j] = cell;
-            let value = o * tanh(cell);
-            h[j] = value;
-            out[j] = value;
-        }
-        if let Some(cells) = cells {
-            cells[..hidden].copy_from_slice(c);
-        }
-    }
-    #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
-    {
-        #[target_feature(enable = "avx512f")]
-        fn widest(
-            gates: &mut [f32],
-            c: &mut [f32],
-            cells: Option<&mut [f32]>,
-            h: &mut [f32],
-            out: &mut [f32],
-        ) {
-            body(gates, c, cells, h, out)
-        }
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has the feature `widest` was compiled for.
-            unsafe { widest(gates, c, cells, h, out) };
-            return;
-        }
-    }
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx2,fma")]
-        fn wide(
-            gates: &mut [f32],
-            c: &mut [f32],
-            cells: Option<&mut [f32]>,
-            h: &mut [f32],
-            out: &mut [f32],
-        ) {
-            body(gates, c, cells, h, out)
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU has the features `wide` was compiled for.
-            unsafe { wide(gates, c, cells, h, out) };
-            return;
-        }
-    }
-    body(gates, c, cells, h, out)
-}
 
 #[cfg(test)]
 mod tests {
@@ -196,49 +110,12 @@ mod tests {
     }
 
     #[test]
-    fn the_one_pass_lstm_step_equals_a_pass_per_gate_bit_for_bit() {
-        // 37 units: whole vectors and a remainder on every width.
-        let hidden = 37;
-        let gates: Vec<f32> = (0..4 * hidden)
-            .map(|i| (i as f32 * 0.61).sin() * 6.0)
-            .collect();
-        let c0: Vec<f32> = (0..hidden).map(|i| (i as f32 * 0.37).cos() * 2.0).collect();
-        // A pass per gate, as the kernel did before.
-        let mut expected = gates.clone();
-        sigmoid_in_place(&mut expected[..2 * hidden]);
-        tanh_in_place(&mut expected[2 * hidden..3 * hidden]);
-        sigmoid_in_place(&mut expected[3 * hidden..]);
-        let mut c_expected = c0.clone();
-        for j in 0..hidden {
-            c_expected[j] =
-                expected[hidden + j] * c_expected[j] + expected[j] * expected[2 * hidden + j];
-        }
-        let mut tc = c_expected.clone();
-        tanh_in_place(&mut tc);
-        let h_expected: Vec<f32> = (0..hidden)
-            .map(|j| expected[3 * hidden + j] * tc[j])
-            .collect();
-        // One pass.
-        let (mut row, mut c) = (gates.clone(), c0.clone());
-        let (mut cells, mut h, mut out) = (vec![0.0; hidden], vec![0.0; hidden], vec![0.0; hidden]);
-        lstm_cell_row(&mut row, &mut c, Some(&mut cells), &mut h, &mut out);
-        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(&row), bits(&expected), "gate activations");
-        assert_eq!(bits(&c), bits(&c_expected), "cell state");
-        assert_eq!(bits(&cells), bits(&c_expected), "kept cell state");
-        assert_eq!(bits(&h), bits(&h_expected), "hidden state");
-        assert_eq!(bits(&out), bits(&h_expected), "output");
-    }
-
-    #[test]
     fn slice_versions_agree_with_the_scalar_ones() {
         let values: Vec<f32> = (0..37).map(|i| i as f32 * 0.37 - 6.0).collect();
-        let (mut s, mut t) = (values.clone(), values.clone());
-        sigmoid_in_place(&mut s);
+        let mut t = values.clone();
         tanh_in_place(&mut t);
         for (i, v) in values.iter().enumerate() {
-            assert!((s[i] - sigmoid(*v)).abs() < 1e-6);
-            assert!((t[i] - tanh(*v)).abs() < 1e-6);
+            assert_eq!(t[i].to_bits(), tanh(*v).to_bits());
         }
     }
 }

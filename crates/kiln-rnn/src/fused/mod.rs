@@ -12,6 +12,7 @@ mod composed;
 mod extension;
 mod kernels;
 mod math;
+mod rows;
 #[cfg(all(test, feature = "flex"))]
 mod tests;
 
