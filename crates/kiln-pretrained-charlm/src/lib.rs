@@ -1,6 +1,6 @@
 //! The pretrained character language model `char-shakespeare`: the files of the run folder
 //! that `kiln train configs/char-shakespeare.toml` wrote (`weights/char-shakespeare/`; its
-//! provenance is in kiln-pretrained's `weights/README.md`). Its 6.1 MB of weights would take
+//! provenance is in kiln-pretrained's `weights/README.md`). Its 7.4 MB of weights would take
 //! kiln-pretrained past the Rust package registry's 10 MB per crate, so they ship here; use
 //! them through `kiln_pretrained::find("char-shakespeare")`.
 #![warn(missing_docs)]
