@@ -50,29 +50,25 @@ fn run<B: Backend>(x: FloatTensor<B>, seed: u64, threshold: u64, scale: f32) -> 
     write::<B>(out, shape, dtype, &device)
 }
 
-#[cfg(feature = "flex")]
-impl BitDropoutBackend for burn::backend::Flex {
-    fn bit_dropout(
-        x: FloatTensor<Self>,
-        seed: u64,
-        threshold: u64,
-        scale: f32,
-    ) -> FloatTensor<Self> {
-        run::<Self>(x, seed, threshold, scale)
-    }
+/// The host implementation for a CPU backend.
+macro_rules! host_backend {
+    ($feature:literal, $backend:ty) => {
+        #[cfg(feature = $feature)]
+        impl BitDropoutBackend for $backend {
+            fn bit_dropout(
+                x: FloatTensor<Self>,
+                seed: u64,
+                threshold: u64,
+                scale: f32,
+            ) -> FloatTensor<Self> {
+                run::<Self>(x, seed, threshold, scale)
+            }
+        }
+    };
 }
 
-#[cfg(feature = "ndarray")]
-impl BitDropoutBackend for burn::backend::NdArray {
-    fn bit_dropout(
-        x: FloatTensor<Self>,
-        seed: u64,
-        threshold: u64,
-        scale: f32,
-    ) -> FloatTensor<Self> {
-        run::<Self>(x, seed, threshold, scale)
-    }
-}
+host_backend!("flex", burn::backend::Flex);
+host_backend!("ndarray", burn::backend::NdArray);
 
 /// What the backward pass keeps: the kept elements as bits, and the scale.
 #[derive(Debug, Clone)]
