@@ -119,10 +119,11 @@ widest! {
 }
 
 widest! {
-    /// One GRU step: `projected` (the `3 hidden` recurrent products `h w_r, h w_z, h w_n`) gains
-    /// the recurrent bias; `gates` (the input projections `x_r, x_z, x_n`) become the gate
+    /// One GRU step: with `p = projected + bias` (`projected` the `3 hidden` recurrent products
+    /// `h w_r, h w_z, h w_n`), `gates` (the input projections `x_r, x_z, x_n`) become the gate
     /// activations `r = σ(x_r + p_r)`, `z = σ(x_z + p_z)`, `n = tanh(x_n + r p_n)`; `h` and
-    /// `out` get `(1 - z) n + z h`.
+    /// `out` get `(1 - z) n + z h`; `projected`'s last third becomes `p_n` (which the backward
+    /// pass keeps).
     pub fn gru_cell_row(
         gates: &mut [f32],
         projected: &mut [f32],
