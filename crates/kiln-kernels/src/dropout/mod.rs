@@ -5,11 +5,12 @@
 //! character model's training step), and autodiff keeps that draw until the backward pass:
 //! four bytes per element (15 MB for the character model's `[128, 50, 576]` features). On the
 //! CPU backends (flex, ndarray) with f32 values, [`dropout`] takes one 64-bit seed from Burn's
-//! generator (seeded by the run's seed, so a run stays reproducible), draws the mask from it with
-//! a counter-based hash (SplitMix64 of the seed and each pair of elements' index) on every core, keeps
-//! the mask as bits, and computes Burn's products in Burn's order. Each element is kept with
-//! probability `1 - p` (to within 2^-33), independently of the others; the draws are not the
-//! ones Burn's generator would have made. Elsewhere (wgpu, half precision) it is Burn's layer.
+//! generator (seeded by the run's seed, so a run stays reproducible), draws the mask from it
+//! with a counter-based hash (SplitMix64 of the seed and each pair of elements' index) on every
+//! core, keeps the mask as bits, and computes Burn's products in Burn's order. Each element is
+//! kept with probability `1 - p` (to within 2^-33), independently of the others; the draws are
+//! not the ones Burn's generator would have made. Elsewhere (wgpu, half precision) it is Burn's
+//! layer.
 
 #[cfg(any(feature = "flex", feature = "ndarray"))]
 mod extension;

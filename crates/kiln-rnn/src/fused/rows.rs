@@ -1,51 +1,12 @@
 //! The element-wise work of one time step for one sequence, in one pass over its hidden units,
 //! compiled for the widest vector unit the CPU has (AVX-512 with the crate's `avx512` feature,
-//! else AVX2 with FMA, else the baseline), chosen at run time.
+//! else AVX2 with FMA, else the baseline), chosen at run time (`widest!`, in `math`).
 //!
 //! Each function performs the same operations in the same order as the scalar formulas beside
 //! it (Rust never fuses a multiply and an add on its own), so its values do not depend on the
 //! width it runs at: trained weights are the same on every path.
 
 use super::math::{sigmoid, tanh};
-
-/// Defines `$name` as `$body` compiled three times (AVX-512, AVX2 + FMA, baseline), the widest
-/// one the CPU runs chosen at each call.
-macro_rules! widest {
-    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
-        $(#[$meta])*
-        $vis fn $name($($arg: $ty),*) {
-            #[inline(always)]
-            fn body($($arg: $ty),*) $body
-            #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
-            {
-                #[target_feature(enable = "avx512f")]
-                fn avx512($($arg: $ty),*) {
-                    body($($arg),*)
-                }
-                if std::arch::is_x86_feature_detected!("avx512f") {
-                    // SAFETY: the CPU has the feature `avx512` was compiled for.
-                    unsafe { avx512($($arg),*) };
-                    return;
-                }
-            }
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx2,fma")]
-                fn avx2($($arg: $ty),*) {
-                    body($($arg),*)
-                }
-                if std::arch::is_x86_feature_detected!("avx2")
-                    && std::arch::is_x86_feature_detected!("fma")
-                {
-                    // SAFETY: the CPU has the features `avx2` was compiled for.
-                    unsafe { avx2($($arg),*) };
-                    return;
-                }
-            }
-            body($($arg),*)
-        }
-    };
-}
 
 widest! {
     /// One LSTM step: `gates` (the `4 hidden` pre-activations `i, f, g, o`) become the gate
@@ -177,7 +138,8 @@ widest! {
         let (r_act, rest) = act.split_at(hidden);
         let (z_act, n_act) = rest.split_at(hidden);
         let n_act = &n_act[..hidden];
-        let (dout, h_prev, hidden_new) = (&dout[..hidden], &h_prev[..hidden], &hidden_new[..hidden]);
+        let (dout, h_prev) = (&dout[..hidden], &h_prev[..hidden]);
+        let hidden_new = &hidden_new[..hidden];
         let (dxr, rest) = dxp.split_at_mut(hidden);
         let (dxz, dxn) = rest.split_at_mut(hidden);
         let dxn = &mut dxn[..hidden];
