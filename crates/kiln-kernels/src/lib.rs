@@ -14,6 +14,7 @@ pub mod host;
 pub mod matmul;
 pub mod pool;
 pub mod testing;
+mod widest;
 
 use std::ops::Range;
 use std::sync::Mutex;
@@ -98,11 +99,11 @@ fn take<T>(slot: &Mutex<Option<T>>) -> Option<T> {
 
 /// `data` cut into one mutable slice per part, `row_len` values per row of the part (the parts
 /// contiguous and in order, as [`batch_parts`] gives them), for [`run_parts`] to fill in parallel.
-pub fn split_rows<'a>(
-    mut data: &'a mut [f32],
+pub fn split_rows<'a, T>(
+    mut data: &'a mut [T],
     parts: &[Range<usize>],
     row_len: usize,
-) -> Vec<&'a mut [f32]> {
+) -> Vec<&'a mut [T]> {
     parts
         .iter()
         .map(|rows| {

@@ -1,15 +1,23 @@
 //! The host maths of a fused training batch norm, `relu(batch_norm(z) + skip)` with the ReLU
-//! and the skip optional: the batch statistics, the normalisation, the residual addition and
-//! the rectification in two passes forward, and the whole backward pass in three.
+//! and the skip optional: the batch statistics (two reductions), then the normalisation, the
+//! residual addition, the rectification and the ReLU's mask in one pass; backward, the two
+//! per-channel sums in one pass and the input (and skip) gradients in another.
 //!
 //! The statistics are exact over the batch: the mean, then the biased variance around it (two
-//! passes, as Burn's `batch_norm_train` computes them), per channel, in parallel over channels;
-//! the element-wise passes run in parallel over samples (on `kiln_kernels`' helper threads).
+//! passes, as Burn's `batch_norm_train` computes them), summed in f64 lanes per channel, in
+//! parallel over channels; the element-wise passes run in parallel over samples (on
+//! `kiln_kernels`' helper threads). Every pass is compiled for the CPU's widest vector unit
+//! (`kiln_kernels::widest!`) and gives the same values at every width.
 
-use kiln_kernels::{for_each_row, map_indices};
+use std::mem::MaybeUninit;
+
+use kiln_kernels::{batch_parts, map_indices, run_parts, split_rows, widest};
 
 /// Values below which a pass stays on one thread (handing a part to another costs more).
 const MIN_PART: usize = 1 << 14;
+
+/// f64 lanes of the per-channel sums (two AVX-512 registers).
+const LANES: usize = 16;
 
 /// The sizes of one call: `[batch, channels, plane]`, `plane` the values per feature map.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +40,11 @@ impl Layout {
     fn row(&self) -> usize {
         self.channels * self.plane
     }
+
+    /// Where channel `c` of sample `n` starts.
+    fn at(&self, n: usize, c: usize) -> usize {
+        (n * self.channels + c) * self.plane
+    }
 }
 
 /// What the forward pass returns besides its output: the batch statistics.
@@ -43,55 +56,51 @@ pub struct Statistics {
     pub variance: Vec<f32>,
 }
 
-/// `sum over the batch of f(channel, plane values)` for each channel, in parallel over channels,
-/// accumulated in f64 across samples.
-fn per_channel(l: Layout, f: impl Fn(usize, usize, usize) -> f64 + Sync + Send) -> Vec<f64> {
-    map_indices(l.channels, l.count(), MIN_PART, |c| {
+/// `sum(f(v))` over `values`, in [`LANES`] f64 lanes.
+#[inline(always)]
+fn lane_sum(values: &[f32], f: impl Fn(f64) -> f64) -> f64 {
+    let mut lanes = [0.0f64; LANES];
+    let mut chunks = values.chunks_exact(LANES);
+    for chunk in &mut chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane += f(f64::from(v));
+        }
+    }
+    let tail: f64 = chunks.remainder().iter().map(|&v| f(f64::from(v))).sum();
+    lanes.iter().sum::<f64>() + tail
+}
+
+widest! {
+    /// Channel `c`'s sum over the batch of `z`.
+    fn channel_sum(z: &[f32], l: Layout, c: usize) -> f64 {
         (0..l.batch)
-            .map(|n| f(c, (n * l.channels + c) * l.plane, l.plane))
+            .map(|n| lane_sum(&z[l.at(n, c)..][..l.plane], |v| v))
             .sum()
-    })
+    }
+}
+
+widest! {
+    /// Channel `c`'s sum over the batch of `(z - mean)^2`.
+    fn channel_centred_squares(z: &[f32], l: Layout, c: usize, mean: f64) -> f64 {
+        (0..l.batch)
+            .map(|n| lane_sum(&z[l.at(n, c)..][..l.plane], |v| (v - mean) * (v - mean)))
+            .sum()
+    }
 }
 
 /// The batch's per-channel mean and biased variance of `z` `[batch, channels, plane]`.
 pub fn statistics(z: &[f32], l: Layout) -> Statistics {
     let count = l.count().max(1) as f64;
-    let sums = per_channel(l, |_, at, len| plane_sum(&z[at..at + len]));
-    let mean: Vec<f32> = sums.iter().map(|s| (s / count) as f32).collect();
-    let squares = per_channel(l, |c, at, len| centred_squares(&z[at..at + len], mean[c]));
-    let variance = squares.iter().map(|s| (s / count) as f32).collect();
-    Statistics { mean, variance }
-}
-
-/// The sum of one plane's values, in 8 f32 lanes.
-fn plane_sum(values: &[f32]) -> f64 {
-    let mut lanes = [0.0f32; 8];
-    let mut chunks = values.chunks_exact(8);
-    for chunk in &mut chunks {
-        for (lane, v) in lanes.iter_mut().zip(chunk) {
-            *lane += v;
-        }
+    let mean = map_indices(l.channels, l.count(), MIN_PART, |c| {
+        channel_sum(z, l, c) / count
+    });
+    let variance = map_indices(l.channels, l.count(), MIN_PART, |c| {
+        (channel_centred_squares(z, l, c, mean[c]) / count) as f32
+    });
+    Statistics {
+        mean: mean.iter().map(|&m| m as f32).collect(),
+        variance,
     }
-    let tail: f32 = chunks.remainder().iter().sum();
-    lanes.iter().map(|&v| f64::from(v)).sum::<f64>() + f64::from(tail)
-}
-
-/// `sum((v - mean)^2)` over one plane, in 8 f32 lanes.
-fn centred_squares(values: &[f32], mean: f32) -> f64 {
-    let mut lanes = [0.0f32; 8];
-    let mut chunks = values.chunks_exact(8);
-    for chunk in &mut chunks {
-        for (lane, v) in lanes.iter_mut().zip(chunk) {
-            let d = v - mean;
-            *lane += d * d;
-        }
-    }
-    let tail: f32 = chunks
-        .remainder()
-        .iter()
-        .map(|v| (v - mean) * (v - mean))
-        .sum();
-    lanes.iter().map(|&v| f64::from(v)).sum::<f64>() + f64::from(tail)
 }
 
 /// `1 / sqrt(variance + epsilon)` per channel.
@@ -100,6 +109,82 @@ pub fn inverse_std(variance: &[f32], epsilon: f64) -> Vec<f32> {
         .iter()
         .map(|&v| (1.0 / (f64::from(v) + epsilon).sqrt()) as f32)
         .collect()
+}
+
+/// An uninitialised vector of `len` values for a pass to fill in full.
+fn unfilled<T>(len: usize) -> Vec<T> {
+    Vec::with_capacity(len)
+}
+
+/// `values` with its first `len` slots (all of them written) taken as initialised.
+///
+/// # Safety
+/// Every one of the `len` slots of `values`' spare capacity must have been written.
+unsafe fn filled<T>(mut values: Vec<T>, len: usize) -> Vec<T> {
+    // SAFETY: the caller wrote every slot.
+    unsafe { values.set_len(len) };
+    values
+}
+
+widest! {
+    /// One sample's output `relu?(z * scale + shift + skip?)` per channel (`scale`, `shift` per
+    /// channel), and where `relu` the mask of the values it keeps (`kept`, else empty).
+    fn normalise_row(
+        z: &[f32],
+        skip: Option<&[f32]>,
+        scale: &[f32],
+        shift: &[f32],
+        relu: bool,
+        out: &mut [MaybeUninit<f32>],
+        kept: &mut [MaybeUninit<bool>],
+    ) {
+        let plane = z.len() / scale.len().max(1);
+        for (c, (&a, &b)) in scale.iter().zip(shift).enumerate() {
+            let span = c * plane..(c + 1) * plane;
+            let (z, out) = (&z[span.clone()], &mut out[span.clone()]);
+            // The sums before the ReLU, then the ReLU and its mask, all in registers.
+            match (skip, relu) {
+                (Some(skip), true) => {
+                    let kept = &mut kept[span.clone()];
+                    let rows = out.iter_mut().zip(kept.iter_mut());
+                    for ((o, m), (&v, &s)) in rows.zip(z.iter().zip(&skip[span])) {
+                        let v = v * a + b + s;
+                        o.write(v.max(0.0));
+                        m.write(v > 0.0);
+                    }
+                }
+                (None, true) => {
+                    let kept = &mut kept[span.clone()];
+                    for ((o, m), &v) in out.iter_mut().zip(kept.iter_mut()).zip(z) {
+                        let v = v * a + b;
+                        o.write(v.max(0.0));
+                        m.write(v > 0.0);
+                    }
+                }
+                (Some(skip), false) => {
+                    for (o, (&v, &s)) in out.iter_mut().zip(z.iter().zip(&skip[span])) {
+                        o.write(v * a + b + s);
+                    }
+                }
+                (None, false) => {
+                    for (o, &v) in out.iter_mut().zip(z) {
+                        o.write(v * a + b);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What the forward pass returns: the output, the ReLU's mask and the statistics.
+#[derive(Debug, Clone)]
+pub struct Forward {
+    /// `relu?((z - mean) * inverse_std * gamma + beta + skip?)`.
+    pub y: Vec<f32>,
+    /// Where the value before the ReLU is positive (where the gradient passes), with a ReLU.
+    pub kept: Option<Vec<bool>>,
+    /// The batch statistics.
+    pub stats: Statistics,
 }
 
 /// Forward pass: `relu?((z - mean) * inverse_std * gamma + beta + skip?)` of `z`
@@ -112,7 +197,7 @@ pub fn forward(
     relu: bool,
     epsilon: f64,
     l: Layout,
-) -> (Vec<f32>, Statistics) {
+) -> Forward {
     let stats = statistics(z, l);
     let inv_std = inverse_std(&stats.variance, epsilon);
     // y = z * scale + shift, per channel.
@@ -120,35 +205,35 @@ pub fn forward(
     let shift: Vec<f32> = (0..l.channels)
         .map(|c| beta[c] - stats.mean[c] * scale[c])
         .collect();
-    let mut y = vec![0.0f32; z.len()];
-    let row = l.row().max(1);
-    for_each_row(&mut y, row, MIN_PART, |n, out| {
-        let z = &z[n * row..][..row];
-        let skip = skip.map(|s| &s[n * row..][..row]);
-        for c in 0..l.channels {
-            let span = c * l.plane..(c + 1) * l.plane;
-            let (a, b) = (scale[c], shift[c]);
-            let out = &mut out[span.clone()];
-            match skip {
-                Some(skip) => {
-                    for ((o, v), s) in out.iter_mut().zip(&z[span.clone()]).zip(&skip[span]) {
-                        *o = v * a + b + s;
-                    }
-                }
-                None => {
-                    for (o, v) in out.iter_mut().zip(&z[span]) {
-                        *o = v * a + b;
-                    }
-                }
-            }
-            if relu {
-                for o in out.iter_mut() {
-                    *o = o.max(0.0);
-                }
-            }
+    let (len, row) = (z.len(), l.row().max(1));
+    let mut y = unfilled::<f32>(len);
+    let mut kept = unfilled::<bool>(if relu { len } else { 0 });
+    let parts = batch_parts(l.batch, row, MIN_PART);
+    let outs = split_rows(&mut y.spare_capacity_mut()[..len], &parts, row);
+    let kept_row = if relu { row } else { 0 };
+    let masks = split_rows(kept.spare_capacity_mut(), &parts, kept_row);
+    let jobs: Vec<_> = parts.iter().zip(outs).zip(masks).collect();
+    run_parts(jobs, |((range, out), mask)| {
+        let rows = out.chunks_exact_mut(row);
+        for (n, out) in range.clone().zip(rows) {
+            let at = n - range.start;
+            let mask = if relu {
+                &mut mask[at * row..(at + 1) * row]
+            } else {
+                &mut mask[..0]
+            };
+            let skip = skip.map(|s| &s[n * row..][..row]);
+            normalise_row(&z[n * row..][..row], skip, &scale, &shift, relu, out, mask);
         }
     });
-    (y, stats)
+    // SAFETY: the parts cover every row, and `normalise_row` writes all of a row's values (and
+    // of its mask, with a ReLU).
+    let (y, kept) = unsafe { (filled(y, len), filled(kept, if relu { len } else { 0 })) };
+    Forward {
+        y,
+        kept: relu.then_some(kept),
+        stats,
+    }
 }
 
 /// The gradients of one call.
@@ -177,60 +262,142 @@ pub struct Tape {
     pub gamma: Vec<f32>,
 }
 
+widest! {
+    /// Channel `c`'s `(sum d, sum d * (z - mean))` over the batch, `d` the output gradient `dy`
+    /// where `kept` (empty: everywhere).
+    fn channel_grad_sums(dy: &[f32], kept: &[bool], z: &[f32], l: Layout, c: usize, mean: f64) -> (f64, f64) {
+        let (mut sum, mut centred) = ([0.0f64; LANES], [0.0f64; LANES]);
+        let (mut tail_sum, mut tail_centred) = (0.0f64, 0.0f64);
+        let whole = l.plane / LANES * LANES;
+        for n in 0..l.batch {
+            let at = l.at(n, c);
+            let (dy, z) = (&dy[at..][..l.plane], &z[at..][..l.plane]);
+            // No mask without a ReLU.
+            let kept = (!kept.is_empty()).then(|| &kept[at..][..l.plane]);
+            let d = |i: usize| match kept {
+                Some(kept) => {
+                    if kept[i] {
+                        f64::from(dy[i])
+                    } else {
+                        0.0
+                    }
+                }
+                None => f64::from(dy[i]),
+            };
+            for start in (0..whole).step_by(LANES) {
+                for k in 0..LANES {
+                    let d = d(start + k);
+                    sum[k] += d;
+                    centred[k] += d * (f64::from(z[start + k]) - mean);
+                }
+            }
+            for i in whole..l.plane {
+                tail_sum += d(i);
+                tail_centred += d(i) * (f64::from(z[i]) - mean);
+            }
+        }
+        (
+            sum.iter().sum::<f64>() + tail_sum,
+            centred.iter().sum::<f64>() + tail_centred,
+        )
+    }
+}
+
+/// Per channel, `dz = a * d + b * z + c`: the backward formula with its constants gathered.
+#[derive(Debug, Clone, Copy)]
+struct Affine {
+    a: f32,
+    b: f32,
+    c: f32,
+}
+
+widest! {
+    /// One sample's `dz = a * d + b * z + c` per channel into `out`, `d` being `dy` masked by
+    /// `kept` (empty: no mask); with `keep_d`, `dy` is overwritten with `d` (the skip's
+    /// gradient).
+    fn input_grad_row(
+        dy: &mut [f32],
+        kept: &[bool],
+        z: &[f32],
+        affine: &[Affine],
+        keep_d: bool,
+        out: &mut [MaybeUninit<f32>],
+    ) {
+        let plane = z.len() / affine.len().max(1);
+        for (c, f) in affine.iter().enumerate() {
+            let span = c * plane..(c + 1) * plane;
+            let (dy, z, out) = (&mut dy[span.clone()], &z[span.clone()], &mut out[span.clone()]);
+            let (a, b, c) = (f.a, f.b, f.c);
+            if kept.is_empty() {
+                for ((o, &d), &z) in out.iter_mut().zip(dy.iter()).zip(z) {
+                    o.write(a * d + b * z + c);
+                }
+                continue;
+            }
+            let kept = &kept[span];
+            for (((o, d), &z), &k) in out.iter_mut().zip(dy.iter_mut()).zip(z).zip(kept) {
+                let masked = if k { *d } else { 0.0 };
+                o.write(a * masked + b * z + c);
+                if keep_d {
+                    *d = masked;
+                }
+            }
+        }
+    }
+}
+
 /// Backward pass from the output's gradient `dy`: with `d = dy` masked by the ReLU,
 /// `dbeta = sum d`, `dgamma = sum d * x̂`, `dskip = d` and
 /// `dz = gamma * inverse_std * (d - dbeta / count - x̂ * dgamma / count)`, `x̂` the normalised
 /// input.
 pub fn backward(dy: Vec<f32>, tape: &Tape, epsilon: f64, want_skip: bool, l: Layout) -> Grads {
-    let mut d = dy;
-    if let Some(kept) = &tape.kept {
-        let row = l.row().max(1);
-        for_each_row(&mut d, row, MIN_PART, |n, d| {
-            for (d, &kept) in d.iter_mut().zip(&kept[n * row..]) {
-                if !kept {
-                    *d = 0.0;
-                }
-            }
-        });
-    }
-    let (mean, gamma) = (&tape.stats.mean, &tape.gamma);
+    let mut dy = dy;
+    let (mean, gamma, z) = (&tape.stats.mean, &tape.gamma, &tape.z);
+    let kept: &[bool] = tape.kept.as_deref().unwrap_or(&[]);
     let inv_std = inverse_std(&tape.stats.variance, epsilon);
-    let z = &tape.z;
-    let beta = per_channel(l, |_, at, len| plane_sum(&d[at..at + len]));
-    let centred = per_channel(l, |c, at, len| {
-        let m = mean[c];
-        d[at..at + len]
-            .iter()
-            .zip(&z[at..at + len])
-            .map(|(d, z)| f64::from(d * (z - m)))
-            .sum()
+    let sums = map_indices(l.channels, l.count(), MIN_PART, |c| {
+        channel_grad_sums(&dy, kept, z, l, c, f64::from(mean[c]))
     });
     let count = l.count().max(1) as f32;
+    let dbeta: Vec<f32> = sums.iter().map(|s| s.0 as f32).collect();
     let dgamma: Vec<f32> = (0..l.channels)
-        .map(|c| (centred[c] * f64::from(inv_std[c])) as f32)
+        .map(|c| (sums[c].1 * f64::from(inv_std[c])) as f32)
         .collect();
-    let dbeta: Vec<f32> = beta.iter().map(|&v| v as f32).collect();
-    let mut dz = vec![0.0f32; z.len()];
-    let row = l.row().max(1);
-    for_each_row(&mut dz, row, MIN_PART, |n, out| {
-        for c in 0..l.channels {
-            let at = n * row + c * l.plane;
-            let (m, s) = (mean[c], inv_std[c]);
-            let scale = gamma[c] * s;
-            let mean_d = dbeta[c] / count;
-            let mean_dx = dgamma[c] / count;
-            let out = &mut out[c * l.plane..(c + 1) * l.plane];
-            let inputs = d[at..at + l.plane].iter().zip(&z[at..at + l.plane]);
-            for (o, (d, z)) in out.iter_mut().zip(inputs) {
-                let x_hat = (z - m) * s;
-                *o = scale * (d - mean_d - x_hat * mean_dx);
+    // dz = scale * (d - dbeta / count - (z - mean) * s * dgamma / count), s = inverse_std.
+    let affine: Vec<Affine> = (0..l.channels)
+        .map(|c| {
+            let (s, scale) = (inv_std[c], gamma[c] * inv_std[c]);
+            let b = -scale * s * dgamma[c] / count;
+            Affine {
+                a: scale,
+                b,
+                c: -scale * dbeta[c] / count - b * mean[c],
             }
+        })
+        .collect();
+    let (len, row) = (z.len(), l.row().max(1));
+    let mut dz = unfilled::<f32>(len);
+    let parts = batch_parts(l.batch, row, MIN_PART);
+    let outs = split_rows(&mut dz.spare_capacity_mut()[..len], &parts, row);
+    let dys = split_rows(&mut dy, &parts, row);
+    let jobs: Vec<_> = parts.iter().zip(outs).zip(dys).collect();
+    run_parts(jobs, |((range, out), dy)| {
+        let rows = out.chunks_exact_mut(row).zip(dy.chunks_exact_mut(row));
+        for (n, (out, dy)) in range.clone().zip(rows) {
+            let kept = if kept.is_empty() {
+                kept
+            } else {
+                &kept[n * row..][..row]
+            };
+            input_grad_row(dy, kept, &z[n * row..][..row], &affine, want_skip, out);
         }
     });
+    // SAFETY: the parts cover every row, and `input_grad_row` writes all of a row's values.
+    let dz = unsafe { filled(dz, len) };
     Grads {
         z: dz,
         gamma: dgamma,
         beta: dbeta,
-        skip: want_skip.then_some(d),
+        skip: want_skip.then_some(dy),
     }
 }

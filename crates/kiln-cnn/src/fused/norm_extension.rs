@@ -81,14 +81,14 @@ fn forward<B: Backend>(
     let (z, dtype) = read::<B>(z);
     let (gamma, beta) = (read::<B>(gamma).0, read::<B>(beta).0);
     let skip = skip.map(|s| read::<B>(s).0);
-    let (y, stats) = batch_norm::forward(&z, &gamma, &beta, skip.as_deref(), relu, epsilon, l);
+    let out = batch_norm::forward(&z, &gamma, &beta, skip.as_deref(), relu, epsilon, l);
     let tape = Tape {
         z,
-        kept: relu.then(|| y.iter().map(|&v| v > 0.0).collect()),
-        stats,
+        kept: out.kept,
+        stats: out.stats,
         gamma,
     };
-    (y, tape, dtype, l)
+    (out.y, tape, dtype, l)
 }
 
 /// The output, mean and variance as primitives.

@@ -2,9 +2,11 @@
 //!
 //! The scalar `expf`/`tanhf` of libm cannot be vectorised; these branch-free versions can (a
 //! degree-6 polynomial after Cody-Waite range reduction, about 2 ulp on `exp`). On x86-64 with
-//! AVX2 and FMA the slice function (and the step functions of `rows`, through the `widest!`
-//! macro here) runs an 8-wide build chosen at run time, and a 16-wide one where the CPU has
-//! AVX-512 and the crate's `avx512` feature is on.
+//! AVX2 and FMA the slice function (like the step functions of `rows`, through
+//! `kiln_kernels::widest!`) runs an 8-wide build chosen at run time, and a 16-wide one where the
+//! CPU has AVX-512 and the crate's `avx512` feature is on.
+
+use kiln_kernels::widest;
 
 const LOG2_E: f32 = std::f32::consts::LOG2_E;
 const LN2_HI: f32 = 0.693_145_75;
@@ -39,45 +41,6 @@ pub fn sigmoid(x: f32) -> f32 {
 #[inline(always)]
 pub fn tanh(x: f32) -> f32 {
     1.0 - 2.0 / (exp(2.0 * x) + 1.0)
-}
-
-/// Defines `$name` as `$body` compiled three times (AVX-512, AVX2 + FMA, baseline), the widest
-/// one the CPU runs chosen at each call.
-macro_rules! widest {
-    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
-        $(#[$meta])*
-        $vis fn $name($($arg: $ty),*) {
-            #[inline(always)]
-            fn body($($arg: $ty),*) $body
-            #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
-            {
-                #[target_feature(enable = "avx512f")]
-                fn avx512($($arg: $ty),*) {
-                    body($($arg),*)
-                }
-                if std::arch::is_x86_feature_detected!("avx512f") {
-                    // SAFETY: the CPU has the feature `avx512` was compiled for.
-                    unsafe { avx512($($arg),*) };
-                    return;
-                }
-            }
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx2,fma")]
-                fn avx2($($arg: $ty),*) {
-                    body($($arg),*)
-                }
-                if std::arch::is_x86_feature_detected!("avx2")
-                    && std::arch::is_x86_feature_detected!("fma")
-                {
-                    // SAFETY: the CPU has the features `avx2` was compiled for.
-                    unsafe { avx2($($arg),*) };
-                    return;
-                }
-            }
-            body($($arg),*)
-        }
-    };
 }
 
 widest! {

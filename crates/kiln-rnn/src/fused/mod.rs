@@ -11,7 +11,6 @@ mod composed;
 #[cfg(any(feature = "flex", feature = "ndarray"))]
 mod extension;
 mod kernels;
-#[macro_use]
 mod math;
 mod rows;
 #[cfg(all(test, feature = "flex"))]

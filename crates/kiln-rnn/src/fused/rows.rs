@@ -1,10 +1,12 @@
 //! The element-wise work of one time step for one sequence, in one pass over its hidden units,
 //! compiled for the widest vector unit the CPU has (AVX-512 with the crate's `avx512` feature,
-//! else AVX2 with FMA, else the baseline), chosen at run time (`widest!`, in `math`).
+//! else AVX2 with FMA, else the baseline), chosen at run time (`kiln_kernels::widest!`).
 //!
 //! Each function performs the same operations in the same order as the scalar formulas beside
 //! it (Rust never fuses a multiply and an add on its own), so its values do not depend on the
 //! width it runs at: trained weights are the same on every path.
+
+use kiln_kernels::widest;
 
 use super::math::{sigmoid, tanh};
 
