@@ -4,20 +4,19 @@
 //! per-channel sums in one pass and the input (and skip) gradients in another.
 //!
 //! The statistics are exact over the batch: the mean, then the biased variance around it (two
-//! passes, as Burn's `batch_norm_train` computes them), summed in f64 lanes per channel, in
-//! parallel over channels; the element-wise passes run in parallel over samples (on
-//! `kiln_kernels`' helper threads). Every pass is compiled for the CPU's widest vector unit
-//! (`kiln_kernels::widest!`) and gives the same values at every width.
+//! passes, as Burn's `batch_norm_train` computes them), each map summed in f32 lanes and the maps
+//! in f64 ([`plane_sums`]), in parallel over channels; the element-wise passes run in parallel
+//! over samples (on `kiln_kernels`' helper threads), compiled for the CPU's widest vector unit
+//! (`kiln_kernels::widest!`). Every path gives the same values bit for bit.
 
 use std::mem::MaybeUninit;
 
 use kiln_kernels::{batch_parts, map_indices, run_parts, split_rows, widest};
 
+use super::plane_sums::plane_sums;
+
 /// Values below which a pass stays on one thread (handing a part to another costs more).
 const MIN_PART: usize = 1 << 14;
-
-/// f64 lanes of the per-channel sums (two AVX-512 registers).
-const LANES: usize = 16;
 
 /// The sizes of one call: `[batch, channels, plane]`, `plane` the values per feature map.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,51 +55,40 @@ pub struct Statistics {
     pub variance: Vec<f32>,
 }
 
-/// `sum(f(v))` over `values`, in [`LANES`] f64 lanes.
-#[inline(always)]
-fn lane_sum(values: &[f32], f: impl Fn(f64) -> f64) -> f64 {
-    let mut lanes = [0.0f64; LANES];
-    let mut chunks = values.chunks_exact(LANES);
-    for chunk in &mut chunks {
-        for (lane, &v) in lanes.iter_mut().zip(chunk) {
-            *lane += f(f64::from(v));
-        }
+/// Channel `c`'s `(sum d, sum d * (y - mean))` over the batch, `d = x - shift` where `kept`
+/// (empty: everywhere): each map in f32 lanes ([`plane_sums`]), the maps in f64.
+fn channel_sums(
+    (x, y, kept): (&[f32], &[f32], &[bool]),
+    l: Layout,
+    c: usize,
+    shift: f32,
+    mean: f32,
+) -> (f64, f64) {
+    let (mut first, mut second) = (0.0, 0.0);
+    for n in 0..l.batch {
+        let span = l.at(n, c)..l.at(n, c) + l.plane;
+        let kept = if kept.is_empty() {
+            kept
+        } else {
+            &kept[span.clone()]
+        };
+        let (a, b) = plane_sums(&x[span.clone()], &y[span], kept, shift, mean);
+        first += a;
+        second += b;
     }
-    let tail: f64 = chunks.remainder().iter().map(|&v| f(f64::from(v))).sum();
-    lanes.iter().sum::<f64>() + tail
-}
-
-widest! {
-    /// Channel `c`'s sum over the batch of `z`.
-    fn channel_sum(z: &[f32], l: Layout, c: usize) -> f64 {
-        (0..l.batch)
-            .map(|n| lane_sum(&z[l.at(n, c)..][..l.plane], |v| v))
-            .sum()
-    }
-}
-
-widest! {
-    /// Channel `c`'s sum over the batch of `(z - mean)^2`.
-    fn channel_centred_squares(z: &[f32], l: Layout, c: usize, mean: f64) -> f64 {
-        (0..l.batch)
-            .map(|n| lane_sum(&z[l.at(n, c)..][..l.plane], |v| (v - mean) * (v - mean)))
-            .sum()
-    }
+    (first, second)
 }
 
 /// The batch's per-channel mean and biased variance of `z` `[batch, channels, plane]`.
 pub fn statistics(z: &[f32], l: Layout) -> Statistics {
     let count = l.count().max(1) as f64;
     let mean = map_indices(l.channels, l.count(), MIN_PART, |c| {
-        channel_sum(z, l, c) / count
+        (channel_sums((z, z, &[]), l, c, 0.0, 0.0).0 / count) as f32
     });
     let variance = map_indices(l.channels, l.count(), MIN_PART, |c| {
-        (channel_centred_squares(z, l, c, mean[c]) / count) as f32
+        (channel_sums((z, z, &[]), l, c, mean[c], mean[c]).1 / count) as f32
     });
-    Statistics {
-        mean: mean.iter().map(|&m| m as f32).collect(),
-        variance,
-    }
+    Statistics { mean, variance }
 }
 
 /// `1 / sqrt(variance + epsilon)` per channel.
@@ -262,47 +250,6 @@ pub struct Tape {
     pub gamma: Vec<f32>,
 }
 
-widest! {
-    /// Channel `c`'s `(sum d, sum d * (z - mean))` over the batch, `d` the output gradient `dy`
-    /// where `kept` (empty: everywhere).
-    fn channel_grad_sums(dy: &[f32], kept: &[bool], z: &[f32], l: Layout, c: usize, mean: f64) -> (f64, f64) {
-        let (mut sum, mut centred) = ([0.0f64; LANES], [0.0f64; LANES]);
-        let (mut tail_sum, mut tail_centred) = (0.0f64, 0.0f64);
-        let whole = l.plane / LANES * LANES;
-        for n in 0..l.batch {
-            let at = l.at(n, c);
-            let (dy, z) = (&dy[at..][..l.plane], &z[at..][..l.plane]);
-            // No mask without a ReLU.
-            let kept = (!kept.is_empty()).then(|| &kept[at..][..l.plane]);
-            let d = |i: usize| match kept {
-                Some(kept) => {
-                    if kept[i] {
-                        f64::from(dy[i])
-                    } else {
-                        0.0
-                    }
-                }
-                None => f64::from(dy[i]),
-            };
-            for start in (0..whole).step_by(LANES) {
-                for k in 0..LANES {
-                    let d = d(start + k);
-                    sum[k] += d;
-                    centred[k] += d * (f64::from(z[start + k]) - mean);
-                }
-            }
-            for i in whole..l.plane {
-                tail_sum += d(i);
-                tail_centred += d(i) * (f64::from(z[i]) - mean);
-            }
-        }
-        (
-            sum.iter().sum::<f64>() + tail_sum,
-            centred.iter().sum::<f64>() + tail_centred,
-        )
-    }
-}
-
 /// Per channel, `dz = a * d + b * z + c`: the backward formula with its constants gathered.
 #[derive(Debug, Clone, Copy)]
 struct Affine {
@@ -336,10 +283,10 @@ widest! {
             }
             let kept = &kept[span];
             for (((o, d), &z), &k) in out.iter_mut().zip(dy.iter_mut()).zip(z).zip(kept) {
-                let masked = if k { *d } else { 0.0 };
-                o.write(a * masked + b * z + c);
+                let kept_d = if k { *d } else { 0.0 };
+                o.write(a * kept_d + b * z + c);
                 if keep_d {
-                    *d = masked;
+                    *d = kept_d;
                 }
             }
         }
@@ -356,7 +303,7 @@ pub fn backward(dy: Vec<f32>, tape: &Tape, epsilon: f64, want_skip: bool, l: Lay
     let kept: &[bool] = tape.kept.as_deref().unwrap_or(&[]);
     let inv_std = inverse_std(&tape.stats.variance, epsilon);
     let sums = map_indices(l.channels, l.count(), MIN_PART, |c| {
-        channel_grad_sums(&dy, kept, z, l, c, f64::from(mean[c]))
+        channel_sums((&dy, z, kept), l, c, 0.0, mean[c])
     });
     let count = l.count().max(1) as f32;
     let dbeta: Vec<f32> = sums.iter().map(|s| s.0 as f32).collect();

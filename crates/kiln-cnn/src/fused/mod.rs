@@ -19,6 +19,7 @@ mod kernels;
 mod norm_extension;
 #[cfg(all(test, feature = "flex"))]
 mod norm_tests;
+mod plane_sums;
 #[cfg(target_arch = "x86_64")]
 mod pool_row;
 #[cfg(all(test, feature = "flex"))]
