@@ -18,7 +18,7 @@ use burn::backend::tensor::{Device, FloatTensor};
 use burn::backend::{Autodiff, Backend, TensorMetadata, backend_extension};
 use burn::tensor::DType;
 use kiln_kernels::host::{borrow, read, register_gradients, write};
-use kiln_kernels::{add_into, run_parts, split_rows};
+use kiln_kernels::{add_into, fill_parts, run_parts};
 
 use super::direct;
 use super::kernels::{self, Epilogue, Geometry, Grads, Tape};
@@ -188,8 +188,6 @@ fn forward(i: &Inputs, inference: bool) -> (Vec<f32>, Vec<usize>, Tapes) {
     }
     let parts = kiln_kernels::batch_parts(g.batch, work_per_row, MIN_PART_WORK);
     let ol = g.output_len();
-    let mut out = vec![0.0f32; g.batch * ol];
-    let slices = split_rows(&mut out, &parts, ol);
     // A pooled block: the direct convolution, then the pooling pass over its output.
     let unpooled = Geometry {
         pool: 1,
@@ -199,7 +197,7 @@ fn forward(i: &Inputs, inference: bool) -> (Vec<f32>, Vec<usize>, Tapes) {
     // (At batch 1 the im2col path is as fast: the direct kernel regroups the weights per call.)
     let pooled_direct = g.pool > 1 && g.batch > 1 && direct::supports(&unpooled);
     let no_bias = vec![0.0f32; if pooled_direct { g.filters } else { 0 }];
-    let part = |(rows, out): (&Range<usize>, &mut [f32])| {
+    let part = |rows: &Range<usize>, (), out: &mut [f32]| {
         let x = &i.x[rows.start * g.input_len()..rows.end * g.input_len()];
         if direct {
             let skip = i.skip.as_ref().map(|s| &s[rows.start * ol..rows.end * ol]);
@@ -219,7 +217,8 @@ fn forward(i: &Inputs, inference: bool) -> (Vec<f32>, Vec<usize>, Tapes) {
         }
         kernels::forward(x, &i.w, &i.bias, i.part(rows), out)
     };
-    let tapes = run_parts(parts.iter().zip(slices).collect(), part);
+    let jobs = parts.iter().map(|rows| (rows.clone(), ())).collect();
+    let (out, tapes) = fill_parts(g.batch * ol, ol, jobs, part);
     let (ph, pw) = g.pooled_size();
     (
         out,
@@ -241,9 +240,8 @@ fn direct_single(i: &Inputs) -> (Vec<f32>, Vec<usize>, Tapes) {
             .into_iter()
             .map(|r| r.start * group..(r.end * group).min(g.filters))
             .collect();
-    let mut out = vec![0.0f32; g.filters * plane];
-    let slices = split_rows(&mut out, &parts, plane);
-    run_parts(parts.iter().zip(slices).collect(), |(filters, out)| {
+    let jobs = parts.iter().map(|filters| (filters.clone(), ())).collect();
+    let (out, _) = fill_parts(g.filters * plane, plane, jobs, |filters, (), out| {
         let part = Geometry {
             filters: filters.len(),
             ..g
@@ -265,21 +263,12 @@ fn direct_single(i: &Inputs) -> (Vec<f32>, Vec<usize>, Tapes) {
 /// input gradient; the weight and bias gradients summed.
 fn backward(dout: &[f32], i: &Inputs, tapes: &Tapes, want_x: bool) -> (Option<Vec<f32>>, Grads) {
     let g = i.geometry;
-    let mut dx = want_x.then(|| vec![0.0f32; g.batch * g.input_len()]);
-    let parts: Vec<Range<usize>> = tapes.iter().map(|(rows, _)| rows.clone()).collect();
-    let slices: Vec<Option<&mut [f32]>> = match dx.as_mut() {
-        Some(dx) => split_rows(dx, &parts, g.input_len())
-            .into_iter()
-            .map(Some)
-            .collect(),
-        None => parts.iter().map(|_| None).collect(),
-    };
     // A stride-1 input gradient as a direct convolution of the output gradient.
     let transposed = want_x
         .then(|| direct::input_gradient(&g))
         .flatten()
         .map(|t| (t, direct::flipped(&i.w, &g), vec![0.0f32; g.channels]));
-    let part = |((rows, tape), dx): (&(Range<usize>, Tape), Option<&mut [f32]>)| {
+    let part = |(rows, tape): &(Range<usize>, Tape), dx: Option<&mut [f32]>| {
         let dout = &dout[rows.start * g.output_len()..rows.end * g.output_len()];
         let x = &i.x[rows.start * g.input_len()..rows.end * g.input_len()];
         match (&transposed, dx) {
@@ -294,7 +283,16 @@ fn backward(dout: &[f32], i: &Inputs, tapes: &Tapes, want_x: bool) -> (Option<Ve
             (_, dx) => kernels::backward(dout, &i.w, x, tape, i.part(rows), dx),
         }
     };
-    let mut grads = run_parts(tapes.iter().zip(slices).collect(), part);
+    // The input gradient zeroed part by part, on each part's thread.
+    let (dx, mut grads) = if want_x {
+        let jobs = tapes.iter().map(|t| (t.0.clone(), t)).collect();
+        let (dx, grads) = fill_parts(g.batch * g.input_len(), g.input_len(), jobs, |_, t, dx| {
+            part(t, Some(dx))
+        });
+        (Some(dx), grads)
+    } else {
+        (None, run_parts(tapes.iter().collect(), |t| part(t, None)))
+    };
     let mut total = grads.remove(0);
     for part in grads {
         add_into(&mut total.w, &part.w);
