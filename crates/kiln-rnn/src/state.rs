@@ -25,10 +25,18 @@ impl RecurrentState {
     }
 
     /// The same values cut from the autodiff graph, so gradients stop at the chunk boundary.
+    ///
+    /// The values are copied into tensors of their own: the state is a slice of the layer's
+    /// whole output sequence, and a slice keeps all of it alive (16 MB for the character model,
+    /// through the next chunk's whole step).
     pub fn detach(self) -> Self {
+        let own = |t: Tensor<3>| {
+            let (device, dtype) = (t.device(), t.dtype());
+            Tensor::<3>::from_data(t.detach().into_data(), (&device, dtype))
+        };
         Self {
-            hidden: self.hidden.detach(),
-            cell: self.cell.map(Tensor::detach),
+            hidden: own(self.hidden),
+            cell: self.cell.map(own),
         }
     }
 
@@ -68,5 +76,9 @@ mod tests {
         assert_eq!(state.num_states(), 2);
         let total: f32 = state.cell.unwrap().sum().into_scalar::<f32>();
         assert_eq!(total, 72.0);
+        // A half-precision state stays in its type.
+        let half = Tensor::<3>::ones([1, 2, 2], &device).cast(burn::tensor::DType::F16);
+        let state = RecurrentState::new(half, None).detach();
+        assert_eq!(state.hidden.dtype(), burn::tensor::DType::F16);
     }
 }

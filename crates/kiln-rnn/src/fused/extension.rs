@@ -350,12 +350,15 @@ fn backward_part(
     let dout = &dout[rows.start * per_row..rows.end * per_row];
     let h = d.hidden;
     let forward = kernels::Forward {
-        out: &out[rows.start * per_row..rows.end * per_row],
+        // (Empty for an LSTM, which keeps no output.)
+        out: out
+            .get(rows.start * per_row..rows.end * per_row)
+            .unwrap_or(&[]),
         h0: &i.h0[rows.start * h..rows.end * h],
     };
     let g = match (cell, part.tape) {
         (Cell::Lstm, Tape::Lstm(t)) => {
-            kernels::lstm_backward(dout, forward, &i.w, part.acts, t, d, reverse)
+            kernels::lstm_backward(dout, forward.h0, &i.w, part.acts, t, d, reverse)
         }
         (Cell::Gru, Tape::Gru(t)) => {
             kernels::gru_backward(dout, forward, &i.w, &part.acts, &t, d, reverse)
@@ -497,9 +500,10 @@ struct Saved<B: Backend> {
     /// dtypes of `x`, `w_in`, `b_in`, `w`, `bias`, `h0`, `c0` (the gradients are written in
     /// them).
     dtypes: [DType; 7],
-    /// The forward output (shared with the graph, not copied: the recurrent layers' backward
-    /// passes read the previous hidden states from it).
-    output: FloatTensor<B>,
+    /// The forward output (shared with the graph, not copied: the Elman and GRU backward
+    /// passes read the previous hidden states from it; the LSTM's computes them again, so
+    /// that its output need not be kept).
+    output: Option<FloatTensor<B>>,
     device: Device<B>,
 }
 
@@ -518,8 +522,9 @@ impl<B: Backend> Backward<B, 7> for FusedBackward {
         let want_x = ops.parents[0].is_some();
         // The tapes are used up here (the LSTM's gate activations become its gate gradients).
         let parts = Arc::try_unwrap(saved.parts).unwrap_or_else(|shared| (*shared).clone());
-        let out = borrow::<B>(&saved.output);
-        let g = backward(saved.cell, &dout, &out, i, parts, saved.reverse, want_x);
+        let out = saved.output.as_ref().map(borrow::<B>);
+        let out = out.as_deref().unwrap_or(&[]);
+        let g = backward(saved.cell, &dout, out, i, parts, saved.reverse, want_x);
         let shapes = [
             vec![d.batch, d.time, i.features],
             vec![i.features, i.width],
@@ -586,7 +591,7 @@ fn run_tracked<B: FusedRecurrentBackend, C: CheckpointStrategy>(
                 primitives,
                 parts: Arc::new(parts),
                 dtypes,
-                output: output.clone(),
+                output: (cell != Cell::Lstm).then(|| output.clone()),
                 device,
             };
             prep.finish(state, output)

@@ -8,7 +8,9 @@
 //! still writes its outputs in time order.
 
 use super::math::tanh_in_place;
-use super::rows::{gru_cell_grad_row, gru_cell_row, lstm_cell_grad_row, lstm_cell_row};
+use super::rows::{
+    gru_cell_grad_row, gru_cell_row, lstm_cell_grad_row, lstm_cell_row, lstm_hidden_row,
+};
 use kiln_kernels::matmul::{View, matmul};
 
 /// Sizes of one fused call.
@@ -241,10 +243,14 @@ pub struct Grads {
 }
 
 /// LSTM backward from `dout`, the gradient of the forward output `[batch, time + 1, hidden]`,
-/// and the gate activations `acts` of the forward pass.
+/// the gate activations `acts` of the forward pass and `h0`. The hidden state before each step
+/// is computed again from the previous step's output gate and cell state (the same operations
+/// on the same values as the forward pass, so the same bits) rather than read from the
+/// forward output: the layer's output need not outlive its forward pass (16 MB for the
+/// character model, alive through the output layer's backward pass otherwise).
 pub fn lstm_backward(
     dout: &[f32],
-    forward: Forward,
+    h0: &[f32],
     w: &[f32],
     acts: Vec<f32>,
     tape: LstmTape,
@@ -259,9 +265,11 @@ pub fn lstm_backward(
     let g4 = 4 * hidden;
     let w_t = transpose(w, hidden, g4);
     // The gate gradients overwrite the gate activations, step by step (each step's activations
-    // are read only to compute that step's gradients): one buffer of `[batch, time, 4 hidden]`
-    // instead of two (59 MB for the character model).
+    // are read only to compute that step's gradients, and the hidden state before it, from
+    // the previous step's, before those are overwritten): one buffer of
+    // `[batch, time, 4 hidden]` instead of two (59 MB for the character model).
     let mut dg = acts;
+    let mut h_prev = vec![0.0; batch * time * hidden];
     let mut dh = vec![0.0; batch * hidden];
     let mut dc = vec![0.0; batch * hidden];
     for b in 0..batch {
@@ -275,11 +283,18 @@ pub fn lstm_backward(
             let st = (b * time + t) * hidden;
             let ot = (b * (time + 1) + t) * hidden;
             let hb = b * hidden;
+            let h_before = &mut h_prev[st..st + hidden];
             let c_prev = match s {
-                0 => &tape.c0[hb..hb + hidden],
+                0 => {
+                    h_before.copy_from_slice(&h0[hb..hb + hidden]);
+                    &tape.c0[hb..hb + hidden]
+                }
                 _ => {
                     let prev = (b * time + order[s - 1]) * hidden;
-                    &tape.cells[prev..prev + hidden]
+                    let o_prev = (b * time + order[s - 1]) * g4 + 3 * hidden;
+                    let c_prev = &tape.cells[prev..prev + hidden];
+                    lstm_hidden_row(&dg[o_prev..o_prev + hidden], c_prev, h_before);
+                    c_prev
                 }
             };
             lstm_cell_grad_row(
@@ -294,7 +309,6 @@ pub fn lstm_backward(
         back_through_weight(&mut dh, &dg, &w_t, t, d, g4, false);
     }
     drop(tape);
-    let h_prev = previous_states(forward.out, forward.h0, d, time + 1, reverse);
     let dw = weight_grad(&h_prev, &dg, hidden, g4);
     Grads {
         xp: dg,

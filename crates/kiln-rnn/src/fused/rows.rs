@@ -46,6 +46,18 @@ widest! {
 }
 
 widest! {
+    /// An LSTM step's hidden state `o tanh(cell)` again from its output gate activation `o`
+    /// and cell state: the same operations as [`lstm_cell_row`], so the same bits.
+    pub fn lstm_hidden_row(o: &[f32], cell: &[f32], h: &mut [f32]) {
+        let hidden = h.len();
+        let (o, cell) = (&o[..hidden], &cell[..hidden]);
+        for j in 0..hidden {
+            h[j] = o[j] * tanh(cell[j]);
+        }
+    }
+}
+
+widest! {
     /// One LSTM step backwards: `grad` holds the step's gate activations `i, f, g, o` and
     /// becomes their pre-activations' gradients; `cell` and `c_prev` are the cell state after and
     /// before the step, `dout` the gradient of the step's output and `dh` that reaching its
