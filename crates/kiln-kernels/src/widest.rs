@@ -45,27 +45,36 @@ macro_rules! widest {
 #[cfg(test)]
 mod tests {
     crate::widest! {
-        /// A sum in 16 lanes, as the kernels write them.
-        fn lane_sum(values: &[f32]) -> f32 {
-            let mut lanes = [0.0f32; 16];
-            let mut chunks = values.chunks_exact(16);
-            for chunk in &mut chunks {
-                for (lane, v) in lanes.iter_mut().zip(chunk) {
-                    *lane += v;
+        /// A dot product in 8 lanes and a tail, as the kernels write their sums.
+        fn dot(a: &[f32], b: &[f32]) -> f32 {
+            let mut lanes = [0.0f32; 8];
+            let whole = a.len() / 8 * 8;
+            for start in (0..whole).step_by(8) {
+                for k in 0..8 {
+                    lanes[k] += a[start + k] * b[start + k];
                 }
             }
-            lanes.iter().sum::<f32>() + chunks.remainder().iter().sum::<f32>()
+            let mut tail = 0.0f32;
+            for i in whole..a.len() {
+                tail += a[i] * b[i];
+            }
+            let mut total = 0.0f32;
+            for lane in lanes {
+                total += lane;
+            }
+            total + tail
         }
     }
 
     #[test]
-    fn every_width_gives_the_baseline_sum() {
-        let values: Vec<f32> = (0..1001).map(|i| (i as f32 * 0.37).sin() * 1e3).collect();
-        let mut lanes = [0.0f32; 16];
-        for (i, v) in values[..992].iter().enumerate() {
-            lanes[i % 16] += v;
+    fn every_width_gives_the_baseline_result() {
+        let a: Vec<f32> = (0..1001).map(|i| (i as f32 * 0.37).sin() * 1e3).collect();
+        let b: Vec<f32> = (0..1001).map(|i| (i as f32 * 0.11).cos()).collect();
+        let mut lanes = [0.0f32; 8];
+        for i in 0..1000 {
+            lanes[i % 8] += a[i] * b[i];
         }
-        let expected = lanes.iter().sum::<f32>() + values[992..].iter().sum::<f32>();
-        assert_eq!(lane_sum(&values).to_bits(), expected.to_bits());
+        let expected = lanes.iter().fold(0.0f32, |t, &l| t + l) + a[1000] * b[1000];
+        assert_eq!(dot(&a, &b).to_bits(), expected.to_bits());
     }
 }
