@@ -158,24 +158,6 @@ pub fn fill_parts<P: Send, R: Send>(
     (values, results)
 }
 
-/// `f(index, row)` for every `row_len`-long row of `data`, the rows split into contiguous parts
-/// (one per thread, none under `min_part` values) run with [`run_parts`].
-pub fn for_each_row(
-    data: &mut [f32],
-    row_len: usize,
-    min_part: usize,
-    f: impl Fn(usize, &mut [f32]) + Sync + Send,
-) {
-    let rows = data.len() / row_len.max(1);
-    let parts = batch_parts(rows, row_len, min_part);
-    let slices = split_rows(data, &parts, row_len);
-    run_parts(parts.iter().zip(slices).collect(), |(range, slice)| {
-        for (k, row) in slice.chunks_exact_mut(row_len.max(1)).enumerate() {
-            f(range.start + k, row);
-        }
-    });
-}
-
 /// `[f(0), f(1), ..., f(count - 1)]`, the indices split into contiguous parts (one per thread,
 /// none under `min_part` work at `work_per_index` each) run with [`run_parts`].
 pub fn map_indices<T: Send>(
@@ -214,11 +196,7 @@ mod tests {
     }
 
     #[test]
-    fn rows_and_indices_are_each_visited_once_in_order() {
-        let mut data: Vec<f32> = vec![0.0; 7 * 3];
-        super::for_each_row(&mut data, 3, 1, |n, row| row.fill(n as f32));
-        let expected: Vec<f32> = (0..7).flat_map(|n| [n as f32; 3]).collect();
-        assert_eq!(data, expected);
+    fn indices_are_each_visited_once_in_order() {
         let squares = super::map_indices(9, 1, 1, |i| i * i);
         assert_eq!(squares, (0..9).map(|i| i * i).collect::<Vec<_>>());
         assert!(super::map_indices(0, 1, 1, |i| i).is_empty());

@@ -99,11 +99,6 @@ pub fn inverse_std(variance: &[f32], epsilon: f64) -> Vec<f32> {
         .collect()
 }
 
-/// An uninitialised vector of `len` values for a pass to fill in full.
-fn unfilled<T>(len: usize) -> Vec<T> {
-    Vec::with_capacity(len)
-}
-
 /// `values` with its first `len` slots (all of them written) taken as initialised.
 ///
 /// # Safety
@@ -194,8 +189,8 @@ pub fn forward(
         .map(|c| beta[c] - stats.mean[c] * scale[c])
         .collect();
     let (len, row) = (z.len(), l.row().max(1));
-    let mut y = unfilled::<f32>(len);
-    let mut kept = unfilled::<bool>(if relu { len } else { 0 });
+    let mut y = Vec::<f32>::with_capacity(len);
+    let mut kept = Vec::<bool>::with_capacity(if relu { len } else { 0 });
     let parts = batch_parts(l.batch, row, MIN_PART);
     let outs = split_rows(&mut y.spare_capacity_mut()[..len], &parts, row);
     let kept_row = if relu { row } else { 0 };
@@ -323,7 +318,7 @@ pub fn backward(dy: Vec<f32>, tape: &Tape, epsilon: f64, want_skip: bool, l: Lay
         })
         .collect();
     let (len, row) = (z.len(), l.row().max(1));
-    let mut dz = unfilled::<f32>(len);
+    let mut dz = Vec::<f32>::with_capacity(len);
     let parts = batch_parts(l.batch, row, MIN_PART);
     let outs = split_rows(&mut dz.spare_capacity_mut()[..len], &parts, row);
     let dys = split_rows(&mut dy, &parts, row);
