@@ -232,6 +232,14 @@ mod tests {
         assert_eq!(bits(&cells), bits(&c_expected), "kept cell state");
         assert_eq!(bits(&h), bits(&h_expected), "hidden state");
         assert_eq!(bits(&out), bits(&h_expected), "output");
+        // The backward pass's hidden state, again from the output gate and the cell state.
+        let mut again = vec![f32::NAN; hidden];
+        lstm_hidden_row(&row[3 * hidden..], &cells, &mut again);
+        assert_eq!(
+            bits(&again),
+            bits(&h_expected),
+            "hidden state computed again"
+        );
     }
 
     #[test]
