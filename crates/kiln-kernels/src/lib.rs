@@ -13,6 +13,7 @@ pub mod dropout;
 pub mod host;
 pub mod matmul;
 pub mod pool;
+pub mod subnormal;
 pub mod testing;
 mod widest;
 

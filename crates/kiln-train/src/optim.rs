@@ -8,14 +8,14 @@ use burn::lr_scheduler::sequential::SequentialLrSchedulerConfig;
 use burn::lr_scheduler::step::StepLrSchedulerConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer, SgdConfig};
+use burn::optim::{AdamConfig, ModuleOptimizer, SgdConfig};
 
-use crate::fused_adam::FusedAdam;
+use crate::fused_adam::{FusedAdam, FusedAdamW};
 use crate::settings::{OptimConfig, OptimName, RegularizationConfig, ScheduleConfig, ScheduleName};
 use crate::{KilnError, Result};
 
 /// Burn's optimizer for the config; L2 becomes its weight decay. Adam without weight decay is
-/// [`FusedAdam`] (Burn's Adam, fused on the CPU backends).
+/// [`FusedAdam`] and AdamW is [`FusedAdamW`] (Burn's, fused on the CPU backends).
 pub fn build_optimizer(
     optim: &OptimConfig,
     regularization: &RegularizationConfig,
@@ -44,12 +44,13 @@ pub fn build_optimizer(
             .with_epsilon(optim.epsilon)
             .with_weight_decay(decay)
             .init(),
-        OptimName::Adamw => AdamWConfig::new()
-            .with_beta_1(optim.beta1)
-            .with_beta_2(optim.beta2)
-            .with_epsilon(optim.epsilon)
-            .with_weight_decay(regularization.l2 as f32)
-            .init(),
+        OptimName::Adamw => FusedAdamW::new(
+            optim.beta1,
+            optim.beta2,
+            optim.epsilon,
+            regularization.l2 as f32,
+        )
+        .into(),
     }
 }
 

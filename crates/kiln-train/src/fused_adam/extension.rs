@@ -9,21 +9,22 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, TensorMetadata, backend_extension};
 use kiln_kernels::host::{borrow, read, write};
 
-use super::{Coefficients, update};
+use super::coefficients::{Coefficients, SCALARS};
+use super::update::update;
 
 /// One Adam update of a parameter from its gradient and moments.
 #[backend_extension(Flex: cfg(feature = "flex"), NdArray: cfg(feature = "ndarray"))]
 pub trait AdamStepBackend: Backend {
     /// The updated `(value, moment_1, moment_2)`; `coefficients` as
-    /// [`Coefficients::to_array`] gives them, `first` for the first step (the moments' values are
-    /// then ignored).
+    /// [`Coefficients::to_array`] gives them, `[first, decoupled]`: `first` for the first step
+    /// (the moments' values are then ignored), `decoupled` for AdamW's rule.
     fn adam_step(
         value: FloatTensor<Self>,
         grad: FloatTensor<Self>,
         moment_1: FloatTensor<Self>,
         moment_2: FloatTensor<Self>,
-        coefficients: [f32; 7],
-        first: bool,
+        coefficients: [f32; SCALARS],
+        flags: [bool; 2],
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 }
 
@@ -51,10 +52,10 @@ impl AdamStepBackend for burn::backend::NdArray {
         grad: FloatTensor<Self>,
         moment_1: FloatTensor<Self>,
         moment_2: FloatTensor<Self>,
-        coefficients: [f32; 7],
-        first: bool,
+        coefficients: [f32; SCALARS],
+        [first, decoupled]: [bool; 2],
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let c = Coefficients::from_array(coefficients, first);
+        let c = Coefficients::from_array(coefficients, decoupled, first);
         on_host::<Self>(value, grad, moment_1, moment_2, c)
     }
 }
@@ -64,7 +65,7 @@ mod flex {
     use burn::backend::Flex;
     use burn::backend::tensor::FloatTensor;
 
-    use super::{AdamStepBackend, Coefficients, on_host, update};
+    use super::{AdamStepBackend, Coefficients, SCALARS, on_host, update};
 
     /// Whether `t` is f32 values filling its whole buffer in order (so the buffer can be
     /// updated in place).
@@ -79,10 +80,10 @@ mod flex {
             grad: FloatTensor<Self>,
             mut moment_1: FloatTensor<Self>,
             mut moment_2: FloatTensor<Self>,
-            coefficients: [f32; 7],
-            first: bool,
+            coefficients: [f32; SCALARS],
+            [first, decoupled]: [bool; 2],
         ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-            let c = Coefficients::from_array(coefficients, first);
+            let c = Coefficients::from_array(coefficients, decoupled, first);
             let in_place = [&value, &moment_1, &moment_2].into_iter().all(whole_buffer);
             let Some(g) = grad.as_slice::<f32>().filter(|_| in_place) else {
                 return on_host::<Self>(value, grad, moment_1, moment_2, c);

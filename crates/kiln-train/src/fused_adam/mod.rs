@@ -1,33 +1,38 @@
-//! Burn's Adam with its update fused into one pass on the CPU backends.
+//! Burn's Adam and AdamW with their updates fused into one pass on the CPU backends.
 //!
 //! Burn's Adam updates each parameter tensor with about a dozen element-wise tensor operations
 //! (moments, bias correction, square root, division, the step), each a pass over the tensor on
-//! one thread: a third of an MLP training step on flex. [`FusedAdam`] implements Burn's own
-//! `Optimizer` trait with Burn's own state type (`AdamState`, so its records, and Kiln's
-//! checkpoints, are the same as Burn's Adam's) and, on flex and ndarray for f32 parameters,
-//! does the same arithmetic in the same order in one pass over the parameter, its gradient and
-//! its two moments (split across threads for large tensors): the same weights, bit for bit. On
-//! flex it is a backend operation that updates the parameter's and the moments' own buffers in
-//! place where no other tensor shares them (no copies, no allocations per step).
-//! Anywhere else (wgpu, half precision) it is Burn's Adam itself; with weight decay Kiln uses
-//! Burn's Adam directly.
+//! one thread: a third of an MLP training step on flex. [`FusedAdam`] and [`FusedAdamW`]
+//! implement Burn's own `Optimizer` trait with Burn's own state types (`AdamState`,
+//! `AdamWState`, so their records, and Kiln's checkpoints, are the same as Burn's optimizers')
+//! and, on flex and ndarray for f32 parameters, do the same arithmetic in the same order in one
+//! pass over the parameter, its gradient and its two moments (split across threads for large
+//! tensors): the same weights, bit for bit, except that subnormal values (below
+//! `f32::MIN_POSITIVE`) count as zero, which is much faster and changed none of the shipped
+//! models' weights. On flex it is a backend operation that updates the parameter's and the
+//! moments' own buffers in place where no other tensor shares them (no copies, no allocations
+//! per step). Anywhere else (wgpu, half precision) it is Burn's optimizer itself; Adam with
+//! (L2) weight decay is Burn's Adam.
 
-use burn::optim::{Adam, AdamConfig, AdamState, AdaptiveMomentumState, LearningRate, Optimizer};
+use burn::optim::{
+    Adam, AdamConfig, AdamState, AdamW, AdamWConfig, AdamWState, AdaptiveMomentumState,
+    LearningRate, Optimizer,
+};
 use burn::prelude::*;
 use burn::tensor::DType;
 
+mod coefficients;
 #[cfg(any(feature = "flex", feature = "ndarray"))]
 mod extension;
+mod update;
 
-/// Values per parallel task of the fused update (element-wise: any split gives the same result).
-const VALUES_PER_TASK: usize = 1 << 15;
+use coefficients::Coefficients;
 
 /// Burn's Adam, fused into one pass per parameter on the CPU backends (see the module docs).
 #[derive(Clone)]
 pub struct FusedAdam {
     burn: Adam,
-    beta_1: f32,
-    beta_2: f32,
+    betas: (f32, f32),
     epsilon: f32,
 }
 
@@ -41,8 +46,7 @@ impl FusedAdam {
             .build();
         Self {
             burn,
-            beta_1,
-            beta_2,
+            betas: (beta_1, beta_2),
             epsilon,
         }
     }
@@ -58,13 +62,11 @@ impl Optimizer for FusedAdam {
         grad: Tensor<D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
-        let fused = tensor.dtype() == DType::F32
-            && grad.dtype() == DType::F32
-            && kiln_kernels::has_fused_kernel(&tensor.device());
-        if !fused {
+        if !fusable(&tensor, &grad) {
             return self.burn.step(lr, tensor, grad, state);
         }
-        let (tensor, momentum) = self.fused_step(lr, tensor, grad, state.map(|s| s.momentum));
+        let coefficients = |time| Coefficients::adam(self.betas, self.epsilon, lr, time);
+        let (tensor, momentum) = fused_step(tensor, grad, state.map(|s| s.momentum), coefficients);
         (tensor, Some(AdamState::new(momentum)))
     }
 
@@ -73,26 +75,84 @@ impl Optimizer for FusedAdam {
     }
 }
 
-impl FusedAdam {
-    /// One Adam step in the order of Burn's `AdaptiveMomentum::transform` and `Adam::step`,
-    /// as one backend operation that updates the parameter and its moments in place.
-    fn fused_step<const D: usize>(
+/// Burn's AdamW (decoupled weight decay), fused into one pass per parameter on the CPU backends
+/// (see the module docs).
+#[derive(Clone)]
+pub struct FusedAdamW {
+    burn: AdamW,
+    betas: (f32, f32),
+    epsilon: f32,
+    weight_decay: f32,
+}
+
+impl FusedAdamW {
+    /// AdamW with these coefficients (no AMSGrad, no cautious decay: Burn's `AdamWConfig` for
+    /// those).
+    pub fn new(beta_1: f32, beta_2: f32, epsilon: f32, weight_decay: f32) -> Self {
+        let burn = AdamWConfig::new()
+            .with_beta_1(beta_1)
+            .with_beta_2(beta_2)
+            .with_epsilon(epsilon)
+            .with_weight_decay(weight_decay)
+            .build();
+        Self {
+            burn,
+            betas: (beta_1, beta_2),
+            epsilon,
+            weight_decay,
+        }
+    }
+}
+
+impl Optimizer for FusedAdamW {
+    type State<const D: usize> = AdamWState<D>;
+
+    fn step<const D: usize>(
         &self,
         lr: LearningRate,
         tensor: Tensor<D>,
         grad: Tensor<D>,
-        momentum: Option<AdaptiveMomentumState<D>>,
-    ) -> (Tensor<D>, AdaptiveMomentumState<D>) {
-        // Burn's first step sets the moments rather than decaying zeros (the same values, but
-        // for the sign of a zero gradient).
-        let (time, m1, m2, first) = match momentum {
-            Some(state) => (state.time + 1, state.moment_1, state.moment_2, false),
-            None => (1, grad.zeros_like(), grad.zeros_like(), true),
-        };
-        let c = Coefficients::new(self, lr, time as i32, first);
-        let (tensor, m1, m2) = step(tensor, grad, m1, m2, c);
-        (tensor, AdaptiveMomentumState::new(time, m1, m2))
+        state: Option<Self::State<D>>,
+    ) -> (Tensor<D>, Option<Self::State<D>>) {
+        if !fusable(&tensor, &grad) {
+            return self.burn.step(lr, tensor, grad, state);
+        }
+        let (betas, epsilon, decay) = (self.betas, self.epsilon, self.weight_decay);
+        let coefficients = |time| Coefficients::adam_w(betas, epsilon, decay, lr, time);
+        let (tensor, momentum) = fused_step(tensor, grad, state.map(|s| s.momentum), coefficients);
+        (tensor, Some(AdamWState::new(momentum)))
     }
+
+    fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {
+        <AdamW as Optimizer>::to_device(state, device)
+    }
+}
+
+/// Whether the fused update takes this parameter: f32 values and gradient on a CPU backend.
+fn fusable<const D: usize>(tensor: &Tensor<D>, grad: &Tensor<D>) -> bool {
+    tensor.dtype() == DType::F32
+        && grad.dtype() == DType::F32
+        && kiln_kernels::has_fused_kernel(&tensor.device())
+}
+
+/// One step in the order of Burn's `AdaptiveMomentum::transform` and the optimizer's own step,
+/// as one backend operation that updates the parameter and its moments in place;
+/// `coefficients` gives the step's scalars from `(time, first)`.
+fn fused_step<const D: usize>(
+    tensor: Tensor<D>,
+    grad: Tensor<D>,
+    momentum: Option<AdaptiveMomentumState<D>>,
+    coefficients: impl FnOnce((i32, bool)) -> Coefficients,
+) -> (Tensor<D>, AdaptiveMomentumState<D>) {
+    // Burn's first step sets the moments rather than decaying zeros (the same values, but
+    // for the sign of a zero gradient).
+    let (time, m1, m2, first) = match momentum {
+        Some(state) => (state.time + 1, state.moment_1, state.moment_2, false),
+        None => (1, grad.zeros_like(), grad.zeros_like(), true),
+    };
+    let c = coefficients((time as i32, first));
+    let (tensor, m1, m2) = step(tensor, grad, m1, m2, c);
+    (tensor, AdaptiveMomentumState::new(time, m1, m2))
 }
 
 /// The fused update through the backend extension (CPU backends only).
@@ -106,13 +166,14 @@ fn step<const D: usize>(
 ) -> (Tensor<D>, Tensor<D>, Tensor<D>) {
     use burn::backend::Dispatch;
     use extension::AdamStepBackend;
+    let (scalars, decoupled) = c.to_array();
     let (tensor, m1, m2) = <Dispatch as AdamStepBackend>::adam_step(
         tensor.into_dispatch(),
         grad.into_dispatch(),
         m1.into_dispatch(),
         m2.into_dispatch(),
-        c.to_array(),
-        c.first,
+        scalars,
+        [c.first, decoupled],
     );
     (
         Tensor::from_dispatch(tensor),
@@ -121,7 +182,7 @@ fn step<const D: usize>(
     )
 }
 
-/// Without a CPU backend compiled in there is no fused step ([`FusedAdam`] uses Burn's Adam).
+/// Without a CPU backend compiled in there is no fused step (the optimizers use Burn's).
 #[cfg(not(any(feature = "flex", feature = "ndarray")))]
 fn step<const D: usize>(
     _: Tensor<D>,
@@ -131,125 +192,6 @@ fn step<const D: usize>(
     _: Coefficients,
 ) -> (Tensor<D>, Tensor<D>, Tensor<D>) {
     unreachable!("no CPU backend compiled in, so no device has the fused Adam step")
-}
-
-/// The scalars of one step.
-#[derive(Clone, Copy)]
-struct Coefficients {
-    beta_1: f32,
-    beta_2: f32,
-    factor_1: f32,
-    factor_2: f32,
-    combined: f32,
-    epsilon: f32,
-    lr: f32,
-    first: bool,
-}
-
-impl Coefficients {
-    /// The scalars in the order [`Coefficients::from_array`] reads them.
-    #[cfg_attr(not(any(feature = "flex", feature = "ndarray")), allow(dead_code))]
-    fn to_array(self) -> [f32; 7] {
-        [
-            self.beta_1,
-            self.beta_2,
-            self.factor_1,
-            self.factor_2,
-            self.combined,
-            self.epsilon,
-            self.lr,
-        ]
-    }
-
-    /// The scalars [`Coefficients::to_array`] gave.
-    #[cfg_attr(not(any(feature = "flex", feature = "ndarray")), allow(dead_code))]
-    fn from_array(c: [f32; 7], first: bool) -> Self {
-        let [beta_1, beta_2, factor_1, factor_2, combined, epsilon, lr] = c;
-        Self {
-            beta_1,
-            beta_2,
-            factor_1,
-            factor_2,
-            combined,
-            epsilon,
-            lr,
-            first,
-        }
-    }
-
-    fn new(adam: &FusedAdam, lr: LearningRate, time: i32, first: bool) -> Self {
-        let bias_correction2_sqrt = (1.0 - adam.beta_2.powi(time)).sqrt();
-        Self {
-            beta_1: adam.beta_1,
-            beta_2: adam.beta_2,
-            factor_1: 1.0 - adam.beta_1,
-            factor_2: 1.0 - adam.beta_2,
-            combined: bias_correction2_sqrt / (1.0 - adam.beta_1.powi(time)),
-            epsilon: adam.epsilon * bias_correction2_sqrt,
-            lr: lr as f32,
-            first,
-        }
-    }
-}
-
-/// The update of a parameter's values, split across threads for large parameters (element-wise:
-/// any split gives the same result).
-#[cfg_attr(not(any(feature = "flex", feature = "ndarray")), allow(dead_code))]
-fn update(values: &mut [f32], m1: &mut [f32], m2: &mut [f32], grad: &[f32], c: Coefficients) {
-    if values.len() <= VALUES_PER_TASK {
-        update_run(values, m1, m2, grad, c);
-    } else {
-        let parts: Vec<_> = values
-            .chunks_mut(VALUES_PER_TASK)
-            .zip(m1.chunks_mut(VALUES_PER_TASK))
-            .zip(m2.chunks_mut(VALUES_PER_TASK))
-            .zip(grad.chunks(VALUES_PER_TASK))
-            .collect();
-        kiln_kernels::run_parts(parts, |(((v, m1), m2), g)| update_run(v, m1, m2, g, c));
-    }
-}
-
-/// The update of a run of values: moments, then `value -= lr * m1 * combined / (sqrt(m2) + eps)`,
-/// compiled for AVX2 as well and chosen at run time (the same operations in the same order, so
-/// the same results: Rust does not contract them into fused multiply-adds).
-fn update_run(values: &mut [f32], m1: &mut [f32], m2: &mut [f32], grad: &[f32], c: Coefficients) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx2")]
-        fn wide(v: &mut [f32], m1: &mut [f32], m2: &mut [f32], g: &[f32], c: Coefficients) {
-            update_body(v, m1, m2, g, c)
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has the feature `wide` was compiled for.
-            unsafe { wide(values, m1, m2, grad, c) };
-            return;
-        }
-    }
-    update_body(values, m1, m2, grad, c)
-}
-
-/// The body of [`update`].
-#[inline(always)]
-fn update_body(values: &mut [f32], m1: &mut [f32], m2: &mut [f32], grad: &[f32], c: Coefficients) {
-    let n = values.len().min(m1.len()).min(m2.len()).min(grad.len());
-    let (values, m1, m2, grad) = (&mut values[..n], &mut m1[..n], &mut m2[..n], &grad[..n]);
-    if c.first {
-        for i in 0..n {
-            let g = grad[i];
-            m1[i] = g * c.factor_1;
-            m2[i] = (g * g) * c.factor_2;
-        }
-    } else {
-        for i in 0..n {
-            let g = grad[i];
-            m1[i] = m1[i] * c.beta_1 + g * c.factor_1;
-            m2[i] = m2[i] * c.beta_2 + (g * g) * c.factor_2;
-        }
-    }
-    for i in 0..n {
-        let step = (m1[i] * c.combined) / (m2[i].sqrt() + c.epsilon);
-        values[i] -= step * c.lr;
-    }
 }
 
 #[cfg(all(test, feature = "flex"))]
@@ -294,34 +236,76 @@ mod tests {
         AdamConfig::new().init()
     }
 
-    #[test]
-    fn fused_adam_gives_burns_adam_weights() {
+    fn fused_w() -> ModuleOptimizer {
+        FusedAdamW::new(0.9, 0.999, 1e-5, 0.05).into()
+    }
+
+    fn burn_adam_w() -> ModuleOptimizer {
+        AdamWConfig::new().with_weight_decay(0.05).init()
+    }
+
+    /// Trains a layer 5 steps with both optimizers and checks they give the same bits.
+    fn same_weights(ours: fn() -> ModuleOptimizer, burns: fn() -> ModuleOptimizer) {
         let device = Device::flex().autodiff();
         let _rng = crate::rng_guard(); // Burn's RNG is global: keep other tests from reseeding it
         let start = layer(&device);
-        let ours = train(start.clone(), &mut fused(), 5);
-        let burns = train(start.clone(), &mut burn_adam(), 5);
-        let (a, b) = (values(&ours), values(&burns));
+        let a = values(&train(start.clone(), &mut ours(), 5));
+        let b = values(&train(start.clone(), &mut burns(), 5));
         assert_ne!(a, values(&start), "the weights moved");
         // The same operations in the same order: the same bits.
         assert_eq!(a, b);
     }
 
-    #[test]
-    fn fused_and_burns_adam_read_each_others_state() {
+    /// Burn's optimizer state continued by ours and by Burn's give the same weights, and ours
+    /// loads back into Burn's.
+    fn same_state(ours: fn() -> ModuleOptimizer, burns: fn() -> ModuleOptimizer) {
         let device = Device::flex().autodiff();
         let _rng = crate::rng_guard(); // Burn's RNG is global: keep other tests from reseeding it
-        let mut burns = burn_adam();
-        let model = train(layer(&device), &mut burns, 3);
-        let saved = burns.into_bytes().unwrap();
-        // Burn's state continued by the fused optimizer, and by Burn's own.
-        let mut ours = fused().from_bytes(saved.clone()).unwrap();
-        let mut theirs = burn_adam().from_bytes(saved).unwrap();
-        let a = values(&train(model.clone(), &mut ours, 2));
+        let mut first = burns();
+        let model = train(layer(&device), &mut first, 3);
+        let saved = first.into_bytes().unwrap();
+        let mut continued = ours().from_bytes(saved.clone()).unwrap();
+        let mut theirs = burns().from_bytes(saved).unwrap();
+        let a = values(&train(model.clone(), &mut continued, 2));
         let b = values(&train(model, &mut theirs, 2));
         assert_eq!(a, b);
-        // And the fused optimizer's state back into Burn's.
-        let restored = burn_adam().from_bytes(ours.into_bytes().unwrap());
+        let restored = burns().from_bytes(continued.into_bytes().unwrap());
         assert!(restored.is_ok());
+    }
+
+    #[test]
+    fn fused_adam_gives_burns_adam_weights() {
+        same_weights(fused, burn_adam);
+    }
+
+    #[test]
+    fn fused_and_burns_adam_read_each_others_state() {
+        same_state(fused, burn_adam);
+    }
+
+    #[test]
+    fn fused_adam_w_gives_burns_adam_w_weights() {
+        same_weights(fused_w, burn_adam_w);
+        // Without decay too (Burn then skips the decay's multiplication).
+        same_weights(
+            || FusedAdamW::new(0.9, 0.999, 1e-5, 0.0).into(),
+            || AdamWConfig::new().with_weight_decay(0.0).init(),
+        );
+    }
+
+    #[test]
+    fn fused_and_burns_adam_w_read_each_others_state() {
+        same_state(fused_w, burn_adam_w);
+    }
+
+    #[test]
+    fn the_two_rules_differ() {
+        // AdamW's decay shows: the same gradients give other weights than Adam's.
+        let device = Device::flex().autodiff();
+        let _rng = crate::rng_guard();
+        let start = layer(&device);
+        let adam = values(&train(start.clone(), &mut fused(), 3));
+        let adam_w = values(&train(start, &mut fused_w(), 3));
+        assert_ne!(adam, adam_w);
     }
 }
