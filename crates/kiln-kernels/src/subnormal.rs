@@ -3,8 +3,8 @@
 //! An x86 core computes with a subnormal operand or result (a magnitude below `f32::MIN_POSITIVE`)
 //! through a microcode assist that costs about a hundred cycles. Adam's moments decay towards
 //! zero by a constant factor at every step where a parameter's gradient is zero, and so pass
-//! through the subnormal range: from about the 700th step of `cnn-mnist` the fused Adam update ran
-//! several times slower than before. [`flushed`] turns on the flush-to-zero and
+//! through the subnormal range: between steps 500 and 1,100 of a `cnn-mnist` run the fused Adam
+//! update took 9.5% of the time (docs/performance.md). [`flushed`] turns on the flush-to-zero and
 //! denormals-are-zero modes (MXCSR's FTZ and DAZ bits) around such a loop and restores the
 //! previous mode after it. Results differ only where a subnormal value arises, and then by less
 //! than `f32::MIN_POSITIVE`; other CPUs run `f` unchanged.
