@@ -11,7 +11,7 @@ use super::math::tanh_in_place;
 use super::rows::{
     gru_cell_grad_row, gru_cell_row, lstm_cell_grad_row, lstm_cell_row, lstm_hidden_row,
 };
-use kiln_kernels::matmul::{View, matmul};
+use kiln_kernels::matmul::{View, matmul, matmul_unpacked};
 
 /// Sizes of one fused call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,9 +45,10 @@ fn rows(data: &[f32], offset: usize, stride: usize) -> View<'_> {
 }
 
 /// `acts[:, t] += h · w`: step `t`'s rows of the `[batch, time, width]` activations gain the
-/// recurrent product of the state `h` `[batch, hidden]` with `w` `[hidden, width]`.
+/// recurrent product of the state `h` `[batch, hidden]` with `w` `[hidden, width]`, in products
+/// that read `w` where it lies rather than a copy of it at every step.
 fn step_product(acts: &mut [f32], h: &[f32], w: &[f32], t: usize, d: Dims, width: usize) {
-    matmul(
+    matmul_unpacked(
         &mut acts[t * width..],
         d.time * width,
         View::dense(h, d.hidden),
@@ -70,7 +71,7 @@ fn back_through_weight(
     width: usize,
     accumulate: bool,
 ) {
-    matmul(
+    matmul_unpacked(
         dh,
         d.hidden,
         rows(d_gates, t * width, d.time * width),
@@ -351,7 +352,7 @@ pub fn gru_forward(
     let mut projected = vec![0.0; batch * g3];
     let mut h = h0.to_vec();
     for t in d.order(reverse) {
-        matmul(
+        matmul_unpacked(
             &mut projected,
             g3,
             View::dense(&h, hidden),
