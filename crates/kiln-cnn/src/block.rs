@@ -205,6 +205,8 @@ mod tests {
 
     #[test]
     fn plain_block_shape_and_params() {
+        // Burn's global random state: see `test_rng`.
+        let _rng = crate::test_rng::rng_guard();
         let device = Device::flex();
         let block = ConvBlockConfig::new(8)
             .with_kernel_size(5)
@@ -219,6 +221,8 @@ mod tests {
 
     #[test]
     fn batch_norm_replaces_the_bias() {
+        // Burn's global random state: see `test_rng`.
+        let _rng = crate::test_rng::rng_guard();
         let device = Device::flex();
         let block = ConvBlockConfig::new(8)
             .with_batch_norm(true)
@@ -229,6 +233,8 @@ mod tests {
 
     #[test]
     fn residual_block_with_and_without_projection() {
+        // Burn's global random state: see `test_rng`.
+        let _rng = crate::test_rng::rng_guard();
         let device = Device::flex();
         let identity = ConvBlockConfig::new(4).with_residual(true).init(4, &device);
         assert!(identity.is_residual() && identity.projection.is_none());

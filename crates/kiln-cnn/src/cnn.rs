@@ -127,6 +127,8 @@ mod tests {
 
     #[test]
     fn lenet_forward_shape_and_params() {
+        // Burn's global random state: see `test_rng`.
+        let _rng = crate::test_rng::rng_guard();
         let device = Device::flex();
         let model = CnnConfig::lenet(10).init(&device);
         let logits = model.forward(Tensor::<4>::zeros([2, 1, 28, 28], &device));
@@ -140,6 +142,8 @@ mod tests {
 
     #[test]
     fn resnet_small_forward_shape_and_params() {
+        // Burn's global random state: see `test_rng`.
+        let _rng = crate::test_rng::rng_guard();
         let device = Device::flex();
         let model = CnnConfig::resnet_small(10).init(&device);
         let logits = model.forward(Tensor::<4>::zeros([2, 1, 28, 28], &device));
@@ -175,6 +179,8 @@ mod tests {
     #[test]
     #[should_panic(expected = "invalid CNN configuration")]
     fn init_panics_on_an_unchecked_bad_config() {
+        // Burn's global random state: see `test_rng`.
+        let _rng = crate::test_rng::rng_guard();
         let config = CnnConfig {
             input_height: 4,
             ..CnnConfig::lenet(10)

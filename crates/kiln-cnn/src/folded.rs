@@ -113,6 +113,8 @@ mod tests {
 
     #[test]
     fn folded_blocks_give_the_same_outputs_without_batch_norms() {
+        // Burn's global random state: see `test_rng`.
+        let _rng = crate::test_rng::rng_guard();
         let device = Device::flex();
         let normal = Distribution::Normal(0.0, 1.0);
         for (config, channels) in crate::normed::tests::configs() {

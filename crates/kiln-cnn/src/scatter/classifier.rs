@@ -166,6 +166,8 @@ mod tests {
 
     #[test]
     fn the_mnist_network_has_3969_features_and_a_linear_head() {
+        // Burn's global random state: see `test_rng`.
+        let _rng = crate::test_rng::rng_guard();
         let device = Device::flex();
         let config = ScatterNetConfig::new([1, 28, 28], 10);
         assert_eq!(config.check(), Ok(()));
@@ -178,6 +180,8 @@ mod tests {
 
     #[test]
     fn features_are_normalised_per_group() {
+        // Burn's global random state: see `test_rng`.
+        let _rng = crate::test_rng::rng_guard();
         // Values up to 100, so that every group's variance dwarfs the 1e-5 added to it.
         let device = Device::flex();
         let net = ScatterNetConfig::new([1, 28, 28], 10).init(&device);
