@@ -144,27 +144,36 @@ pub fn matmul_unpacked(
     n: usize,
     accumulate: bool,
 ) {
+    for rows in unpacked_row_chunks(m) {
+        matmul(
+            &mut out[rows.start * out_stride..],
+            out_stride,
+            a.from_row(rows.start),
+            b,
+            rows.len(),
+            k,
+            n,
+            accumulate,
+        );
+    }
+}
+
+/// The rows `0..m` in the chunks [`matmul_unpacked`] multiplies: [`UNPACKED_ROWS`] at a time,
+/// but never a single row when `m` > 1 (gemm's matrix-vector path sums in another order).
+fn unpacked_row_chunks(m: usize) -> Vec<std::ops::Range<usize>> {
+    let mut chunks = Vec::with_capacity(m.div_ceil(UNPACKED_ROWS));
     let mut first = 0;
     while first < m {
         let left = m - first;
-        // A single row would go to gemm's matrix-vector path, which sums in another order.
         let rows = if left == UNPACKED_ROWS + 1 {
             UNPACKED_ROWS - 1
         } else {
             UNPACKED_ROWS.min(left)
         };
-        matmul(
-            &mut out[first * out_stride..],
-            out_stride,
-            a.from_row(first),
-            b,
-            rows,
-            k,
-            n,
-            accumulate,
-        );
+        chunks.push(first..first + rows);
         first += rows;
     }
+    chunks
 }
 
 /// The product `a · b` (`a` read as `m x k`, `b` as `k x n`) as a new dense `m x n` matrix,
