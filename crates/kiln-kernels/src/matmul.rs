@@ -160,20 +160,20 @@ pub fn matmul_unpacked(
 
 /// The rows `0..m` in the chunks [`matmul_unpacked`] multiplies: [`UNPACKED_ROWS`] at a time,
 /// but never a single row when `m` > 1 (gemm's matrix-vector path sums in another order).
-fn unpacked_row_chunks(m: usize) -> Vec<std::ops::Range<usize>> {
-    let mut chunks = Vec::with_capacity(m.div_ceil(UNPACKED_ROWS));
+fn unpacked_row_chunks(m: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
     let mut first = 0;
-    while first < m {
-        let left = m - first;
-        let rows = if left == UNPACKED_ROWS + 1 {
-            UNPACKED_ROWS - 1
-        } else {
-            UNPACKED_ROWS.min(left)
-        };
-        chunks.push(first..first + rows);
-        first += rows;
-    }
-    chunks
+    std::iter::from_fn(move || {
+        (first < m).then(|| {
+            let left = m - first;
+            let rows = if left == UNPACKED_ROWS + 1 {
+                UNPACKED_ROWS - 1
+            } else {
+                UNPACKED_ROWS.min(left)
+            };
+            first += rows;
+            first - rows..first
+        })
+    })
 }
 
 /// The product `a · b` (`a` read as `m x k`, `b` as `k x n`) as a new dense `m x n` matrix,
