@@ -1,10 +1,13 @@
 //! Vectorisable element-wise maths for the fused kernels: `exp`, `sigmoid` and `tanh` on slices.
 //!
 //! The scalar `expf`/`tanhf` of libm cannot be vectorised; these branch-free versions can (a
-//! degree-6 polynomial after Cody-Waite range reduction, about 2 ulp on `exp`). On x86-64 with
-//! AVX2 and FMA the slice function (like the step functions of `rows`, through
-//! `kiln_kernels::widest!`) runs an 8-wide build chosen at run time, and a 16-wide one where the
-//! CPU has AVX-512 and the crate's `avx512` feature is on.
+//! degree-6 polynomial after Cody-Waite range reduction, about 2 ulp on `exp`). The range
+//! reduction and the polynomial use fused multiply-adds (`f32::mul_add`: one rounding, so the
+//! same bits on every path); they halve the exponential's operations against a multiply and an
+//! add per term (docs/performance.md). On x86-64 with AVX2 and FMA the slice function (like the
+//! step functions of `rows`, through `kiln_kernels::widest!`) runs an 8-wide build chosen at run
+//! time, and a 16-wide one where the CPU has AVX-512 and the crate's `avx512` feature is on; a CPU
+//! without FMA runs the baseline build, whose `mul_add` is libm's exact but slow `fmaf`.
 
 use kiln_kernels::widest;
 
@@ -20,14 +23,16 @@ pub fn exp(x: f32) -> f32 {
     let x = x.clamp(-87.0, 88.0);
     // `t` holds round(x / ln 2) in its low mantissa bits; reading them as an integer (instead
     // of a saturating `as i32`) keeps the whole function vectorisable.
-    let t = x * LOG2_E + ROUND;
+    let t = x.mul_add(LOG2_E, ROUND);
     let n = t - ROUND;
     let exponent = t.to_bits().wrapping_sub(ROUND.to_bits());
-    let r = x - n * LN2_HI - n * LN2_LO;
-    let p = 1.0
-        + r * (1.0
-            + r * (0.5
-                + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
+    let r = n.mul_add(-LN2_LO, n.mul_add(-LN2_HI, x));
+    let p = r.mul_add(1.0 / 720.0, 1.0 / 120.0);
+    let p = r.mul_add(p, 1.0 / 24.0);
+    let p = r.mul_add(p, 1.0 / 6.0);
+    let p = r.mul_add(p, 0.5);
+    let p = r.mul_add(p, 1.0);
+    let p = r.mul_add(p, 1.0);
     f32::from_bits(exponent.wrapping_add(127) << 23) * p
 }
 
