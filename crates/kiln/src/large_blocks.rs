@@ -96,25 +96,17 @@ impl Cache {
         if range.is_null() {
             return (range, true);
         }
-        let mut filled = 0;
+        let (mut filled, mut moved_any) = (0, false);
         while filled < len {
             let Some(largest) = (0..self.count).max_by_key(|&i| self.blocks[i].0) else {
                 break;
             };
             let (block_len, address) = self.remove(largest);
             let part = block_len.min(len - filled);
-            // SAFETY: `part` bytes of a cached mapping nothing uses, moved over part of `range`,
+            moved_any = true;
+            // SAFETY: `part` bytes of a cached block nothing uses, moved over part of `range`,
             // which this function owns.
-            let moved = unsafe {
-                libc::mremap(
-                    address as *mut libc::c_void,
-                    part,
-                    part,
-                    libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
-                    range.add(filled).cast::<libc::c_void>(),
-                )
-            };
-            if moved == libc::MAP_FAILED {
+            if !unsafe { move_pages(address as *mut u8, range.add(filled), part) } {
                 unmap(address as *mut u8, block_len);
                 break;
             }
@@ -124,7 +116,25 @@ impl Cache {
             filled += part;
         }
         self.lend(len);
-        (range, filled == 0)
+        (range, !moved_any)
+    }
+
+    /// `block` (`old_len` bytes in use) resized to `new_len` bytes, its contents kept: by the
+    /// kernel where the block is one mapping, else (a block assembled from several) copied into
+    /// a block from [`Cache::take`]. Null if the kernel refuses the memory.
+    fn resize(&mut self, block: *mut u8, old_len: usize, new_len: usize) -> *mut u8 {
+        if let Some(moved) = grow(block, old_len, new_len) {
+            self.live -= old_len;
+            self.lend(new_len);
+            return moved;
+        }
+        let (moved, _) = self.take(new_len);
+        if !moved.is_null() {
+            // SAFETY: two distinct blocks of at least `old_len.min(new_len)` bytes.
+            unsafe { ptr::copy_nonoverlapping(block, moved, old_len.min(new_len)) };
+            self.keep(old_len, block);
+        }
+        moved
     }
 
     /// Caches a block without counting it as freed (a split's tail): the oldest cached block
@@ -226,6 +236,28 @@ fn grow(block: *mut u8, len: usize, new_len: usize) -> Option<*mut u8> {
     Some(grown.cast())
 }
 
+/// Moves the `len` bytes of pages at `from` over `to` (both page-aligned, `to` a range this
+/// allocator owns), without copying or faulting them in. A range assembled from several
+/// mappings is moved piece by piece (`mremap` moves one mapping at a time). False if some page
+/// could not be moved (its part of `to` then keeps what it had).
+///
+/// # Safety
+/// `from` and `to` must each be `len` bytes of mappings that nothing else uses.
+unsafe fn move_pages(from: *mut u8, to: *mut u8, len: usize) -> bool {
+    let flags = libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED;
+    // SAFETY: as the caller's.
+    let moved = unsafe { libc::mremap(from.cast(), len, len, flags, to.cast::<libc::c_void>()) };
+    if moved != libc::MAP_FAILED {
+        return true;
+    }
+    if len <= PAGE {
+        return false;
+    }
+    let half = len / 2 / PAGE * PAGE;
+    // SAFETY: the two halves of the caller's ranges.
+    unsafe { move_pages(from, to, half) && move_pages(from.add(half), to.add(half), len - half) }
+}
+
 fn unmap(block: *mut u8, len: usize) {
     // SAFETY: `block` is a mapping (or the tail of one) of `len` bytes that nothing uses.
     unsafe { libc::munmap(block.cast(), len) };
@@ -286,16 +318,8 @@ unsafe impl GlobalAlloc for LargeBlocks {
             return block;
         }
         if let (Some(old_len), Some(new_len)) = (old_len, new_len) {
-            // Large to large: the kernel moves the pages (no copy, no freed block cached).
-            let mut cache = cache();
-            return match grow(block, old_len, new_len) {
-                Some(moved) => {
-                    cache.live -= old_len;
-                    cache.lend(new_len);
-                    moved
-                }
-                None => ptr::null_mut(),
-            };
+            // Large to large: the kernel moves the pages where it can (no copy).
+            return cache().resize(block, old_len, new_len);
         }
         // SAFETY: a valid layout; the old block holds `layout.size()` bytes, the new one
         // `new_size`, and they do not overlap.
@@ -386,6 +410,62 @@ mod tests {
         assert_eq!(cache.blocks[..cache.count], [(MIB, a as usize + MIB)]);
         fill(c, 4 * MIB, 1);
         cache.keep(4 * MIB, c);
+    }
+
+    /// Mappings the kernel lists in `[block, block + len)`, from `/proc/self/maps`.
+    fn mappings_in(block: *mut u8, len: usize) -> usize {
+        let (start, end) = (block as usize, block as usize + len);
+        let maps = std::fs::read_to_string("/proc/self/maps").expect("/proc/self/maps");
+        maps.lines()
+            .filter_map(|line| line.split(' ').next()?.split_once('-'))
+            .filter_map(|(a, b)| {
+                Some((
+                    usize::from_str_radix(a, 16).ok()?,
+                    usize::from_str_radix(b, 16).ok()?,
+                ))
+            })
+            .filter(|&(a, b)| a < end && b > start)
+            .count()
+    }
+
+    #[test]
+    fn a_block_assembled_from_several_mappings_moves_and_resizes_with_its_contents() {
+        let mut cache = Cache::new();
+        let (a, _) = cache.take(2 * MIB);
+        let (b, _) = cache.take(3 * MIB);
+        fill(a, 2 * MIB, 1);
+        fill(b, 3 * MIB, 2);
+        cache.keep(2 * MIB, a);
+        cache.keep(3 * MIB, b);
+        // 3 MiB of `b` and 1 MiB of `a`, made two mappings for certain: the kernel may merge
+        // moved pages into one, but not ranges that differ in their huge-page advice.
+        let (c, _) = cache.take(4 * MIB);
+        // SAFETY: advice on the second half of a block this test holds.
+        unsafe { libc::madvise(c.add(2 * MIB).cast(), 2 * MIB, libc::MADV_NOHUGEPAGE) };
+        assert!(mappings_in(c, 4 * MIB) >= 2, "c is one mapping");
+        cache.keep(4 * MIB, c);
+        // 5 MiB from `c` (moved piece by piece) and the 1 MiB left of `a`.
+        let (d, fresh) = cache.take(5 * MIB);
+        assert!(!fresh);
+        assert!(bytes(d, 3 * MIB).iter().all(|&v| v == 2));
+        assert!(
+            bytes(d.wrapping_add(3 * MIB), 2 * MIB)
+                .iter()
+                .all(|&v| v == 1)
+        );
+        assert_eq!((cache.live, cache.idle, cache.count), (5 * MIB, 0, 0));
+        // Resized, it is copied: `mremap` does not resize across mappings.
+        let e = cache.resize(d, 5 * MIB, 8 * MIB);
+        assert!(!e.is_null());
+        assert!(bytes(e, 3 * MIB).iter().all(|&v| v == 2));
+        assert!(
+            bytes(e.wrapping_add(3 * MIB), 2 * MIB)
+                .iter()
+                .all(|&v| v == 1)
+        );
+        fill(e, 8 * MIB, 3);
+        assert_eq!(cache.live, 8 * MIB);
+        cache.keep(8 * MIB, e);
     }
 
     #[test]
