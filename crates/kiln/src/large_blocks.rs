@@ -25,6 +25,13 @@ use std::sync::{Mutex, MutexGuard};
 const LARGE: usize = 1 << 20;
 /// Freed large blocks kept for reuse, at most this many.
 const SLOTS: usize = 32;
+/// Blocks in use that span several kernel mappings, tracked at most this many (past that, no
+/// block is assembled from others).
+const SPLIT_SLOTS: usize = 256;
+/// A freed block that spans more kernel mappings than this goes back to the kernel: moved pages
+/// do not always merge into one mapping, and a process may hold at most 65,530
+/// (`vm.max_map_count`).
+const MOST_PIECES: u32 = 8;
 /// The page size mappings are rounded to.
 const PAGE: usize = 4096;
 /// Mappings from this size on ask for transparent huge pages.
@@ -33,12 +40,32 @@ const HUGE: usize = 2 << 20;
 /// behaviour, which the binary sets at 32 MiB), so that a one-off buffer is not held.
 const KEEP_AT_MOST: usize = 64 << 20;
 
+/// A large block: its bytes, its address and how many kernel mappings it spans at most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Block {
+    len: usize,
+    address: usize,
+    pieces: u32,
+}
+
+impl Block {
+    const NONE: Self = Self {
+        len: 0,
+        address: 0,
+        pieces: 0,
+    };
+}
+
 /// The freed large blocks and the byte counts that bound them.
 struct Cache {
-    /// `(length, address)` of each freed block, oldest first.
-    blocks: [(usize, usize); SLOTS],
+    /// The freed blocks, oldest first.
+    blocks: [Block; SLOTS],
     /// Blocks in `blocks`.
     count: usize,
+    /// `(address, pieces)` of the blocks in use that span several mappings.
+    split: [(usize, u32); SPLIT_SLOTS],
+    /// Entries in `split`.
+    split_count: usize,
     /// Bytes in `blocks`.
     idle: usize,
     /// Bytes of large blocks in use.
@@ -50,8 +77,10 @@ struct Cache {
 impl Cache {
     const fn new() -> Self {
         Self {
-            blocks: [(0, 0); SLOTS],
+            blocks: [Block::NONE; SLOTS],
             count: 0,
+            split: [(0, 0); SPLIT_SLOTS],
+            split_count: 0,
             idle: 0,
             live: 0,
             high: 0,
@@ -61,29 +90,42 @@ impl Cache {
     /// A block of `len` bytes (a multiple of the page size) and whether it is fresh (and so
     /// zeroed); null if the kernel refuses the memory.
     fn take(&mut self, len: usize) -> (*mut u8, bool) {
+        let room = self.split_count < SPLIT_SLOTS;
+        let usable = |b: &Block| b.pieces == 1 || room;
         let cached = &self.blocks[..self.count];
-        if let Some(at) = cached.iter().rposition(|b| b.0 == len) {
-            let (_, address) = self.remove(at);
-            self.lend(len);
-            return (address as *mut u8, false);
+        if let Some(at) = cached.iter().rposition(|b| b.len == len && usable(b)) {
+            let block = self.remove(at);
+            return (self.lend(block), false);
         }
         let bound = self.high.max(self.live + len);
         if self.live + self.idle + len <= bound {
             return (self.map_fresh(len), true);
         }
         let larger = (0..cached.len())
-            .filter(|&i| cached[i].0 > len)
-            .min_by_key(|&i| cached[i].0);
+            .filter(|&i| cached[i].len > len && usable(&cached[i]))
+            .min_by_key(|&i| cached[i].len);
         if let Some(at) = larger {
             // Split: the head serves the request, the tail stays cached, both already faulted
-            // in.
-            let (block_len, address) = self.remove(at);
-            self.store(block_len - len, address + len);
-            self.lend(len);
-            return (address as *mut u8, false);
+            // in (and each within the mappings the whole spanned).
+            let block = self.remove(at);
+            self.store(Block {
+                len: block.len - len,
+                address: block.address + len,
+                ..block
+            });
+            return (self.lend(Block { len, ..block }), false);
         }
-        // Every cached block is smaller: move their pages into one new range.
-        self.assemble(len)
+        if room {
+            // Every cached block is smaller: move their pages into one new range.
+            return self.assemble(len);
+        }
+        // No room to track another block of several mappings: give back cached blocks while
+        // over the bound, then map afresh.
+        while self.count > 0 && self.live + self.idle + len > bound {
+            let block = self.remove(0);
+            unmap(block.address as *mut u8, block.len);
+        }
+        (self.map_fresh(len), true)
     }
 
     /// A block of `len` bytes built from the cached blocks (largest first), whose pages
@@ -96,91 +138,153 @@ impl Cache {
         if range.is_null() {
             return (range, true);
         }
-        let (mut filled, mut moved_any) = (0, false);
+        let (mut filled, mut pieces) = (0, 0);
         while filled < len {
-            let Some(largest) = (0..self.count).max_by_key(|&i| self.blocks[i].0) else {
+            let Some(largest) = (0..self.count).max_by_key(|&i| self.blocks[i].len) else {
                 break;
             };
-            let (block_len, address) = self.remove(largest);
-            let part = block_len.min(len - filled);
-            moved_any = true;
+            let block = self.remove(largest);
+            let part = block.len.min(len - filled);
             // SAFETY: `part` bytes of a cached block nothing uses, moved over part of `range`,
             // which this function owns.
-            if !unsafe { move_pages(address as *mut u8, range.add(filled), part) } {
-                unmap(address as *mut u8, block_len);
+            if !unsafe { move_pages(block.address as *mut u8, range.add(filled), part) } {
+                unmap(block.address as *mut u8, block.len);
+                // Some of its pages may have moved: count the whole range as pieces.
+                pieces = MOST_PIECES + 1;
                 break;
             }
-            if part < block_len {
-                self.store(block_len - part, address + part);
+            if part < block.len {
+                self.store(Block {
+                    len: block.len - part,
+                    address: block.address + part,
+                    ..block
+                });
             }
             filled += part;
+            pieces += block.pieces;
         }
-        self.lend(len);
-        (range, !moved_any)
+        let fresh = pieces == 0;
+        if filled < len && !fresh {
+            pieces += 1;
+        }
+        let block = Block {
+            len,
+            address: range as usize,
+            pieces: pieces.max(1),
+        };
+        (self.lend(block), fresh)
     }
 
     /// `block` (`old_len` bytes in use) resized to `new_len` bytes, its contents kept: by the
     /// kernel where the block is one mapping, else (a block assembled from several) copied into
-    /// a block from [`Cache::take`]. Null if the kernel refuses the memory.
+    /// a block from [`Cache::take`], the old one given back. Null if the kernel refuses the
+    /// memory.
     fn resize(&mut self, block: *mut u8, old_len: usize, new_len: usize) -> *mut u8 {
-        if let Some(moved) = grow(block, old_len, new_len) {
+        let pieces = self.pieces_of(block as usize);
+        if pieces == 1
+            && let Some(moved) = grow(block, old_len, new_len)
+        {
             self.live -= old_len;
-            self.lend(new_len);
-            return moved;
+            return self.lend(Block {
+                len: new_len,
+                address: moved as usize,
+                pieces: 1,
+            });
         }
         let (moved, _) = self.take(new_len);
         if !moved.is_null() {
             // SAFETY: two distinct blocks of at least `old_len.min(new_len)` bytes.
             unsafe { ptr::copy_nonoverlapping(block, moved, old_len.min(new_len)) };
-            self.keep(old_len, block);
+            // Not cached: a buffer that grows (a file read to its end) leaves one block per
+            // size it passes through, each held while the next is in use.
+            self.live -= old_len;
+            self.forget(block as usize);
+            unmap(block, old_len);
         }
         moved
     }
 
-    /// Caches a block without counting it as freed (a split's tail): the oldest cached block
-    /// goes back when every slot is taken.
-    fn store(&mut self, len: usize, address: usize) {
-        if self.count == SLOTS {
-            let (old_len, old) = self.remove(0);
-            unmap(old as *mut u8, old_len);
-        }
-        self.blocks[self.count] = (len, address);
-        self.count += 1;
-        self.idle += len;
-    }
-
     /// Keeps a freed block for reuse, giving back the oldest when every slot is taken (and a
-    /// block over [`KEEP_AT_MOST`] at once).
+    /// block over [`KEEP_AT_MOST`] bytes or [`MOST_PIECES`] mappings at once).
     fn keep(&mut self, len: usize, block: *mut u8) {
         self.live -= len;
-        if len > KEEP_AT_MOST {
+        let pieces = self.forget(block as usize);
+        if len > KEEP_AT_MOST || pieces > MOST_PIECES {
             unmap(block, len);
             return;
         }
-        self.store(len, block as usize);
+        self.store(Block {
+            len,
+            address: block as usize,
+            pieces,
+        });
+    }
+
+    /// Caches a block without counting it as freed (a split's tail): the oldest cached block
+    /// goes back when every slot is taken.
+    fn store(&mut self, block: Block) {
+        if self.count == SLOTS {
+            let old = self.remove(0);
+            unmap(old.address as *mut u8, old.len);
+        }
+        self.blocks[self.count] = block;
+        self.count += 1;
+        self.idle += block.len;
     }
 
     /// Takes cached block `at` out of the cache.
-    fn remove(&mut self, at: usize) -> (usize, usize) {
+    fn remove(&mut self, at: usize) -> Block {
         let block = self.blocks[at];
         self.blocks.copy_within(at + 1..self.count, at);
         self.count -= 1;
-        self.idle -= block.0;
+        self.idle -= block.len;
         block
     }
 
-    /// Counts `len` more bytes in use.
-    fn lend(&mut self, len: usize) {
-        self.live += len;
+    /// Counts `block` as in use (tracking its pieces when it has several); its address.
+    fn lend(&mut self, block: Block) -> *mut u8 {
+        if block.pieces > 1 {
+            self.split[self.split_count] = (block.address, block.pieces);
+            self.split_count += 1;
+        }
+        self.live += block.len;
         self.high = self.high.max(self.live);
+        block.address as *mut u8
+    }
+
+    /// The mappings a block in use at `address` spans, no longer tracked.
+    fn forget(&mut self, address: usize) -> u32 {
+        let tracked = &self.split[..self.split_count];
+        match tracked.iter().position(|&(a, _)| a == address) {
+            Some(at) => {
+                let pieces = tracked[at].1;
+                self.split.copy_within(at + 1..self.split_count, at);
+                self.split_count -= 1;
+                pieces
+            }
+            None => 1,
+        }
+    }
+
+    /// The mappings a block in use at `address` spans.
+    fn pieces_of(&self, address: usize) -> u32 {
+        let tracked = &self.split[..self.split_count];
+        tracked
+            .iter()
+            .find(|&&(a, _)| a == address)
+            .map_or(1, |&(_, pieces)| pieces)
     }
 
     fn map_fresh(&mut self, len: usize) -> *mut u8 {
         let block = map(len);
-        if !block.is_null() {
-            self.lend(len);
+        if block.is_null() {
+            return block;
         }
-        block
+        self.lend(Block {
+            len,
+            address: block as usize,
+            pieces: 1,
+        })
     }
 }
 
@@ -189,8 +293,8 @@ impl Drop for Cache {
     /// own does not).
     fn drop(&mut self) {
         while self.count > 0 {
-            let (len, block) = self.remove(0);
-            unmap(block as *mut u8, len);
+            let block = self.remove(0);
+            unmap(block.address as *mut u8, block.len);
         }
     }
 }
@@ -407,7 +511,14 @@ mod tests {
             (cache.live, cache.idle, cache.high),
             (4 * MIB, MIB, 5 * MIB)
         );
-        assert_eq!(cache.blocks[..cache.count], [(MIB, a as usize + MIB)]);
+        let tail = Block {
+            len: MIB,
+            address: a as usize + MIB,
+            pieces: 1,
+        };
+        assert_eq!(cache.blocks[..cache.count], [tail]);
+        // The block spans the two mappings it was moved from, at most.
+        assert_eq!(cache.pieces_of(c as usize), 2);
         fill(c, 4 * MIB, 1);
         cache.keep(4 * MIB, c);
     }
@@ -464,8 +575,38 @@ mod tests {
                 .all(|&v| v == 1)
         );
         fill(e, 8 * MIB, 3);
-        assert_eq!(cache.live, 8 * MIB);
+        assert_eq!((cache.live, cache.idle), (8 * MIB, 0));
         cache.keep(8 * MIB, e);
+    }
+
+    #[test]
+    fn a_freed_block_of_too_many_mappings_goes_back() {
+        let mut cache = Cache::new();
+        let count = MOST_PIECES as usize + 1;
+        let blocks: Vec<_> = (0..count).map(|_| cache.take(MIB).0).collect();
+        for (i, &block) in blocks.iter().enumerate() {
+            fill(block, MIB, i as u8);
+            cache.keep(MIB, block);
+        }
+        // Past the peak and larger than every cached block: assembled from all of them.
+        let (big, fresh) = cache.take(count * MIB);
+        assert!(!fresh);
+        // Every block's pages, each whole, in some order.
+        let mut seen: Vec<u8> = (0..count)
+            .map(|i| {
+                let part = bytes(big.wrapping_add(i * MIB), MIB);
+                assert!(part.iter().all(|&v| v == part[0]));
+                part[0]
+            })
+            .collect();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..count as u8).collect::<Vec<_>>());
+        assert_eq!(cache.pieces_of(big as usize), MOST_PIECES + 1);
+        cache.keep(count * MIB, big);
+        assert_eq!(
+            (cache.count, cache.idle, cache.live, cache.split_count),
+            (0, 0, 0, 0)
+        );
     }
 
     #[test]
@@ -499,7 +640,7 @@ mod tests {
         assert!(
             !cache.blocks[..SLOTS]
                 .iter()
-                .any(|b| b.1 == blocks[0] as usize)
+                .any(|b| b.address == blocks[0] as usize)
         );
         for _ in 0..SLOTS {
             let (block, _) = cache.take(MIB);
