@@ -14,8 +14,10 @@
 //! live peak, and in steady state no page is faulted in twice: cutting blocks to size and
 //! growing others, as this allocator did before, faulted in 4 to 15 MiB of pages again at every
 //! step of the ResNet preset, whose tensors of 1.5, 3 and 6 MiB are live at different times.
-//! Blocks of 2 MiB and more ask for transparent huge pages: fewer, cheaper faults the first
-//! time.
+//! Moved pages do not always merge into one kernel mapping, so each block counts the mappings
+//! it spans (at most) and one of more than [`MOST_PIECES`] goes back to the kernel when freed:
+//! the process's mappings stay few (`vm.max_map_count` is 65,530). Blocks of 2 MiB and more ask
+//! for transparent huge pages: fewer, cheaper faults the first time.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::ptr;
