@@ -15,11 +15,15 @@
 //! growing others, as this allocator did before, faulted in 4 to 15 MiB of pages again at every
 //! step of the ResNet preset, whose tensors of 1.5, 3 and 6 MiB are live at different times.
 //! Moved pages do not always merge into one kernel mapping, so each block counts the mappings
-//! it spans (at most) and one of more than [`MOST_PIECES`] goes back to the kernel when freed:
+//! it spans (at most: its seams) and one of too many goes back to the kernel when freed:
 //! the process's mappings stay few (`vm.max_map_count` is 65,530). Blocks of 2 MiB and more ask
 //! for transparent huge pages: fewer, cheaper faults the first time.
 
+mod seams;
+
 use std::alloc::{GlobalAlloc, Layout, System};
+
+use seams::Seams;
 use std::ptr;
 use std::sync::{Mutex, MutexGuard};
 
@@ -30,10 +34,6 @@ const SLOTS: usize = 32;
 /// Blocks in use that span several kernel mappings, tracked at most this many (past that, no
 /// block is assembled from others).
 const SPLIT_SLOTS: usize = 256;
-/// A freed block that spans more kernel mappings than this goes back to the kernel: moved pages
-/// do not always merge into one mapping, and a process may hold at most 65,530
-/// (`vm.max_map_count`).
-const MOST_PIECES: u32 = 8;
 /// The page size mappings are rounded to.
 const PAGE: usize = 4096;
 /// Mappings from this size on ask for transparent huge pages.
@@ -42,20 +42,34 @@ const HUGE: usize = 2 << 20;
 /// behaviour, which the binary sets at 32 MiB), so that a one-off buffer is not held.
 const KEEP_AT_MOST: usize = 64 << 20;
 
-/// A large block: its bytes, its address and how many kernel mappings it spans at most.
+/// A large block: its bytes, its address and where the kernel mappings it spans meet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Block {
     len: usize,
     address: usize,
-    pieces: u32,
+    seams: Seams,
 }
 
 impl Block {
     const NONE: Self = Self {
         len: 0,
         address: 0,
-        pieces: 0,
+        seams: Seams::NONE,
     };
+
+    /// A block of one mapping.
+    fn whole(len: usize, address: usize) -> Self {
+        Self {
+            len,
+            address,
+            seams: Seams::NONE,
+        }
+    }
+}
+
+/// Pages in `bytes` (a multiple of the page size), as a seam's offset.
+fn pages(bytes: usize) -> u32 {
+    u32::try_from(bytes / PAGE).unwrap_or(u32::MAX)
 }
 
 /// The freed large blocks and the byte counts that bound them.
@@ -64,8 +78,8 @@ struct Cache {
     blocks: [Block; SLOTS],
     /// Blocks in `blocks`.
     count: usize,
-    /// `(address, pieces)` of the blocks in use that span several mappings.
-    split: [(usize, u32); SPLIT_SLOTS],
+    /// `(address, seams)` of the blocks in use that span several mappings.
+    split: [(usize, Seams); SPLIT_SLOTS],
     /// Entries in `split`.
     split_count: usize,
     /// Bytes in `blocks`.
@@ -81,7 +95,7 @@ impl Cache {
         Self {
             blocks: [Block::NONE; SLOTS],
             count: 0,
-            split: [(0, 0); SPLIT_SLOTS],
+            split: [(0, Seams::NONE); SPLIT_SLOTS],
             split_count: 0,
             idle: 0,
             live: 0,
@@ -93,7 +107,7 @@ impl Cache {
     /// zeroed); null if the kernel refuses the memory.
     fn take(&mut self, len: usize) -> (*mut u8, bool) {
         let room = self.split_count < SPLIT_SLOTS;
-        let usable = |b: &Block| b.pieces == 1 || room;
+        let usable = |b: &Block| b.seams == Seams::NONE || room;
         let cached = &self.blocks[..self.count];
         if let Some(at) = cached.iter().rposition(|b| b.len == len && usable(b)) {
             let block = self.remove(at);
@@ -113,9 +127,14 @@ impl Cache {
             self.store(Block {
                 len: block.len - len,
                 address: block.address + len,
-                ..block
+                seams: block.seams.tail(pages(len)),
             });
-            return (self.lend(Block { len, ..block }), false);
+            let head = Block {
+                len,
+                seams: block.seams.head(pages(len)),
+                ..block
+            };
+            return (self.lend(head), false);
         }
         if room {
             // Every cached block is smaller: move their pages into one new range.
@@ -140,41 +159,42 @@ impl Cache {
         if range.is_null() {
             return (range, true);
         }
-        let (mut filled, mut pieces) = (0, 0);
+        let (mut filled, mut seams, mut moved_any) = (0, Seams::NONE, false);
         while filled < len {
             let Some(largest) = (0..self.count).max_by_key(|&i| self.blocks[i].len) else {
                 break;
             };
             let block = self.remove(largest);
             let part = block.len.min(len - filled);
+            moved_any = true;
             // SAFETY: `part` bytes of a cached block nothing uses, moved over part of `range`,
             // which this function owns.
             if !unsafe { move_pages(block.address as *mut u8, range.add(filled), part) } {
                 unmap(block.address as *mut u8, block.len);
-                // Some of its pages may have moved: count the whole range as pieces.
-                pieces = MOST_PIECES + 1;
+                // Where its pages went is unknown: count the range as too many mappings.
+                seams = Seams::TOO_MANY;
                 break;
             }
             if part < block.len {
                 self.store(Block {
                     len: block.len - part,
                     address: block.address + part,
-                    ..block
+                    seams: block.seams.tail(pages(part)),
                 });
             }
+            seams.append(pages(filled), &block.seams.head(pages(part)));
             filled += part;
-            pieces += block.pieces;
         }
-        let fresh = pieces == 0;
-        if filled < len && !fresh {
-            pieces += 1;
+        if moved_any && filled < len {
+            // The rest of the range: its own mapping's pages, fresh.
+            seams.append(pages(filled), &Seams::NONE);
         }
         let block = Block {
             len,
             address: range as usize,
-            pieces: pieces.max(1),
+            seams,
         };
-        (self.lend(block), fresh)
+        (self.lend(block), !moved_any)
     }
 
     /// `block` (`old_len` bytes in use) resized to `new_len` bytes, its contents kept: by the
@@ -182,16 +202,11 @@ impl Cache {
     /// a block from [`Cache::take`], the old one given back. Null if the kernel refuses the
     /// memory.
     fn resize(&mut self, block: *mut u8, old_len: usize, new_len: usize) -> *mut u8 {
-        let pieces = self.pieces_of(block as usize);
-        if pieces == 1
+        if self.seams_of(block as usize) == Seams::NONE
             && let Some(moved) = grow(block, old_len, new_len)
         {
             self.live -= old_len;
-            return self.lend(Block {
-                len: new_len,
-                address: moved as usize,
-                pieces: 1,
-            });
+            return self.lend(Block::whole(new_len, moved as usize));
         }
         let (moved, _) = self.take(new_len);
         if !moved.is_null() {
@@ -207,18 +222,18 @@ impl Cache {
     }
 
     /// Keeps a freed block for reuse, giving back the oldest when every slot is taken (and a
-    /// block over [`KEEP_AT_MOST`] bytes or [`MOST_PIECES`] mappings at once).
+    /// block over [`KEEP_AT_MOST`] bytes or of too many mappings, [`Seams::too_many`], at once).
     fn keep(&mut self, len: usize, block: *mut u8) {
         self.live -= len;
-        let pieces = self.forget(block as usize);
-        if len > KEEP_AT_MOST || pieces > MOST_PIECES {
+        let seams = self.forget(block as usize);
+        if len > KEEP_AT_MOST || seams.too_many() {
             unmap(block, len);
             return;
         }
         self.store(Block {
             len,
             address: block as usize,
-            pieces,
+            seams,
         });
     }
 
@@ -243,10 +258,10 @@ impl Cache {
         block
     }
 
-    /// Counts `block` as in use (tracking its pieces when it has several); its address.
+    /// Counts `block` as in use (tracking its seams when it has any); its address.
     fn lend(&mut self, block: Block) -> *mut u8 {
-        if block.pieces > 1 {
-            self.split[self.split_count] = (block.address, block.pieces);
+        if block.seams != Seams::NONE {
+            self.split[self.split_count] = (block.address, block.seams);
             self.split_count += 1;
         }
         self.live += block.len;
@@ -254,27 +269,27 @@ impl Cache {
         block.address as *mut u8
     }
 
-    /// The mappings a block in use at `address` spans, no longer tracked.
-    fn forget(&mut self, address: usize) -> u32 {
+    /// The seams of a block in use at `address`, no longer tracked.
+    fn forget(&mut self, address: usize) -> Seams {
         let tracked = &self.split[..self.split_count];
         match tracked.iter().position(|&(a, _)| a == address) {
             Some(at) => {
-                let pieces = tracked[at].1;
+                let seams = tracked[at].1;
                 self.split.copy_within(at + 1..self.split_count, at);
                 self.split_count -= 1;
-                pieces
+                seams
             }
-            None => 1,
+            None => Seams::NONE,
         }
     }
 
-    /// The mappings a block in use at `address` spans.
-    fn pieces_of(&self, address: usize) -> u32 {
+    /// The seams of a block in use at `address`.
+    fn seams_of(&self, address: usize) -> Seams {
         let tracked = &self.split[..self.split_count];
         tracked
             .iter()
             .find(|&&(a, _)| a == address)
-            .map_or(1, |&(_, pieces)| pieces)
+            .map_or(Seams::NONE, |&(_, seams)| seams)
     }
 
     fn map_fresh(&mut self, len: usize) -> *mut u8 {
@@ -282,11 +297,7 @@ impl Cache {
         if block.is_null() {
             return block;
         }
-        self.lend(Block {
-            len,
-            address: block as usize,
-            pieces: 1,
-        })
+        self.lend(Block::whole(len, block as usize))
     }
 }
 
@@ -513,14 +524,10 @@ mod tests {
             (cache.live, cache.idle, cache.high),
             (4 * MIB, MIB, 5 * MIB)
         );
-        let tail = Block {
-            len: MIB,
-            address: a as usize + MIB,
-            pieces: 1,
-        };
+        let tail = Block::whole(MIB, a as usize + MIB);
         assert_eq!(cache.blocks[..cache.count], [tail]);
         // The block spans the two mappings it was moved from, at most.
-        assert_eq!(cache.pieces_of(c as usize), 2);
+        assert_eq!(cache.seams_of(c as usize).pieces(), 2);
         fill(c, 4 * MIB, 1);
         cache.keep(4 * MIB, c);
     }
@@ -584,7 +591,7 @@ mod tests {
     #[test]
     fn a_freed_block_of_too_many_mappings_goes_back() {
         let mut cache = Cache::new();
-        let count = MOST_PIECES as usize + 1;
+        let count = seams::MOST_SEAMS + 2;
         let blocks: Vec<_> = (0..count).map(|_| cache.take(MIB).0).collect();
         for (i, &block) in blocks.iter().enumerate() {
             fill(block, MIB, i as u8);
@@ -603,7 +610,7 @@ mod tests {
             .collect();
         seen.sort_unstable();
         assert_eq!(seen, (0..count as u8).collect::<Vec<_>>());
-        assert_eq!(cache.pieces_of(big as usize), MOST_PIECES + 1);
+        assert!(cache.seams_of(big as usize).too_many());
         cache.keep(count * MIB, big);
         assert_eq!(
             (cache.count, cache.idle, cache.live, cache.split_count),
