@@ -15,15 +15,11 @@
 //! growing others, as this allocator did before, faulted in 4 to 15 MiB of pages again at every
 //! step of the ResNet preset, whose tensors of 1.5, 3 and 6 MiB are live at different times.
 //! Moved pages do not always merge into one kernel mapping, so each block counts the mappings
-//! it spans (at most: its seams) and one of too many goes back to the kernel when freed:
+//! it spans (at most) and one of more than [`MOST_PIECES`] goes back to the kernel when freed:
 //! the process's mappings stay few (`vm.max_map_count` is 65,530). Blocks of 2 MiB and more ask
 //! for transparent huge pages: fewer, cheaper faults the first time.
 
-mod seams;
-
 use std::alloc::{GlobalAlloc, Layout, System};
-
-use seams::Seams;
 use std::ptr;
 use std::sync::{Mutex, MutexGuard};
 
@@ -34,6 +30,10 @@ const SLOTS: usize = 32;
 /// Blocks in use that span several kernel mappings, tracked at most this many (past that, no
 /// block is assembled from others).
 const SPLIT_SLOTS: usize = 256;
+/// A freed block that spans more kernel mappings than this goes back to the kernel: moved pages
+/// do not always merge into one mapping, and a process may hold at most 65,530
+/// (`vm.max_map_count`).
+const MOST_PIECES: u32 = 8;
 /// The page size mappings are rounded to.
 const PAGE: usize = 4096;
 /// Mappings from this size on ask for transparent huge pages.
@@ -42,34 +42,20 @@ const HUGE: usize = 2 << 20;
 /// behaviour, which the binary sets at 32 MiB), so that a one-off buffer is not held.
 const KEEP_AT_MOST: usize = 64 << 20;
 
-/// A large block: its bytes, its address and where the kernel mappings it spans meet.
+/// A large block: its bytes, its address and how many kernel mappings it spans at most.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Block {
     len: usize,
     address: usize,
-    seams: Seams,
+    pieces: u32,
 }
 
 impl Block {
     const NONE: Self = Self {
         len: 0,
         address: 0,
-        seams: Seams::NONE,
+        pieces: 0,
     };
-
-    /// A block of one mapping.
-    fn whole(len: usize, address: usize) -> Self {
-        Self {
-            len,
-            address,
-            seams: Seams::NONE,
-        }
-    }
-}
-
-/// Pages in `bytes` (a multiple of the page size), as a seam's offset.
-fn pages(bytes: usize) -> u32 {
-    u32::try_from(bytes / PAGE).unwrap_or(u32::MAX)
 }
 
 /// The freed large blocks and the byte counts that bound them.
@@ -78,8 +64,8 @@ struct Cache {
     blocks: [Block; SLOTS],
     /// Blocks in `blocks`.
     count: usize,
-    /// `(address, seams)` of the blocks in use that span several mappings.
-    split: [(usize, Seams); SPLIT_SLOTS],
+    /// `(address, pieces)` of the blocks in use that span several mappings.
+    split: [(usize, u32); SPLIT_SLOTS],
     /// Entries in `split`.
     split_count: usize,
     /// Bytes in `blocks`.
@@ -95,7 +81,7 @@ impl Cache {
         Self {
             blocks: [Block::NONE; SLOTS],
             count: 0,
-            split: [(0, Seams::NONE); SPLIT_SLOTS],
+            split: [(0, 0); SPLIT_SLOTS],
             split_count: 0,
             idle: 0,
             live: 0,
@@ -107,7 +93,7 @@ impl Cache {
     /// zeroed); null if the kernel refuses the memory.
     fn take(&mut self, len: usize) -> (*mut u8, bool) {
         let room = self.split_count < SPLIT_SLOTS;
-        let usable = |b: &Block| b.seams == Seams::NONE || room;
+        let usable = |b: &Block| b.pieces == 1 || room;
         let cached = &self.blocks[..self.count];
         if let Some(at) = cached.iter().rposition(|b| b.len == len && usable(b)) {
             let block = self.remove(at);
@@ -127,14 +113,9 @@ impl Cache {
             self.store(Block {
                 len: block.len - len,
                 address: block.address + len,
-                seams: block.seams.tail(pages(len)),
-            });
-            let head = Block {
-                len,
-                seams: block.seams.head(pages(len)),
                 ..block
-            };
-            return (self.lend(head), false);
+            });
+            return (self.lend(Block { len, ..block }), false);
         }
         if room {
             // Every cached block is smaller: move their pages into one new range.
@@ -159,42 +140,41 @@ impl Cache {
         if range.is_null() {
             return (range, true);
         }
-        let (mut filled, mut seams, mut moved_any) = (0, Seams::NONE, false);
+        let (mut filled, mut pieces) = (0, 0);
         while filled < len {
             let Some(largest) = (0..self.count).max_by_key(|&i| self.blocks[i].len) else {
                 break;
             };
             let block = self.remove(largest);
             let part = block.len.min(len - filled);
-            moved_any = true;
             // SAFETY: `part` bytes of a cached block nothing uses, moved over part of `range`,
             // which this function owns.
             if !unsafe { move_pages(block.address as *mut u8, range.add(filled), part) } {
                 unmap(block.address as *mut u8, block.len);
-                // Where its pages went is unknown: count the range as too many mappings.
-                seams = Seams::TOO_MANY;
+                // Some of its pages may have moved: count the whole range as pieces.
+                pieces = MOST_PIECES + 1;
                 break;
             }
             if part < block.len {
                 self.store(Block {
                     len: block.len - part,
                     address: block.address + part,
-                    seams: block.seams.tail(pages(part)),
+                    ..block
                 });
             }
-            seams.append(pages(filled), &block.seams.head(pages(part)));
             filled += part;
+            pieces += block.pieces;
         }
-        if moved_any && filled < len {
-            // The rest of the range: its own mapping's pages, fresh.
-            seams.append(pages(filled), &Seams::NONE);
+        let fresh = pieces == 0;
+        if filled < len && !fresh {
+            pieces += 1;
         }
         let block = Block {
             len,
             address: range as usize,
-            seams,
+            pieces: pieces.max(1),
         };
-        (self.lend(block), !moved_any)
+        (self.lend(block), fresh)
     }
 
     /// `block` (`old_len` bytes in use) resized to `new_len` bytes, its contents kept: by the
@@ -202,11 +182,16 @@ impl Cache {
     /// a block from [`Cache::take`], the old one given back. Null if the kernel refuses the
     /// memory.
     fn resize(&mut self, block: *mut u8, old_len: usize, new_len: usize) -> *mut u8 {
-        if self.seams_of(block as usize) == Seams::NONE
+        let pieces = self.pieces_of(block as usize);
+        if pieces == 1
             && let Some(moved) = grow(block, old_len, new_len)
         {
             self.live -= old_len;
-            return self.lend(Block::whole(new_len, moved as usize));
+            return self.lend(Block {
+                len: new_len,
+                address: moved as usize,
+                pieces: 1,
+            });
         }
         let (moved, _) = self.take(new_len);
         if !moved.is_null() {
@@ -222,18 +207,18 @@ impl Cache {
     }
 
     /// Keeps a freed block for reuse, giving back the oldest when every slot is taken (and a
-    /// block over [`KEEP_AT_MOST`] bytes or of too many mappings, [`Seams::too_many`], at once).
+    /// block over [`KEEP_AT_MOST`] bytes or [`MOST_PIECES`] mappings at once).
     fn keep(&mut self, len: usize, block: *mut u8) {
         self.live -= len;
-        let seams = self.forget(block as usize);
-        if len > KEEP_AT_MOST || seams.too_many() {
+        let pieces = self.forget(block as usize);
+        if len > KEEP_AT_MOST || pieces > MOST_PIECES {
             unmap(block, len);
             return;
         }
         self.store(Block {
             len,
             address: block as usize,
-            seams,
+            pieces,
         });
     }
 
@@ -258,10 +243,10 @@ impl Cache {
         block
     }
 
-    /// Counts `block` as in use (tracking its seams when it has any); its address.
+    /// Counts `block` as in use (tracking its pieces when it has several); its address.
     fn lend(&mut self, block: Block) -> *mut u8 {
-        if block.seams != Seams::NONE {
-            self.split[self.split_count] = (block.address, block.seams);
+        if block.pieces > 1 {
+            self.split[self.split_count] = (block.address, block.pieces);
             self.split_count += 1;
         }
         self.live += block.len;
@@ -269,27 +254,27 @@ impl Cache {
         block.address as *mut u8
     }
 
-    /// The seams of a block in use at `address`, no longer tracked.
-    fn forget(&mut self, address: usize) -> Seams {
+    /// The mappings a block in use at `address` spans, no longer tracked.
+    fn forget(&mut self, address: usize) -> u32 {
         let tracked = &self.split[..self.split_count];
         match tracked.iter().position(|&(a, _)| a == address) {
             Some(at) => {
-                let seams = tracked[at].1;
+                let pieces = tracked[at].1;
                 self.split.copy_within(at + 1..self.split_count, at);
                 self.split_count -= 1;
-                seams
+                pieces
             }
-            None => Seams::NONE,
+            None => 1,
         }
     }
 
-    /// The seams of a block in use at `address`.
-    fn seams_of(&self, address: usize) -> Seams {
+    /// The mappings a block in use at `address` spans.
+    fn pieces_of(&self, address: usize) -> u32 {
         let tracked = &self.split[..self.split_count];
         tracked
             .iter()
             .find(|&&(a, _)| a == address)
-            .map_or(Seams::NONE, |&(_, seams)| seams)
+            .map_or(1, |&(_, pieces)| pieces)
     }
 
     fn map_fresh(&mut self, len: usize) -> *mut u8 {
@@ -297,7 +282,11 @@ impl Cache {
         if block.is_null() {
             return block;
         }
-        self.lend(Block::whole(len, block as usize))
+        self.lend(Block {
+            len,
+            address: block as usize,
+            pieces: 1,
+        })
     }
 }
 
@@ -524,10 +513,14 @@ mod tests {
             (cache.live, cache.idle, cache.high),
             (4 * MIB, MIB, 5 * MIB)
         );
-        let tail = Block::whole(MIB, a as usize + MIB);
+        let tail = Block {
+            len: MIB,
+            address: a as usize + MIB,
+            pieces: 1,
+        };
         assert_eq!(cache.blocks[..cache.count], [tail]);
         // The block spans the two mappings it was moved from, at most.
-        assert_eq!(cache.seams_of(c as usize).pieces(), 2);
+        assert_eq!(cache.pieces_of(c as usize), 2);
         fill(c, 4 * MIB, 1);
         cache.keep(4 * MIB, c);
     }
@@ -591,7 +584,7 @@ mod tests {
     #[test]
     fn a_freed_block_of_too_many_mappings_goes_back() {
         let mut cache = Cache::new();
-        let count = seams::MOST_SEAMS + 2;
+        let count = MOST_PIECES as usize + 1;
         let blocks: Vec<_> = (0..count).map(|_| cache.take(MIB).0).collect();
         for (i, &block) in blocks.iter().enumerate() {
             fill(block, MIB, i as u8);
@@ -610,7 +603,7 @@ mod tests {
             .collect();
         seen.sort_unstable();
         assert_eq!(seen, (0..count as u8).collect::<Vec<_>>());
-        assert!(cache.seams_of(big as usize).too_many());
+        assert_eq!(cache.pieces_of(big as usize), MOST_PIECES + 1);
         cache.keep(count * MIB, big);
         assert_eq!(
             (cache.count, cache.idle, cache.live, cache.split_count),
