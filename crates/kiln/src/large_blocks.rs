@@ -15,11 +15,19 @@
 //! growing others, as this allocator did before, faulted in 4 to 15 MiB of pages again at every
 //! step of the ResNet preset, whose tensors of 1.5, 3 and 6 MiB are live at different times.
 //! Moved pages do not always merge into one kernel mapping, so each block counts the mappings
-//! it spans (at most) and one of more than [`MOST_PIECES`] goes back to the kernel when freed:
-//! the process's mappings stay few (`vm.max_map_count` is 65,530). Blocks of 2 MiB and more ask
-//! for transparent huge pages: fewer, cheaper faults the first time.
+//! it spans (at most: its seams) and one of too many goes back to the kernel when freed:
+//! the process's mappings stay few (`vm.max_map_count` is 65,530). The live peak that bounds the
+//! mapped total is that of the last two windows of [`WINDOW`] requests, and cached blocks go
+//! back while the total is past it: with every page kept, a one-off peak (a validation pass, a
+//! checkpoint written) would otherwise hold its memory for the rest of a run (the character
+//! model's crept from 190 to 213 MiB over its epochs). Blocks of 2 MiB and more ask for
+//! transparent huge pages: fewer, cheaper faults the first time.
+
+mod seams;
 
 use std::alloc::{GlobalAlloc, Layout, System};
+
+use seams::Seams;
 use std::ptr;
 use std::sync::{Mutex, MutexGuard};
 
@@ -30,10 +38,9 @@ const SLOTS: usize = 32;
 /// Blocks in use that span several kernel mappings, tracked at most this many (past that, no
 /// block is assembled from others).
 const SPLIT_SLOTS: usize = 256;
-/// A freed block that spans more kernel mappings than this goes back to the kernel: moved pages
-/// do not always merge into one mapping, and a process may hold at most 65,530
-/// (`vm.max_map_count`).
-const MOST_PIECES: u32 = 8;
+/// Requests per window over which the live peak that bounds the mapped total is taken: a
+/// training step of the character model makes about 40, one of the ResNet preset about 28.
+const WINDOW: usize = 1024;
 /// The page size mappings are rounded to.
 const PAGE: usize = 4096;
 /// Mappings from this size on ask for transparent huge pages.
@@ -42,20 +49,34 @@ const HUGE: usize = 2 << 20;
 /// behaviour, which the binary sets at 32 MiB), so that a one-off buffer is not held.
 const KEEP_AT_MOST: usize = 64 << 20;
 
-/// A large block: its bytes, its address and how many kernel mappings it spans at most.
+/// A large block: its bytes, its address and where the kernel mappings it spans meet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Block {
     len: usize,
     address: usize,
-    pieces: u32,
+    seams: Seams,
 }
 
 impl Block {
     const NONE: Self = Self {
         len: 0,
         address: 0,
-        pieces: 0,
+        seams: Seams::NONE,
     };
+
+    /// A block of one mapping.
+    fn whole(len: usize, address: usize) -> Self {
+        Self {
+            len,
+            address,
+            seams: Seams::NONE,
+        }
+    }
+}
+
+/// Pages in `bytes` (a multiple of the page size), as a seam's offset.
+fn pages(bytes: usize) -> u32 {
+    u32::try_from(bytes / PAGE).unwrap_or(u32::MAX)
 }
 
 /// The freed large blocks and the byte counts that bound them.
@@ -64,16 +85,20 @@ struct Cache {
     blocks: [Block; SLOTS],
     /// Blocks in `blocks`.
     count: usize,
-    /// `(address, pieces)` of the blocks in use that span several mappings.
-    split: [(usize, u32); SPLIT_SLOTS],
+    /// `(address, seams)` of the blocks in use that span several mappings.
+    split: [(usize, Seams); SPLIT_SLOTS],
     /// Entries in `split`.
     split_count: usize,
     /// Bytes in `blocks`.
     idle: usize,
     /// Bytes of large blocks in use.
     live: usize,
-    /// The most bytes of large blocks ever in use at once.
+    /// The most bytes of large blocks in use at once in this window of requests.
     high: usize,
+    /// The same for the window before.
+    earlier_high: usize,
+    /// Requests so far.
+    takes: usize,
 }
 
 impl Cache {
@@ -81,25 +106,31 @@ impl Cache {
         Self {
             blocks: [Block::NONE; SLOTS],
             count: 0,
-            split: [(0, 0); SPLIT_SLOTS],
+            split: [(0, Seams::NONE); SPLIT_SLOTS],
             split_count: 0,
             idle: 0,
             live: 0,
             high: 0,
+            earlier_high: 0,
+            takes: 0,
         }
     }
 
     /// A block of `len` bytes (a multiple of the page size) and whether it is fresh (and so
     /// zeroed); null if the kernel refuses the memory.
     fn take(&mut self, len: usize) -> (*mut u8, bool) {
+        self.takes += 1;
+        if self.takes.is_multiple_of(WINDOW) {
+            self.next_window();
+        }
         let room = self.split_count < SPLIT_SLOTS;
-        let usable = |b: &Block| b.pieces == 1 || room;
+        let usable = |b: &Block| b.seams == Seams::NONE || room;
         let cached = &self.blocks[..self.count];
         if let Some(at) = cached.iter().rposition(|b| b.len == len && usable(b)) {
             let block = self.remove(at);
             return (self.lend(block), false);
         }
-        let bound = self.high.max(self.live + len);
+        let bound = self.peak().max(self.live + len);
         if self.live + self.idle + len <= bound {
             return (self.map_fresh(len), true);
         }
@@ -113,9 +144,14 @@ impl Cache {
             self.store(Block {
                 len: block.len - len,
                 address: block.address + len,
-                ..block
+                seams: block.seams.tail(pages(len)),
             });
-            return (self.lend(Block { len, ..block }), false);
+            let head = Block {
+                len,
+                seams: block.seams.head(pages(len)),
+                ..block
+            };
+            return (self.lend(head), false);
         }
         if room {
             // Every cached block is smaller: move their pages into one new range.
@@ -130,6 +166,24 @@ impl Cache {
         (self.map_fresh(len), true)
     }
 
+    /// The bound on the mapped total: the most bytes in use at once over this window of requests
+    /// and the one before.
+    fn peak(&self) -> usize {
+        self.high.max(self.earlier_high)
+    }
+
+    /// Starts a window of requests; cached blocks go back, oldest first, while the mapped total
+    /// is past the peak of the last two windows. A one-off peak (a validation pass, a
+    /// checkpoint being written) so does not hold its memory for the rest of the run.
+    fn next_window(&mut self) {
+        self.earlier_high = self.high;
+        self.high = self.live;
+        while self.count > 0 && self.live + self.idle > self.peak() {
+            let block = self.remove(0);
+            unmap(block.address as *mut u8, block.len);
+        }
+    }
+
     /// A block of `len` bytes built from the cached blocks (largest first), whose pages
     /// `mremap` moves into a new range without copying them or faulting them in again; what
     /// the cached blocks do not cover is fresh. The last block moved may leave a tail cached.
@@ -140,41 +194,42 @@ impl Cache {
         if range.is_null() {
             return (range, true);
         }
-        let (mut filled, mut pieces) = (0, 0);
+        let (mut filled, mut seams, mut moved_any) = (0, Seams::NONE, false);
         while filled < len {
             let Some(largest) = (0..self.count).max_by_key(|&i| self.blocks[i].len) else {
                 break;
             };
             let block = self.remove(largest);
             let part = block.len.min(len - filled);
+            moved_any = true;
             // SAFETY: `part` bytes of a cached block nothing uses, moved over part of `range`,
             // which this function owns.
             if !unsafe { move_pages(block.address as *mut u8, range.add(filled), part) } {
                 unmap(block.address as *mut u8, block.len);
-                // Some of its pages may have moved: count the whole range as pieces.
-                pieces = MOST_PIECES + 1;
+                // Where its pages went is unknown: count the range as too many mappings.
+                seams = Seams::TOO_MANY;
                 break;
             }
             if part < block.len {
                 self.store(Block {
                     len: block.len - part,
                     address: block.address + part,
-                    ..block
+                    seams: block.seams.tail(pages(part)),
                 });
             }
+            seams.append(pages(filled), &block.seams.head(pages(part)));
             filled += part;
-            pieces += block.pieces;
         }
-        let fresh = pieces == 0;
-        if filled < len && !fresh {
-            pieces += 1;
+        if moved_any && filled < len {
+            // The rest of the range: its own mapping's pages, fresh.
+            seams.append(pages(filled), &Seams::NONE);
         }
         let block = Block {
             len,
             address: range as usize,
-            pieces: pieces.max(1),
+            seams,
         };
-        (self.lend(block), fresh)
+        (self.lend(block), !moved_any)
     }
 
     /// `block` (`old_len` bytes in use) resized to `new_len` bytes, its contents kept: by the
@@ -182,16 +237,11 @@ impl Cache {
     /// a block from [`Cache::take`], the old one given back. Null if the kernel refuses the
     /// memory.
     fn resize(&mut self, block: *mut u8, old_len: usize, new_len: usize) -> *mut u8 {
-        let pieces = self.pieces_of(block as usize);
-        if pieces == 1
+        if self.seams_of(block as usize) == Seams::NONE
             && let Some(moved) = grow(block, old_len, new_len)
         {
             self.live -= old_len;
-            return self.lend(Block {
-                len: new_len,
-                address: moved as usize,
-                pieces: 1,
-            });
+            return self.lend(Block::whole(new_len, moved as usize));
         }
         let (moved, _) = self.take(new_len);
         if !moved.is_null() {
@@ -207,18 +257,18 @@ impl Cache {
     }
 
     /// Keeps a freed block for reuse, giving back the oldest when every slot is taken (and a
-    /// block over [`KEEP_AT_MOST`] bytes or [`MOST_PIECES`] mappings at once).
+    /// block over [`KEEP_AT_MOST`] bytes or of too many mappings, [`Seams::too_many`], at once).
     fn keep(&mut self, len: usize, block: *mut u8) {
         self.live -= len;
-        let pieces = self.forget(block as usize);
-        if len > KEEP_AT_MOST || pieces > MOST_PIECES {
+        let seams = self.forget(block as usize);
+        if len > KEEP_AT_MOST || seams.too_many() {
             unmap(block, len);
             return;
         }
         self.store(Block {
             len,
             address: block as usize,
-            pieces,
+            seams,
         });
     }
 
@@ -243,10 +293,10 @@ impl Cache {
         block
     }
 
-    /// Counts `block` as in use (tracking its pieces when it has several); its address.
+    /// Counts `block` as in use (tracking its seams when it has any); its address.
     fn lend(&mut self, block: Block) -> *mut u8 {
-        if block.pieces > 1 {
-            self.split[self.split_count] = (block.address, block.pieces);
+        if block.seams != Seams::NONE {
+            self.split[self.split_count] = (block.address, block.seams);
             self.split_count += 1;
         }
         self.live += block.len;
@@ -254,27 +304,27 @@ impl Cache {
         block.address as *mut u8
     }
 
-    /// The mappings a block in use at `address` spans, no longer tracked.
-    fn forget(&mut self, address: usize) -> u32 {
+    /// The seams of a block in use at `address`, no longer tracked.
+    fn forget(&mut self, address: usize) -> Seams {
         let tracked = &self.split[..self.split_count];
         match tracked.iter().position(|&(a, _)| a == address) {
             Some(at) => {
-                let pieces = tracked[at].1;
+                let seams = tracked[at].1;
                 self.split.copy_within(at + 1..self.split_count, at);
                 self.split_count -= 1;
-                pieces
+                seams
             }
-            None => 1,
+            None => Seams::NONE,
         }
     }
 
-    /// The mappings a block in use at `address` spans.
-    fn pieces_of(&self, address: usize) -> u32 {
+    /// The seams of a block in use at `address`.
+    fn seams_of(&self, address: usize) -> Seams {
         let tracked = &self.split[..self.split_count];
         tracked
             .iter()
             .find(|&&(a, _)| a == address)
-            .map_or(1, |&(_, pieces)| pieces)
+            .map_or(Seams::NONE, |&(_, seams)| seams)
     }
 
     fn map_fresh(&mut self, len: usize) -> *mut u8 {
@@ -282,11 +332,7 @@ impl Cache {
         if block.is_null() {
             return block;
         }
-        self.lend(Block {
-            len,
-            address: block as usize,
-            pieces: 1,
-        })
+        self.lend(Block::whole(len, block as usize))
     }
 }
 
@@ -451,11 +497,6 @@ mod tests {
         unsafe { ptr::write_bytes(block, byte, len) };
     }
 
-    /// Whether the `len` bytes at `block` all hold `byte`.
-    fn holds(block: *mut u8, len: usize, byte: u8) -> bool {
-        bytes(block, len).iter().all(|&v| v == byte)
-    }
-
     fn bytes<'a>(block: *mut u8, len: usize) -> &'a [u8] {
         // SAFETY: a block of at least `len` bytes that the test owns.
         unsafe { std::slice::from_raw_parts(block, len) }
@@ -494,45 +535,34 @@ mod tests {
         );
         fill(c, MIB, 1);
         fill(d, MIB, 2);
-        assert!(holds(c, MIB, 1));
+        assert!(bytes(c, MIB).iter().all(|&v| v == 1));
         cache.keep(MIB, c);
         cache.keep(MIB, d);
     }
 
-    /// A cache holding two freed blocks, `a` of 2 MiB filled with `a_byte` and `b` of 3 MiB
-    /// with `b_byte` (5 MiB, the live peak).
-    fn two_cached_blocks(a_byte: u8, b_byte: u8) -> (Cache, *mut u8, *mut u8) {
+    #[test]
+    fn past_the_live_peak_smaller_blocks_are_moved_into_one_with_their_contents() {
         let mut cache = Cache::new();
         let (a, _) = cache.take(2 * MIB);
         let (b, _) = cache.take(3 * MIB);
-        fill(a, 2 * MIB, a_byte);
-        fill(b, 3 * MIB, b_byte);
+        fill(a, 2 * MIB, 7);
+        fill(b, 3 * MIB, 8);
         cache.keep(2 * MIB, a);
         cache.keep(3 * MIB, b);
-        (cache, a, b)
-    }
-
-    #[test]
-    fn past_the_live_peak_smaller_blocks_are_moved_into_one_with_their_contents() {
-        let (mut cache, a, _) = two_cached_blocks(7, 8);
         // 4 MiB fresh would take the total to 9 MiB, past the peak of 5: the 3 MiB block's pages
         // first, then the first 1 MiB of the 2 MiB block's, whose last 1 MiB stays cached.
         let (c, fresh) = cache.take(4 * MIB);
         assert!(!fresh && !c.is_null());
-        assert!(holds(c, 3 * MIB, 8));
-        assert!(holds(c.wrapping_add(3 * MIB), MIB, 7));
+        assert!(bytes(c, 3 * MIB).iter().all(|&v| v == 8));
+        assert!(bytes(c.wrapping_add(3 * MIB), MIB).iter().all(|&v| v == 7));
         assert_eq!(
             (cache.live, cache.idle, cache.high),
             (4 * MIB, MIB, 5 * MIB)
         );
-        let tail = Block {
-            len: MIB,
-            address: a as usize + MIB,
-            pieces: 1,
-        };
+        let tail = Block::whole(MIB, a as usize + MIB);
         assert_eq!(cache.blocks[..cache.count], [tail]);
         // The block spans the two mappings it was moved from, at most.
-        assert_eq!(cache.pieces_of(c as usize), 2);
+        assert_eq!(cache.seams_of(c as usize).pieces(), 2);
         fill(c, 4 * MIB, 1);
         cache.keep(4 * MIB, c);
     }
@@ -555,7 +585,13 @@ mod tests {
 
     #[test]
     fn a_block_assembled_from_several_mappings_moves_and_resizes_with_its_contents() {
-        let (mut cache, _, _) = two_cached_blocks(1, 2);
+        let mut cache = Cache::new();
+        let (a, _) = cache.take(2 * MIB);
+        let (b, _) = cache.take(3 * MIB);
+        fill(a, 2 * MIB, 1);
+        fill(b, 3 * MIB, 2);
+        cache.keep(2 * MIB, a);
+        cache.keep(3 * MIB, b);
         // 3 MiB of `b` and 1 MiB of `a`, made two mappings for certain: the kernel may merge
         // moved pages into one, but not ranges that differ in their huge-page advice.
         let (c, _) = cache.take(4 * MIB);
@@ -566,14 +602,22 @@ mod tests {
         // 5 MiB from `c` (moved piece by piece) and the 1 MiB left of `a`.
         let (d, fresh) = cache.take(5 * MIB);
         assert!(!fresh);
-        assert!(holds(d, 3 * MIB, 2));
-        assert!(holds(d.wrapping_add(3 * MIB), 2 * MIB, 1));
+        assert!(bytes(d, 3 * MIB).iter().all(|&v| v == 2));
+        assert!(
+            bytes(d.wrapping_add(3 * MIB), 2 * MIB)
+                .iter()
+                .all(|&v| v == 1)
+        );
         assert_eq!((cache.live, cache.idle, cache.count), (5 * MIB, 0, 0));
         // Resized, it is copied: `mremap` does not resize across mappings.
         let e = cache.resize(d, 5 * MIB, 8 * MIB);
         assert!(!e.is_null());
-        assert!(holds(e, 3 * MIB, 2));
-        assert!(holds(e.wrapping_add(3 * MIB), 2 * MIB, 1));
+        assert!(bytes(e, 3 * MIB).iter().all(|&v| v == 2));
+        assert!(
+            bytes(e.wrapping_add(3 * MIB), 2 * MIB)
+                .iter()
+                .all(|&v| v == 1)
+        );
         fill(e, 8 * MIB, 3);
         assert_eq!((cache.live, cache.idle), (8 * MIB, 0));
         cache.keep(8 * MIB, e);
@@ -582,7 +626,7 @@ mod tests {
     #[test]
     fn a_freed_block_of_too_many_mappings_goes_back() {
         let mut cache = Cache::new();
-        let count = MOST_PIECES as usize + 1;
+        let count = seams::MOST_SEAMS + 2;
         let blocks: Vec<_> = (0..count).map(|_| cache.take(MIB).0).collect();
         for (i, &block) in blocks.iter().enumerate() {
             fill(block, MIB, i as u8);
@@ -601,7 +645,7 @@ mod tests {
             .collect();
         seen.sort_unstable();
         assert_eq!(seen, (0..count as u8).collect::<Vec<_>>());
-        assert_eq!(cache.pieces_of(big as usize), MOST_PIECES + 1);
+        assert!(cache.seams_of(big as usize).too_many());
         cache.keep(count * MIB, big);
         assert_eq!(
             (cache.count, cache.idle, cache.live, cache.split_count),
@@ -617,11 +661,29 @@ mod tests {
         cache.keep(2 * MIB, a);
         let (b, fresh) = cache.take(4 * MIB);
         assert!(!fresh && !b.is_null());
-        assert!(holds(b, 2 * MIB, 7));
-        assert!(holds(b.wrapping_add(2 * MIB), 2 * MIB, 0));
+        assert!(bytes(b, 2 * MIB).iter().all(|&v| v == 7));
+        assert!(
+            bytes(b.wrapping_add(2 * MIB), 2 * MIB)
+                .iter()
+                .all(|&v| v == 0)
+        );
         fill(b, 4 * MIB, 1);
         assert_eq!((cache.live, cache.idle, cache.high), (4 * MIB, 0, 4 * MIB));
         cache.keep(4 * MIB, b);
+    }
+
+    #[test]
+    fn a_peak_two_windows_old_no_longer_holds_its_memory() {
+        let mut cache = Cache::new();
+        let (big, _) = cache.take(8 * MIB);
+        cache.keep(8 * MIB, big);
+        // Steps that need 1 MiB at a time: split from the 8 MiB block, then reused.
+        for _ in 0..2 * WINDOW {
+            let (block, _) = cache.take(MIB);
+            cache.keep(MIB, block);
+        }
+        assert_eq!((cache.live, cache.peak()), (0, MIB));
+        assert!(cache.idle <= MIB, "{} bytes still cached", cache.idle);
     }
 
     #[test]
