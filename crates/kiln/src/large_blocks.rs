@@ -497,6 +497,11 @@ mod tests {
         unsafe { ptr::write_bytes(block, byte, len) };
     }
 
+    /// Whether the `len` bytes at `block` all hold `byte`.
+    fn holds(block: *mut u8, len: usize, byte: u8) -> bool {
+        bytes(block, len).iter().all(|&v| v == byte)
+    }
+
     fn bytes<'a>(block: *mut u8, len: usize) -> &'a [u8] {
         // SAFETY: a block of at least `len` bytes that the test owns.
         unsafe { std::slice::from_raw_parts(block, len) }
@@ -535,26 +540,33 @@ mod tests {
         );
         fill(c, MIB, 1);
         fill(d, MIB, 2);
-        assert!(bytes(c, MIB).iter().all(|&v| v == 1));
+        assert!(holds(c, MIB, 1));
         cache.keep(MIB, c);
         cache.keep(MIB, d);
     }
 
-    #[test]
-    fn past_the_live_peak_smaller_blocks_are_moved_into_one_with_their_contents() {
+    /// A cache holding two freed blocks, `a` of 2 MiB filled with `a_byte` and `b` of 3 MiB
+    /// with `b_byte` (5 MiB, the live peak).
+    fn two_cached_blocks(a_byte: u8, b_byte: u8) -> (Cache, *mut u8, *mut u8) {
         let mut cache = Cache::new();
         let (a, _) = cache.take(2 * MIB);
         let (b, _) = cache.take(3 * MIB);
-        fill(a, 2 * MIB, 7);
-        fill(b, 3 * MIB, 8);
+        fill(a, 2 * MIB, a_byte);
+        fill(b, 3 * MIB, b_byte);
         cache.keep(2 * MIB, a);
         cache.keep(3 * MIB, b);
+        (cache, a, b)
+    }
+
+    #[test]
+    fn past_the_live_peak_smaller_blocks_are_moved_into_one_with_their_contents() {
+        let (mut cache, a, _) = two_cached_blocks(7, 8);
         // 4 MiB fresh would take the total to 9 MiB, past the peak of 5: the 3 MiB block's pages
         // first, then the first 1 MiB of the 2 MiB block's, whose last 1 MiB stays cached.
         let (c, fresh) = cache.take(4 * MIB);
         assert!(!fresh && !c.is_null());
-        assert!(bytes(c, 3 * MIB).iter().all(|&v| v == 8));
-        assert!(bytes(c.wrapping_add(3 * MIB), MIB).iter().all(|&v| v == 7));
+        assert!(holds(c, 3 * MIB, 8));
+        assert!(holds(c.wrapping_add(3 * MIB), MIB, 7));
         assert_eq!(
             (cache.live, cache.idle, cache.high),
             (4 * MIB, MIB, 5 * MIB)
@@ -585,13 +597,7 @@ mod tests {
 
     #[test]
     fn a_block_assembled_from_several_mappings_moves_and_resizes_with_its_contents() {
-        let mut cache = Cache::new();
-        let (a, _) = cache.take(2 * MIB);
-        let (b, _) = cache.take(3 * MIB);
-        fill(a, 2 * MIB, 1);
-        fill(b, 3 * MIB, 2);
-        cache.keep(2 * MIB, a);
-        cache.keep(3 * MIB, b);
+        let (mut cache, _, _) = two_cached_blocks(1, 2);
         // 3 MiB of `b` and 1 MiB of `a`, made two mappings for certain: the kernel may merge
         // moved pages into one, but not ranges that differ in their huge-page advice.
         let (c, _) = cache.take(4 * MIB);
@@ -602,22 +608,14 @@ mod tests {
         // 5 MiB from `c` (moved piece by piece) and the 1 MiB left of `a`.
         let (d, fresh) = cache.take(5 * MIB);
         assert!(!fresh);
-        assert!(bytes(d, 3 * MIB).iter().all(|&v| v == 2));
-        assert!(
-            bytes(d.wrapping_add(3 * MIB), 2 * MIB)
-                .iter()
-                .all(|&v| v == 1)
-        );
+        assert!(holds(d, 3 * MIB, 2));
+        assert!(holds(d.wrapping_add(3 * MIB), 2 * MIB, 1));
         assert_eq!((cache.live, cache.idle, cache.count), (5 * MIB, 0, 0));
         // Resized, it is copied: `mremap` does not resize across mappings.
         let e = cache.resize(d, 5 * MIB, 8 * MIB);
         assert!(!e.is_null());
-        assert!(bytes(e, 3 * MIB).iter().all(|&v| v == 2));
-        assert!(
-            bytes(e.wrapping_add(3 * MIB), 2 * MIB)
-                .iter()
-                .all(|&v| v == 1)
-        );
+        assert!(holds(e, 3 * MIB, 2));
+        assert!(holds(e.wrapping_add(3 * MIB), 2 * MIB, 1));
         fill(e, 8 * MIB, 3);
         assert_eq!((cache.live, cache.idle), (8 * MIB, 0));
         cache.keep(8 * MIB, e);
@@ -661,12 +659,8 @@ mod tests {
         cache.keep(2 * MIB, a);
         let (b, fresh) = cache.take(4 * MIB);
         assert!(!fresh && !b.is_null());
-        assert!(bytes(b, 2 * MIB).iter().all(|&v| v == 7));
-        assert!(
-            bytes(b.wrapping_add(2 * MIB), 2 * MIB)
-                .iter()
-                .all(|&v| v == 0)
-        );
+        assert!(holds(b, 2 * MIB, 7));
+        assert!(holds(b.wrapping_add(2 * MIB), 2 * MIB, 0));
         fill(b, 4 * MIB, 1);
         assert_eq!((cache.live, cache.idle, cache.high), (4 * MIB, 0, 4 * MIB));
         cache.keep(4 * MIB, b);
