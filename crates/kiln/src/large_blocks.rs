@@ -20,7 +20,7 @@
 //! mapped total is that of the last two windows of [`WINDOW`] requests, and cached blocks go
 //! back while the total is past it: with every page kept, a one-off peak (a validation pass, a
 //! checkpoint written) would otherwise hold its memory for the rest of a run (the character
-//! model's crept from 190 to 213 MiB over its epochs). Blocks of 2 MiB and more ask for
+//! model's crept from 185 to 207-213 MiB over its epochs). Blocks of 2 MiB and more ask for
 //! transparent huge pages: fewer, cheaper faults the first time.
 
 mod seams;
@@ -306,25 +306,26 @@ impl Cache {
 
     /// The seams of a block in use at `address`, no longer tracked.
     fn forget(&mut self, address: usize) -> Seams {
-        let tracked = &self.split[..self.split_count];
-        match tracked.iter().position(|&(a, _)| a == address) {
-            Some(at) => {
-                let seams = tracked[at].1;
-                self.split.copy_within(at + 1..self.split_count, at);
-                self.split_count -= 1;
-                seams
-            }
-            None => Seams::NONE,
-        }
+        let Some(at) = self.tracked(address) else {
+            return Seams::NONE;
+        };
+        let seams = self.split[at].1;
+        self.split.copy_within(at + 1..self.split_count, at);
+        self.split_count -= 1;
+        seams
     }
 
     /// The seams of a block in use at `address`.
     fn seams_of(&self, address: usize) -> Seams {
-        let tracked = &self.split[..self.split_count];
-        tracked
+        self.tracked(address)
+            .map_or(Seams::NONE, |at| self.split[at].1)
+    }
+
+    /// Where `split` tracks the block in use at `address`, if it does.
+    fn tracked(&self, address: usize) -> Option<usize> {
+        self.split[..self.split_count]
             .iter()
-            .find(|&&(a, _)| a == address)
-            .map_or(Seams::NONE, |&(_, seams)| seams)
+            .position(|&(a, _)| a == address)
     }
 
     fn map_fresh(&mut self, len: usize) -> *mut u8 {
