@@ -259,13 +259,29 @@ fn forward_part(
     reverse: bool,
     keep: bool,
 ) -> (Vec<f32>, Part) {
-    let mut acts = project(i, &rows);
     let d = Dims {
         batch: rows.len(),
         ..i.dims
     };
     let h = d.hidden;
     let h0 = &i.h0[rows.start * h..rows.end * h];
+    if let (Cell::Lstm, false) = (cell, keep)
+        && let Some(panels) = kernels::LstmPanels::new(&i.w_in, &i.w, i.features, d)
+    {
+        let x = &i.x[rows.start * d.time * i.features..rows.end * d.time * i.features];
+        let c0 = &i.c0[rows.start * h..rows.end * h];
+        let out = kernels::lstm_infer(x, &panels, &i.b_in, h0, c0, d, reverse);
+        let tape = Tape::Lstm(kernels::LstmTape::default());
+        return (
+            out,
+            Part {
+                rows,
+                acts: Vec::new(),
+                tape,
+            },
+        );
+    }
+    let mut acts = project(i, &rows);
     let (out, tape) = match cell {
         Cell::Lstm => {
             let c0 = &i.c0[rows.start * h..rows.end * h];

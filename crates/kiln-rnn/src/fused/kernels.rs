@@ -7,11 +7,13 @@
 //! `(i, f, g, o)`, GRU `(r, z, n)`. A `reverse` kernel reads the steps from last to first and
 //! still writes its outputs in time order.
 
+use super::gate_tiles::{MIN_ROW_STEPS, PackedGates};
 use super::math::tanh_in_place;
 use super::rows::{
     gru_cell_grad_row, gru_cell_row, lstm_cell_grad_row, lstm_cell_row, lstm_hidden_row,
 };
 use kiln_kernels::matmul::{View, matmul, matmul_unpacked};
+use std::ops::Range;
 
 /// Sizes of one fused call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,6 +148,14 @@ fn previous_states(out: &[f32], h0: &[f32], d: Dims, steps: usize, reverse: bool
     h_prev
 }
 
+/// Whether the initial hidden state is all zeros, so that the first step's recurrent product
+/// can be skipped: it would add zeros (`+0`) to the gates, which changes at most the sign of a
+/// zero gate, and the sigmoid and tanh of either zero are the same (a classifier's sequences and
+/// a language model's first chunk start so; 1/28 of the LSTM reference model's products).
+fn starts_at_zero(h0: &[f32]) -> bool {
+    h0.iter().all(|&v| v == 0.0)
+}
+
 /// The forward output and initial state of one call, which the backward pass reads again.
 #[derive(Debug, Clone, Copy)]
 pub struct Forward<'a> {
@@ -170,7 +180,7 @@ pub fn column_sums(data: &[f32], cols: usize) -> Vec<f32> {
 /// output). The `tanh` of each cell state is computed again in the backward pass (the same
 /// function on the same values, so the same bits) rather than kept, and the previous hidden
 /// states are read from the output: 15 MB less each for the character model.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct LstmTape {
     /// Cell state after each step, `[batch, time, hidden]`.
     cells: Vec<f32>,
@@ -202,20 +212,37 @@ pub fn lstm_forward(
     let mut out = vec![0.0; batch * (time + 1) * hidden];
     let mut h = h0.to_vec();
     let mut c = c0.to_vec();
-    for t in d.order(reverse) {
-        step_product(acts, &h, w, t, d, g4);
-        for b in 0..batch {
-            let at = (b * time + t) * g4;
-            let st = (b * time + t) * hidden;
-            let hb = b * hidden;
-            let ot = (b * (time + 1) + t) * hidden;
-            lstm_cell_row(
-                &mut acts[at..at + g4],
-                &mut c[hb..hb + hidden],
-                keep.then(|| &mut cells[st..st + hidden]),
-                &mut h[hb..hb + hidden],
-                &mut out[ot..ot + hidden],
-            );
+    let tiles = (batch * time >= MIN_ROW_STEPS)
+        .then(|| PackedGates::new(w, hidden, hidden))
+        .flatten();
+    // With the tiles, each group of rows runs its cell step right after its product.
+    let groups: Vec<Range<usize>> = match &tiles {
+        Some(tiles) => tiles.row_groups(batch).collect(),
+        None => vec![0..batch],
+    };
+    let zero_start = starts_at_zero(h0);
+    for (s, t) in d.order(reverse).into_iter().enumerate() {
+        for rows in &groups {
+            match &tiles {
+                _ if s == 0 && zero_start => {}
+                Some(tiles) => {
+                    tiles.add_product(&mut acts[t * g4..], time * g4, &h, hidden, rows.clone())
+                }
+                None => step_product(acts, &h, w, t, d, g4),
+            }
+            for b in rows.clone() {
+                let at = (b * time + t) * g4;
+                let st = (b * time + t) * hidden;
+                let hb = b * hidden;
+                let ot = (b * (time + 1) + t) * hidden;
+                lstm_cell_row(
+                    &mut acts[at..at + g4],
+                    &mut c[hb..hb + hidden],
+                    keep.then(|| &mut cells[st..st + hidden]),
+                    &mut h[hb..hb + hidden],
+                    &mut out[ot..ot + hidden],
+                );
+            }
         }
     }
     for b in 0..batch {
@@ -225,6 +252,94 @@ pub fn lstm_forward(
     let c0 = if keep { c0.to_vec() } else { Vec::new() };
     let tape = LstmTape { cells, c0 };
     (out, tape)
+}
+
+/// An LSTM's weights packed for [`lstm_infer`].
+#[derive(Debug, Clone)]
+pub struct LstmPanels {
+    /// The input weight `[features, 4 hidden]`.
+    w_in: PackedGates,
+    /// The recurrent weight `[hidden, 4 hidden]`.
+    w: PackedGates,
+}
+
+impl LstmPanels {
+    /// Packs both weights for a call of `d` (`features` per step), or `None` where the tiles do
+    /// not run (see [`PackedGates::new`]) or the call is too short to repay the packing.
+    pub fn new(w_in: &[f32], w: &[f32], features: usize, d: Dims) -> Option<Self> {
+        if d.batch * d.time < MIN_ROW_STEPS {
+            return None;
+        }
+        Some(Self {
+            w_in: PackedGates::new(w_in, features, d.hidden)?,
+            w: PackedGates::new(w, d.hidden, d.hidden)?,
+        })
+    }
+}
+
+/// LSTM inference: [`lstm_forward`]'s output, bit for bit, with no tape and no projection of
+/// the whole input first. For each step and group of rows, the group's gates are summed in a
+/// small buffer (`x_t · w_in`, plus `b_in`, plus `h · w`, in the order gemm and
+/// [`lstm_forward`] add them) and go through the cell step at once, so that nothing of
+/// `[batch, time, 4 hidden]` is written (7 MB per thread for the LSTM reference model's batch
+/// of 256).
+pub fn lstm_infer(
+    x: &[f32],
+    panels: &LstmPanels,
+    b_in: &[f32],
+    h0: &[f32],
+    c0: &[f32],
+    d: Dims,
+    reverse: bool,
+) -> Vec<f32> {
+    let Dims {
+        batch,
+        time,
+        hidden,
+    } = d;
+    let (g4, features) = (4 * hidden, panels.w_in.inputs());
+    let mut out = vec![0.0; batch * (time + 1) * hidden];
+    let mut h = h0.to_vec();
+    let mut c = c0.to_vec();
+    let mut gates = vec![0.0; panels.w.most_rows() * g4];
+    let groups: Vec<Range<usize>> = panels.w.row_groups(batch).collect();
+    let zero_start = starts_at_zero(h0);
+    for (s, t) in d.order(reverse).into_iter().enumerate() {
+        for rows in &groups {
+            let (first, count) = (rows.start, rows.len());
+            let gates = &mut gates[..count * g4];
+            gates.fill(0.0);
+            let x_t = &x[(first * time + t) * features..];
+            panels
+                .w_in
+                .add_product(gates, g4, x_t, time * features, 0..count);
+            for row in gates.chunks_exact_mut(g4) {
+                for (g, b) in row.iter_mut().zip(b_in) {
+                    *g += b;
+                }
+            }
+            if s > 0 || !zero_start {
+                let h_rows = &h[first * hidden..];
+                panels.w.add_product(gates, g4, h_rows, hidden, 0..count);
+            }
+            for (row, b) in gates.chunks_exact_mut(g4).zip(rows.clone()) {
+                let hb = b * hidden;
+                let ot = (b * (time + 1) + t) * hidden;
+                lstm_cell_row(
+                    row,
+                    &mut c[hb..hb + hidden],
+                    None,
+                    &mut h[hb..hb + hidden],
+                    &mut out[ot..ot + hidden],
+                );
+            }
+        }
+    }
+    for b in 0..batch {
+        let ot = (b * (time + 1) + time) * hidden;
+        out[ot..ot + hidden].copy_from_slice(&c[b * hidden..(b + 1) * hidden]);
+    }
+    out
 }
 
 /// Gradients of one fused call: input projection, recurrent weight, optional recurrent bias and

@@ -10,6 +10,7 @@
 mod composed;
 #[cfg(any(feature = "flex", feature = "ndarray"))]
 mod extension;
+mod gate_tiles;
 mod kernels;
 mod math;
 mod rows;

@@ -183,3 +183,39 @@ fn an_untracked_input_still_gives_the_weight_gradients() {
         assert_close(fused_w, ref_w, 3e-5, &format!("{cell:?}: d w"));
     }
 }
+
+#[test]
+fn lstm_inference_gives_the_training_forward_bit_for_bit() {
+    // Off autodiff the LSTM sums its gates in register tiles without a tape (where the CPU has
+    // them and the width is whole vectors: 48 here); on autodiff it keeps its tape.
+    let training = Device::flex().autodiff();
+    let plain = Device::flex();
+    for size in SIZES {
+        for reverse in [false, true] {
+            let input = inputs(Cell::Lstm, &plain, size);
+            let on_autodiff = SequenceInput {
+                x: Tensor::from_data(input.x.to_data(), &training).require_grad(),
+                w_in: Tensor::from_data(input.w_in.to_data(), &training),
+                b_in: Tensor::from_data(input.b_in.to_data(), &training),
+                w: Tensor::from_data(input.w.to_data(), &training),
+                bias: None,
+                h0: Tensor::from_data(input.h0.to_data(), &training),
+                c0: input
+                    .c0
+                    .as_ref()
+                    .map(|c| Tensor::from_data(c.to_data(), &training)),
+            };
+            let trained = sequence(Cell::Lstm, on_autodiff, reverse).inner();
+            let inferred = sequence(Cell::Lstm, input, reverse);
+            let bits = |t: Tensor<3>| -> Vec<u32> {
+                let values = t.into_data().to_vec::<f32>().expect("f32 values");
+                values.iter().map(|v| v.to_bits()).collect()
+            };
+            assert_eq!(
+                bits(trained),
+                bits(inferred),
+                "size {size:?}, reverse {reverse}"
+            );
+        }
+    }
+}

@@ -1,0 +1,389 @@
+//! An LSTM's products with its weights (`gates += h · w` and `gates += x_t · w_in`) in register
+//! tiles, one group of batch rows at a time, so that each group's cell step follows its
+//! products while the group's gates are still in the cache.
+//!
+//! gemm reads the recurrent weight where it lies at every step (packing it 28 times per
+//! sequence would cost more than it saves); here a weight `[inputs, 4 hidden]` is packed once
+//! per call, panel by panel: each panel holds, for `lanes` hidden units, their four gates'
+//! columns side by side, `[inputs, 4, lanes]`. A tile keeps `rows x 4` vectors of sums in
+//! registers (6 x 4 with AVX-512, 3 x 4 with AVX2), and for every input unit multiplies one
+//! broadcast input value per row by the panel's four vectors.
+//!
+//! Each sum runs over the input units in order from zero with fused multiply-adds and is then
+//! added to the gates, as gemm's kernels do (a sum of more than 512 units in gemm's pieces): the
+//! gates come out bit for bit the same as gemm's (tested), so trained and shipped weights do
+//! not change.
+
+use std::ops::Range;
+
+/// The instruction set the tiles run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Isa {
+    #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
+    Avx512,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+}
+
+impl Isa {
+    /// The widest instruction set this CPU has that the tiles run on.
+    fn detect() -> Option<Self> {
+        #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            return Some(Self::Avx512);
+        }
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            return Some(Self::Avx2);
+        }
+        None
+    }
+
+    /// Hidden units per vector.
+    fn lanes(self) -> usize {
+        match self {
+            #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
+            Self::Avx512 => 16,
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx2 => 8,
+        }
+    }
+
+    /// The most batch rows one tile holds.
+    fn most_rows(self) -> usize {
+        match self {
+            #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
+            Self::Avx512 => 6,
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx2 => 3,
+        }
+    }
+}
+
+/// Rows times steps below which packing a weight costs more than the tiles save (a
+/// generation step of the character model, one row and one step, keeps gemm).
+pub const MIN_ROW_STEPS: usize = 16;
+
+/// An LSTM weight `[inputs, 4 hidden]` packed into panels for the tiles.
+#[derive(Debug, Clone)]
+pub struct PackedGates {
+    isa: Isa,
+    inputs: usize,
+    hidden: usize,
+    /// `[hidden / lanes panels, inputs, 4, lanes]`.
+    panels: Vec<f32>,
+}
+
+impl PackedGates {
+    /// Packs `w` (`[inputs, 4 hidden]`, right-multiplied), or `None` where the CPU has no tile
+    /// kernel or `hidden` is not a multiple of its vector width (gemm then does the product).
+    pub fn new(w: &[f32], inputs: usize, hidden: usize) -> Option<Self> {
+        let isa = Isa::detect()?;
+        let lanes = isa.lanes();
+        let fits = inputs > 0 && hidden > 0 && w.len() == 4 * hidden * inputs;
+        if !fits || !hidden.is_multiple_of(lanes) {
+            return None;
+        }
+        let mut panels = Vec::with_capacity(w.len());
+        for first in (0..hidden).step_by(lanes) {
+            for row in w.chunks_exact(4 * hidden) {
+                for gate in 0..4 {
+                    let at = gate * hidden + first;
+                    panels.extend_from_slice(&row[at..at + lanes]);
+                }
+            }
+        }
+        Some(Self {
+            isa,
+            inputs,
+            hidden,
+            panels,
+        })
+    }
+
+    /// Input values per row of the product.
+    pub fn inputs(&self) -> usize {
+        self.inputs
+    }
+
+    /// The most rows in one group of [`row_groups`](Self::row_groups).
+    pub fn most_rows(&self) -> usize {
+        self.isa.most_rows()
+    }
+
+    /// The near-equal groups of at most a tile's rows that `0..batch` is cut into.
+    pub fn row_groups(&self, batch: usize) -> impl Iterator<Item = Range<usize>> + use<> {
+        let count = batch.div_ceil(self.isa.most_rows()).max(1);
+        let (size, extra) = (batch / count, batch % count);
+        (0..count).scan(0, move |start, i| {
+            let len = size + usize::from(i < extra);
+            let group = *start..*start + len;
+            *start += len;
+            Some(group).filter(|g| !g.is_empty())
+        })
+    }
+
+    /// `gates[b] += a[b] · w` for each batch row `b` of `rows`, where row `b`'s `inputs` values
+    /// start at `a[b * a_stride..]` and its `4 hidden` gates at `gates[b * gate_stride..]`.
+    ///
+    /// # Panics
+    /// If `rows` is longer than a tile or a slice is too short for it.
+    pub fn add_product(
+        &self,
+        gates: &mut [f32],
+        gate_stride: usize,
+        a: &[f32],
+        a_stride: usize,
+        rows: Range<usize>,
+    ) {
+        let (inputs, hidden) = (self.inputs, self.hidden);
+        assert!(rows.len() <= self.most_rows(), "gate tiles: too many rows");
+        if rows.is_empty() {
+            return;
+        }
+        let last = rows.end - 1;
+        assert!(
+            a.len() >= last * a_stride + inputs,
+            "gate tiles: inputs too short"
+        );
+        assert!(
+            gates.len() >= last * gate_stride + 4 * hidden,
+            "gate tiles: gates too short"
+        );
+        let lanes = self.isa.lanes();
+        for (panel, first) in (0..hidden).step_by(lanes).enumerate() {
+            let mut states = [std::ptr::null(); 6];
+            let mut outs = [std::ptr::null_mut(); 6];
+            for (i, b) in rows.clone().enumerate() {
+                states[i] = a[b * a_stride..].as_ptr();
+                outs[i] = gates[b * gate_stride + first..].as_mut_ptr();
+            }
+            let tile = Tile {
+                states,
+                outs,
+                depth: inputs,
+                hidden,
+                panel: self.panels[panel * 4 * inputs * lanes..].as_ptr(),
+            };
+            // SAFETY: the asserts above keep each row's `inputs` values and its four gates'
+            // `lanes` values at `first + gate * hidden` inside their slices, and the panel holds
+            // `inputs x 4 x lanes` values.
+            unsafe { self.isa.run(tile, rows.len()) };
+        }
+    }
+}
+
+/// The most input units gemm sums before adding to its output: a longer sum is cut into
+/// near-equal pieces, each added to the output in turn (gemm-common's `kernel_params`, whose
+/// depth is 512 on x86 L1 caches), which the tiles repeat to give the same bits.
+const GEMM_DEPTH: usize = 512;
+
+/// Where one tile reads and writes: up to 6 rows' inputs and gates (the first `rows` used).
+#[derive(Clone, Copy)]
+struct Tile {
+    states: [*const f32; 6],
+    /// Each row's gate `i` for the panel's first unit; gate `g` is `g * hidden` further.
+    outs: [*mut f32; 6],
+    /// Input values per row.
+    depth: usize,
+    hidden: usize,
+    panel: *const f32,
+}
+
+impl Isa {
+    /// Runs the tile of `rows` rows on this instruction set.
+    ///
+    /// # Safety
+    /// The tile's pointers must be valid as [`PackedGates::add_product`] checks them.
+    unsafe fn run(self, t: Tile, rows: usize) {
+        match self {
+            #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
+            // SAFETY: as the caller's; the CPU has AVX-512 (`detect`).
+            Self::Avx512 => unsafe { avx512::dispatch(t, rows) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as the caller's; the CPU has AVX2 and FMA (`detect`).
+            Self::Avx2 => unsafe { avx2::dispatch(t, rows) },
+        }
+    }
+}
+
+/// The tile kernels of one instruction set: `$lanes` units per vector, 1 to `$most` rows.
+macro_rules! isa_tiles {
+    ($name:ident, $feature:literal, $lanes:literal, $most:literal, [$($n:literal)*],
+     $zero:ident, $load:ident, $set1:ident, $fmadd:ident, $add:ident, $store:ident) => {
+        #[cfg(target_arch = "x86_64")]
+        mod $name {
+            use super::{GEMM_DEPTH, Tile};
+            use std::arch::x86_64::*;
+
+            const LANES: usize = $lanes;
+
+            /// `R` rows by the panel's four gates of `LANES` units, over every input unit.
+            #[target_feature(enable = $feature)]
+            unsafe fn tile<const R: usize>(t: Tile) {
+                // SAFETY (whole body): the caller keeps every read and write inside the rows'
+                // states and gates and the panel.
+                unsafe {
+                    let mut w = t.panel;
+                    let pieces = t.depth.div_ceil(GEMM_DEPTH);
+                    let depth = t.depth.div_ceil(pieces);
+                    for first in (0..t.depth).step_by(depth) {
+                        let mut acc = [[$zero(); 4]; R];
+                        for k in first..(first + depth).min(t.depth) {
+                            let wv = [
+                                $load(w),
+                                $load(w.add(LANES)),
+                                $load(w.add(2 * LANES)),
+                                $load(w.add(3 * LANES)),
+                            ];
+                            w = w.add(4 * LANES);
+                            for r in 0..R {
+                                let hv = $set1(*t.states[r].add(k));
+                                for g in 0..4 {
+                                    acc[r][g] = $fmadd(hv, wv[g], acc[r][g]);
+                                }
+                            }
+                        }
+                        for r in 0..R {
+                            for g in 0..4 {
+                                let out = t.outs[r].add(g * t.hidden);
+                                $store(out, $add($load(out), acc[r][g]));
+                            }
+                        }
+                    }
+                }
+            }
+
+            /// Runs the tile of `rows` rows.
+            #[target_feature(enable = $feature)]
+            pub(super) unsafe fn dispatch(t: Tile, rows: usize) {
+                // SAFETY: as the caller's.
+                unsafe {
+                    match rows {
+                        0 => {}
+                        $($n => tile::<$n>(t),)*
+                        _ => unreachable!("tiles of at most {} rows", $most),
+                    }
+                }
+            }
+        }
+    };
+}
+
+isa_tiles!(
+    avx2,
+    "avx2,fma",
+    8,
+    3,
+    [1 2 3],
+    _mm256_setzero_ps,
+    _mm256_loadu_ps,
+    _mm256_set1_ps,
+    _mm256_fmadd_ps,
+    _mm256_add_ps,
+    _mm256_storeu_ps
+);
+
+#[cfg(feature = "avx512")]
+isa_tiles!(
+    avx512,
+    "avx512f",
+    16,
+    6,
+    [1 2 3 4 5 6],
+    _mm512_setzero_ps,
+    _mm512_loadu_ps,
+    _mm512_set1_ps,
+    _mm512_fmadd_ps,
+    _mm512_add_ps,
+    _mm512_storeu_ps
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kiln_kernels::matmul::{View, matmul_unpacked};
+
+    fn values(len: usize, seed: u32) -> Vec<f32> {
+        (0..len)
+            .map(|i| ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) >> 8) as f32)
+            .map(|v| v / (1u32 << 24) as f32 - 0.5)
+            .collect()
+    }
+
+    #[test]
+    fn tiles_give_gemms_gates_bit_for_bit() {
+        // `(batch, inputs, hidden)`: the LSTM reference model's recurrent weight and input
+        // weight, the character model's recurrent weight (two of gemm's pieces), the narrowest
+        // panel, and an input wider than one piece.
+        for (batch, inputs, hidden) in [
+            (13, 128, 128),
+            (9, 28, 128),
+            (7, 576, 576),
+            (5, 16, 16),
+            (3, 600, 32),
+        ] {
+            let w = values(4 * hidden * inputs, 1);
+            let a = values(batch * inputs, 2);
+            let stride = 3 * 4 * hidden; // gates of step 1 of 3, as in `[batch, time, 4 hidden]`
+            let acts = values(batch * stride, 3);
+            let Some(packed) = PackedGates::new(&w, inputs, hidden) else {
+                eprintln!("skipped: this CPU has no gate tile kernel");
+                return;
+            };
+            let mut tiled = acts.clone();
+            for rows in packed.row_groups(batch) {
+                packed.add_product(&mut tiled[4 * hidden..], stride, &a, inputs, rows);
+            }
+            let mut expected = acts.clone();
+            matmul_unpacked(
+                &mut expected[4 * hidden..],
+                stride,
+                View::dense(&a, inputs),
+                View::dense(&w, 4 * hidden),
+                batch,
+                inputs,
+                4 * hidden,
+                true,
+            );
+            let differ = tiled
+                .iter()
+                .zip(&expected)
+                .filter(|(x, y)| x.to_bits() != y.to_bits())
+                .count();
+            assert_eq!(
+                differ, 0,
+                "({batch}, {inputs}, {hidden}): values that differ"
+            );
+        }
+    }
+
+    #[test]
+    fn row_groups_cover_the_batch_in_near_equal_tiles() {
+        let Some(packed) = PackedGates::new(&values(4 * 16 * 16, 1), 16, 16) else {
+            eprintln!("skipped: this CPU has no gate tile kernel");
+            return;
+        };
+        let most = packed.isa.most_rows();
+        for batch in [1, 2, most, most + 1, 128, 250] {
+            let groups: Vec<_> = packed.row_groups(batch).collect();
+            assert_eq!(groups.first().map(|g| g.start), Some(0));
+            assert_eq!(groups.last().map(|g| g.end), Some(batch));
+            for pair in groups.windows(2) {
+                assert_eq!(pair[0].end, pair[1].start);
+            }
+            let sizes: Vec<usize> = groups.iter().map(|g| g.len()).collect();
+            let (lo, hi) = (sizes.iter().min(), sizes.iter().max());
+            assert!(hi <= Some(&most) && hi.zip(lo).is_some_and(|(h, l)| h - l <= 1));
+        }
+        assert_eq!(packed.row_groups(0).count(), 0);
+    }
+
+    #[test]
+    fn widths_that_are_not_whole_vectors_are_left_to_gemm() {
+        assert!(PackedGates::new(&values(4 * 12 * 12, 1), 12, 12).is_none());
+        assert!(PackedGates::new(&values(4 * 16 * 3, 1), 4, 16).is_none());
+        assert!(PackedGates::new(&[], 0, 16).is_none());
+    }
+}
