@@ -218,7 +218,7 @@ pub fn lstm_forward(
     // With the tiles, each group of rows runs its cell step right after its product.
     let groups: Vec<Range<usize>> = match &tiles {
         Some(tiles) => tiles.row_groups(batch).collect(),
-        None => vec![0..batch],
+        None => std::iter::once(0..batch).collect(),
     };
     let zero_start = starts_at_zero(h0);
     for (s, t) in d.order(reverse).into_iter().enumerate() {

@@ -208,7 +208,7 @@ fn lstm_inference_gives_the_training_forward_bit_for_bit() {
             let trained = sequence(Cell::Lstm, on_autodiff, reverse).inner();
             let inferred = sequence(Cell::Lstm, input, reverse);
             let bits = |t: Tensor<3>| -> Vec<u32> {
-                let values = t.into_data().to_vec::<f32>().expect("f32 values");
+                let values = t.into_data().try_to_vec::<f32>().expect("f32 values");
                 values.iter().map(|v| v.to_bits()).collect()
             };
             assert_eq!(
