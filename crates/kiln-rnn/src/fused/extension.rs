@@ -21,7 +21,7 @@ use super::Cell;
 use super::kernels::{self, Dims};
 use kiln_kernels::host::{borrow, read, register_gradients, write};
 use kiln_kernels::matmul::{View, product};
-use kiln_kernels::{add_into, run_parts};
+use kiln_kernels::{add_into, fill_parts, run_parts};
 
 /// Fused recurrent sequences (see [`kernels`]): each takes the layer's input `x`
 /// `[batch, time, features]` with its input weight `w_in` `[features, gates * hidden]` and bias
@@ -265,22 +265,6 @@ fn forward_part(
     };
     let h = d.hidden;
     let h0 = &i.h0[rows.start * h..rows.end * h];
-    if let (Cell::Lstm, false) = (cell, keep)
-        && let Some(panels) = kernels::LstmPanels::new(&i.w_in, &i.w, i.features, d)
-    {
-        let x = &i.x[rows.start * d.time * i.features..rows.end * d.time * i.features];
-        let c0 = &i.c0[rows.start * h..rows.end * h];
-        let out = kernels::lstm_infer(x, &panels, &i.b_in, h0, c0, d, reverse);
-        let tape = Tape::Lstm(kernels::LstmTape::default());
-        return (
-            out,
-            Part {
-                rows,
-                acts: Vec::new(),
-                tape,
-            },
-        );
-    }
     let mut acts = project(i, &rows);
     let (out, tape) = match cell {
         Cell::Lstm => {
@@ -303,6 +287,25 @@ fn forward_part(
     (out, Part { rows, acts, tape })
 }
 
+/// LSTM inference for the batch rows `rows` into `out`, their rows of the output.
+fn infer_lstm_part(
+    i: &Inputs,
+    panels: &kernels::LstmPanels,
+    rows: &Range<usize>,
+    reverse: bool,
+    out: &mut [f32],
+) {
+    let (h, per_row) = (i.dims.hidden, i.dims.time * i.features);
+    let d = Dims {
+        batch: rows.len(),
+        ..i.dims
+    };
+    let x = &i.x[rows.start * per_row..rows.end * per_row];
+    let h0 = &i.h0[rows.start * h..rows.end * h];
+    let c0 = &i.c0[rows.start * h..rows.end * h];
+    kernels::lstm_infer(x, panels, &i.b_in, h0, c0, d, reverse, out);
+}
+
 /// Runs the forward kernel, the batch split across threads: the output values, its shape, and
 /// each part's tape (empty unless `keep`).
 fn forward(
@@ -318,6 +321,17 @@ fn forward(
         d.time
     };
     let parts = parts(d);
+    if let (Cell::Lstm, false) = (cell, keep)
+        && let Some(panels) = kernels::LstmPanels::new(&inputs.w_in, &inputs.w, inputs.features, d)
+    {
+        // Each part writes its rows of the output where they lie (no copy to join them).
+        let row = steps * d.hidden;
+        let jobs = parts.into_iter().map(|rows| (rows, ())).collect();
+        let (out, _) = fill_parts(d.batch * row, row, jobs, |rows, (), out| {
+            infer_lstm_part(inputs, &panels, rows, reverse, out)
+        });
+        return (out, vec![d.batch, steps, d.hidden], Vec::new());
+    }
     let results = run_parts(parts, |rows| {
         forward_part(cell, inputs, rows, reverse, keep)
     });

@@ -231,19 +231,18 @@ macro_rules! isa_tiles {
                     for first in (0..t.depth).step_by(depth) {
                         let mut acc = [[$zero(); 4]; R];
                         for k in first..(first + depth).min(t.depth) {
-                            let wv = [
-                                $load(w),
-                                $load(w.add(LANES)),
-                                $load(w.add(2 * LANES)),
-                                $load(w.add(3 * LANES)),
-                            ];
-                            w = w.add(4 * LANES);
-                            for r in 0..R {
-                                let hv = $set1(*t.states[r].add(k));
-                                for g in 0..4 {
-                                    acc[r][g] = $fmadd(hv, wv[g], acc[r][g]);
+                            // The rows' broadcasts first, then one weight vector at a time:
+                            // `R x 4` sums, `R` broadcasts and one weight vector fit AVX2's 16
+                            // registers at R = 3 (four weight vectors held at once made the
+                            // compiler keep sums on the stack).
+                            let hv: [_; R] = std::array::from_fn(|r| $set1(*t.states[r].add(k)));
+                            for g in 0..4 {
+                                let wv = $load(w.add(g * LANES));
+                                for r in 0..R {
+                                    acc[r][g] = $fmadd(hv[r], wv, acc[r][g]);
                                 }
                             }
+                            w = w.add(4 * LANES);
                         }
                         for r in 0..R {
                             for g in 0..4 {

@@ -277,12 +277,13 @@ impl LstmPanels {
     }
 }
 
-/// LSTM inference: [`lstm_forward`]'s output, bit for bit, with no tape and no projection of
-/// the whole input first. For each step and group of rows, the group's gates are summed in a
+/// LSTM inference: writes [`lstm_forward`]'s output into `out` (every value of it), bit for
+/// bit, with no tape and no projection of the whole input first. For each step and group of rows, the group's gates are summed in a
 /// small buffer (`x_t · w_in`, plus `b_in`, plus `h · w`, in the order gemm and
 /// [`lstm_forward`] add them) and go through the cell step at once, so that nothing of
 /// `[batch, time, 4 hidden]` is written (7 MB per thread for the LSTM reference model's batch
 /// of 256).
+#[allow(clippy::too_many_arguments)]
 pub fn lstm_infer(
     x: &[f32],
     panels: &LstmPanels,
@@ -291,14 +292,19 @@ pub fn lstm_infer(
     c0: &[f32],
     d: Dims,
     reverse: bool,
-) -> Vec<f32> {
+    out: &mut [f32],
+) {
     let Dims {
         batch,
         time,
         hidden,
     } = d;
     let (g4, features) = (4 * hidden, panels.w_in.inputs());
-    let mut out = vec![0.0; batch * (time + 1) * hidden];
+    assert_eq!(
+        out.len(),
+        batch * (time + 1) * hidden,
+        "lstm_infer: output size"
+    );
     let mut h = h0.to_vec();
     let mut c = c0.to_vec();
     let mut gates = vec![0.0; panels.w.most_rows() * g4];
@@ -339,7 +345,6 @@ pub fn lstm_infer(
         let ot = (b * (time + 1) + time) * hidden;
         out[ot..ot + hidden].copy_from_slice(&c[b * hidden..(b + 1) * hidden]);
     }
-    out
 }
 
 /// Gradients of one fused call: input projection, recurrent weight, optional recurrent bias and
