@@ -14,11 +14,17 @@ const FEATURES: usize = 28;
 
 type Sequence = fn(Cell, SequenceInput, bool) -> Tensor<3>;
 
-/// Random inputs of `(batch, time, hidden)` for `cell`.
-fn inputs(
+/// Random inputs of `(batch, time, hidden)` for `cell`, [`FEATURES`] per step.
+fn inputs(cell: Cell, device: &Device, size: (usize, usize, usize)) -> SequenceInput {
+    inputs_with(cell, device, size, FEATURES)
+}
+
+/// Random inputs of `(batch, time, hidden)` for `cell`, `features` per step.
+fn inputs_with(
     cell: Cell,
     device: &Device,
     (batch, time, hidden): (usize, usize, usize),
+    features: usize,
 ) -> SequenceInput {
     let gates = match cell {
         Cell::Lstm => 4,
@@ -26,8 +32,8 @@ fn inputs(
         Cell::Elman { .. } => 1,
     };
     let uniform = Distribution::Uniform(-0.5, 0.5);
-    let x = Tensor::<3>::random([batch, time, FEATURES], uniform, device);
-    let w_in = Tensor::<2>::random([FEATURES, gates * hidden], uniform, device);
+    let x = Tensor::<3>::random([batch, time, features], uniform, device);
+    let w_in = Tensor::<2>::random([features, gates * hidden], uniform, device);
     let b_in = Tensor::<1>::zeros([gates * hidden], device);
     let w = Tensor::<2>::random([hidden, gates * hidden], uniform, device);
     let bias = (cell == Cell::Gru).then(|| Tensor::<1>::zeros([gates * hidden], device));
@@ -95,9 +101,19 @@ fn bench_language_model(c: &mut Criterion) {
     });
 }
 
+/// The character model's inference: one chunk of 128 streams x 50 characters, embedding 64,
+/// LSTM 576 (the compare script's shape), off autodiff.
+fn bench_language_model_inference(c: &mut Criterion) {
+    let device = Device::flex();
+    let data = inputs_with(Cell::Lstm, &device, (128, 50, 576), 64);
+    c.bench_function("fused lstm-576 language model inference chunk", |b| {
+        b.iter(|| std::hint::black_box(sequence(Cell::Lstm, data.clone(), false).into_data()))
+    });
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20);
-    targets = bench, bench_inference, bench_language_model
+    targets = bench, bench_inference, bench_language_model, bench_language_model_inference
 }
 criterion_main!(benches);
