@@ -15,6 +15,7 @@ pub mod matmul;
 pub mod pool;
 pub mod subnormal;
 pub mod testing;
+pub mod vector_isa;
 mod widest;
 
 use std::mem::MaybeUninit;

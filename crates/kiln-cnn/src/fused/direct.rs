@@ -19,40 +19,11 @@
 //! caller keeps the im2col path ([`supports`]).
 
 use super::kernels::{Epilogue, Geometry};
+use kiln_kernels::vector_isa::VectorIsa;
 
-/// The instruction set the direct kernel runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Isa {
-    #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
-    Avx512,
-    #[cfg(target_arch = "x86_64")]
-    Avx2,
-}
-
-impl Isa {
-    /// The widest instruction set this CPU has, if the direct kernel runs on any.
-    fn detect() -> Option<Self> {
-        #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            return Some(Self::Avx512);
-        }
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            return Some(Self::Avx2);
-        }
-        None
-    }
-
-    /// Filters per vector.
-    fn lanes(self) -> usize {
-        match self {
-            #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
-            Self::Avx512 => 16,
-            #[cfg(target_arch = "x86_64")]
-            Self::Avx2 => 8,
-        }
-    }
+/// The instruction set the direct kernel runs on on this CPU, if any.
+fn detect() -> Option<VectorIsa> {
+    VectorIsa::detect(cfg!(feature = "avx512"))
 }
 
 /// Products per output below which the im2col path is faster: the tiles' results leave the
@@ -65,7 +36,7 @@ const MIN_PATCH: usize = 128;
 pub fn supports(g: &Geometry) -> bool {
     let pooled = g.epilogue == Epilogue::ReluPool && g.pool > 1;
     let shaped = !pooled && g.kernel > 0 && g.patch() >= MIN_PATCH;
-    match Isa::detect() {
+    match detect() {
         Some(isa) => shaped && g.filters > 0 && g.filters.is_multiple_of(isa.lanes()),
         None => false,
     }
@@ -74,7 +45,7 @@ pub fn supports(g: &Geometry) -> bool {
 /// Filters one tile computes at most (two vectors of them): a batch of one sample is split
 /// across threads in runs of this many filters.
 pub fn filter_group() -> usize {
-    Isa::detect().map_or(1, |isa| 2 * isa.lanes())
+    detect().map_or(1, |isa| 2 * isa.lanes())
 }
 
 /// The convolution that gives the input gradient of a stride-1 call `g` from its output
@@ -191,13 +162,15 @@ pub fn forward(
         assert_eq!(skip.len(), out.len(), "the skip input fits the output");
     }
     let relu = g.epilogue == Epilogue::ReluPool;
-    match Isa::detect().expect("checked by supports") {
+    match detect().expect("checked by supports") {
         #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
         // SAFETY: the CPU has AVX-512F (detected above); the shapes were checked.
-        Isa::Avx512 => unsafe { avx512::forward(x, w, bias, skip, g, relu, out) },
+        VectorIsa::Avx512 => unsafe { avx512::forward(x, w, bias, skip, g, relu, out) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the CPU has AVX2 and FMA (detected above); the shapes were checked.
-        Isa::Avx2 => unsafe { avx2::forward(x, w, bias, skip, g, relu, out) },
+        VectorIsa::Avx2 => unsafe { avx2::forward(x, w, bias, skip, g, relu, out) },
+        #[allow(unreachable_patterns)]
+        _ => unreachable!("AVX-512 only with the avx512 feature, neither off x86-64"),
     }
 }
 

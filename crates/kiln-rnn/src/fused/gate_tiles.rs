@@ -14,50 +14,15 @@
 //! gates come out bit for bit the same as gemm's (tested), so trained and shipped weights do
 //! not change.
 
+use kiln_kernels::vector_isa::VectorIsa;
 use std::ops::Range;
 
-/// The instruction set the tiles run on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Isa {
-    #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
-    Avx512,
-    #[cfg(target_arch = "x86_64")]
-    Avx2,
-}
-
-impl Isa {
-    /// The widest instruction set this CPU has that the tiles run on.
-    fn detect() -> Option<Self> {
-        #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            return Some(Self::Avx512);
-        }
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            return Some(Self::Avx2);
-        }
-        None
-    }
-
-    /// Hidden units per vector.
-    fn lanes(self) -> usize {
-        match self {
-            #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
-            Self::Avx512 => 16,
-            #[cfg(target_arch = "x86_64")]
-            Self::Avx2 => 8,
-        }
-    }
-
-    /// The most batch rows one tile holds.
-    fn most_rows(self) -> usize {
-        match self {
-            #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
-            Self::Avx512 => 6,
-            #[cfg(target_arch = "x86_64")]
-            Self::Avx2 => 3,
-        }
+/// The most batch rows one tile of `isa` holds: `rows x 4` sums, `rows` broadcasts and one
+/// weight vector in its registers.
+fn most_rows(isa: VectorIsa) -> usize {
+    match isa {
+        VectorIsa::Avx512 => 6,
+        VectorIsa::Avx2 => 3,
     }
 }
 
@@ -68,7 +33,7 @@ pub const MIN_ROW_STEPS: usize = 16;
 /// An LSTM weight `[inputs, 4 hidden]` packed into panels for the tiles.
 #[derive(Debug, Clone)]
 pub struct PackedGates {
-    isa: Isa,
+    isa: VectorIsa,
     inputs: usize,
     hidden: usize,
     /// `[hidden / lanes panels, inputs, 4, lanes]`.
@@ -79,7 +44,7 @@ impl PackedGates {
     /// Packs `w` (`[inputs, 4 hidden]`, right-multiplied), or `None` where the CPU has no tile
     /// kernel or `hidden` is not a multiple of its vector width (gemm then does the product).
     pub fn new(w: &[f32], inputs: usize, hidden: usize) -> Option<Self> {
-        let isa = Isa::detect()?;
+        let isa = VectorIsa::detect(cfg!(feature = "avx512"))?;
         let lanes = isa.lanes();
         let fits = inputs > 0 && hidden > 0 && w.len() == 4 * hidden * inputs;
         if !fits || !hidden.is_multiple_of(lanes) {
@@ -109,12 +74,12 @@ impl PackedGates {
 
     /// The most rows in one group of [`row_groups`](Self::row_groups).
     pub fn most_rows(&self) -> usize {
-        self.isa.most_rows()
+        most_rows(self.isa)
     }
 
     /// The near-equal groups of at most a tile's rows that `0..batch` is cut into.
     pub fn row_groups(&self, batch: usize) -> impl Iterator<Item = Range<usize>> + use<> {
-        let count = batch.div_ceil(self.isa.most_rows()).max(1);
+        let count = batch.div_ceil(most_rows(self.isa)).max(1);
         let (size, extra) = (batch / count, batch % count);
         (0..count).scan(0, move |start, i| {
             let len = size + usize::from(i < extra);
@@ -169,7 +134,7 @@ impl PackedGates {
             // SAFETY: the asserts above keep each row's `inputs` values and its four gates'
             // `lanes` values at `first + gate * hidden` inside their slices, and the panel holds
             // `inputs x 4 x lanes` values.
-            unsafe { self.isa.run(tile, rows.len()) };
+            unsafe { run(self.isa, tile, rows.len()) };
         }
     }
 }
@@ -191,20 +156,21 @@ struct Tile {
     panel: *const f32,
 }
 
-impl Isa {
-    /// Runs the tile of `rows` rows on this instruction set.
-    ///
-    /// # Safety
-    /// The tile's pointers must be valid as [`PackedGates::add_product`] checks them.
-    unsafe fn run(self, t: Tile, rows: usize) {
-        match self {
-            #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
-            // SAFETY: as the caller's; the CPU has AVX-512 (`detect`).
-            Self::Avx512 => unsafe { avx512::dispatch(t, rows) },
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: as the caller's; the CPU has AVX2 and FMA (`detect`).
-            Self::Avx2 => unsafe { avx2::dispatch(t, rows) },
-        }
+/// Runs the tile of `rows` rows on `isa`.
+///
+/// # Safety
+/// The tile's pointers must be valid as [`PackedGates::add_product`] checks them, and the CPU
+/// must have `isa` ([`VectorIsa::detect`]).
+unsafe fn run(isa: VectorIsa, t: Tile, rows: usize) {
+    match isa {
+        #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
+        // SAFETY: as the caller's.
+        VectorIsa::Avx512 => unsafe { avx512::dispatch(t, rows) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as the caller's.
+        VectorIsa::Avx2 => unsafe { avx2::dispatch(t, rows) },
+        #[allow(unreachable_patterns)]
+        _ => unreachable!("AVX-512 only with the avx512 feature, neither off x86-64"),
     }
 }
 
@@ -364,7 +330,7 @@ mod tests {
             eprintln!("skipped: this CPU has no gate tile kernel");
             return;
         };
-        let most = packed.isa.most_rows();
+        let most = most_rows(packed.isa);
         for batch in [1, 2, most, most + 1, 128, 250] {
             let groups: Vec<_> = packed.row_groups(batch).collect();
             assert_eq!(groups.first().map(|g| g.start), Some(0));
