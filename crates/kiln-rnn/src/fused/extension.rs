@@ -259,13 +259,13 @@ fn forward_part(
     reverse: bool,
     keep: bool,
 ) -> (Vec<f32>, Part) {
+    let mut acts = project(i, &rows);
     let d = Dims {
         batch: rows.len(),
         ..i.dims
     };
     let h = d.hidden;
     let h0 = &i.h0[rows.start * h..rows.end * h];
-    let mut acts = project(i, &rows);
     let (out, tape) = match cell {
         Cell::Lstm => {
             let c0 = &i.c0[rows.start * h..rows.end * h];

@@ -117,12 +117,15 @@ impl PackedGates {
             "gate tiles: gates too short"
         );
         let lanes = self.isa.lanes();
+        // One pointer to each slice, offset below (a fresh `&mut` borrow per row would retire
+        // the pointers taken before it).
+        let (a, gates) = (a.as_ptr(), gates.as_mut_ptr());
         for (panel, first) in (0..hidden).step_by(lanes).enumerate() {
             let mut states = [std::ptr::null(); 6];
             let mut outs = [std::ptr::null_mut(); 6];
             for (i, b) in rows.clone().enumerate() {
-                states[i] = a[b * a_stride..].as_ptr();
-                outs[i] = gates[b * gate_stride + first..].as_mut_ptr();
+                states[i] = a.wrapping_add(b * a_stride);
+                outs[i] = gates.wrapping_add(b * gate_stride + first);
             }
             let tile = Tile {
                 states,

@@ -180,7 +180,7 @@ pub fn column_sums(data: &[f32], cols: usize) -> Vec<f32> {
 /// output). The `tanh` of each cell state is computed again in the backward pass (the same
 /// function on the same values, so the same bits) rather than kept, and the previous hidden
 /// states are read from the output: 15 MB less each for the character model.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct LstmTape {
     /// Cell state after each step, `[batch, time, hidden]`.
     cells: Vec<f32>,
@@ -278,11 +278,11 @@ impl LstmPanels {
 }
 
 /// LSTM inference: writes [`lstm_forward`]'s output into `out` (every value of it), bit for
-/// bit, with no tape and no projection of the whole input first. For each step and group of rows, the group's gates are summed in a
-/// small buffer (`x_t · w_in`, plus `b_in`, plus `h · w`, in the order gemm and
-/// [`lstm_forward`] add them) and go through the cell step at once, so that nothing of
-/// `[batch, time, 4 hidden]` is written (7 MB per thread for the LSTM reference model's batch
-/// of 256).
+/// bit, with no tape and no projection of the whole input first. For each step and group of
+/// rows, the group's gates are summed in a small buffer (`x_t · w_in`, plus `b_in`, plus `h · w`,
+/// in the order gemm and [`lstm_forward`] add them) and go through the cell step at once, so
+/// that nothing of `[batch, time, 4 hidden]` is written (7 MB per thread for the LSTM reference
+/// model's batch of 256).
 #[allow(clippy::too_many_arguments)]
 pub fn lstm_infer(
     x: &[f32],
