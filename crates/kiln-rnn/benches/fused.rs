@@ -1,6 +1,7 @@
 //! One forward and backward pass of the fused recurrent operation on the seq-MNIST reference
 //! shape (batch 64, 28 steps, hidden 128), against the same maths composed from Burn's ops, and
-//! its forward pass alone off autodiff (inference, batch 256 and 1).
+//! its forward pass alone off autodiff (inference, batch 256 and 1); the character model's
+//! shape in training (LSTM 512) and in inference (one chunk, LSTM 576).
 //!
 //! `cargo bench -p kiln-rnn --bench fused`
 
