@@ -1,14 +1,17 @@
 //! One forward and backward pass of the fused recurrent operation on the seq-MNIST reference
 //! shape (batch 64, 28 steps, hidden 128), against the same maths composed from Burn's ops, and
 //! its forward pass alone off autodiff (inference, batch 256 and 1); the character model's
-//! shape in training (LSTM 512) and in inference (one chunk, LSTM 576).
+//! shape in training (LSTM 512) and in inference (one chunk, LSTM 576, from its embedding rows
+//! and from its tokens).
 //!
 //! `cargo bench -p kiln-rnn --bench fused`
 
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use criterion::{Criterion, criterion_group, criterion_main};
-use kiln_rnn::fused::{Cell, SequenceInput, composed_sequence, sequence};
+use kiln_rnn::fused::{
+    Cell, SequenceInput, TokenSequenceInput, composed_sequence, lstm_tokens, sequence,
+};
 
 /// Features per step: seq-MNIST reads rows of 28 pixels.
 const FEATURES: usize = 28;
@@ -110,6 +113,26 @@ fn bench_language_model_inference(c: &mut Criterion) {
     c.bench_function("fused lstm-576 language model inference chunk", |b| {
         b.iter(|| std::hint::black_box(sequence(Cell::Lstm, data.clone(), false).into_data()))
     });
+    // The same chunk read from token ids of the Shakespeare text's 73 characters: each token's
+    // input projection computed once and looked up.
+    let vocabulary = 73;
+    let ids: Vec<i64> = (0..128 * 50)
+        .map(|i| (i * 31 % vocabulary) as i64)
+        .collect();
+    let uniform = Distribution::Uniform(-0.5, 0.5);
+    let tokens = TokenSequenceInput {
+        tokens: Tensor::<1, Int>::from_data(ids.as_slice(), &device).reshape([128, 50]),
+        embedding: Tensor::random([vocabulary, 64], uniform, &device),
+        w_in: data.w_in,
+        b_in: data.b_in,
+        w: data.w,
+        h0: data.h0,
+        c0: data.c0.expect("an LSTM's c0"),
+    };
+    c.bench_function(
+        "fused lstm-576 language model inference chunk, tokens",
+        |b| b.iter(|| std::hint::black_box(lstm_tokens(tokens.clone(), false).into_data())),
+    );
 }
 
 criterion_group! {

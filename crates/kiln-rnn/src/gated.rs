@@ -5,7 +5,7 @@ use burn::module::Param;
 use burn::prelude::*;
 
 use crate::elman::pytorch_uniform;
-use crate::fused::{self, Cell, SequenceInput};
+use crate::fused::{self, Cell, SequenceInput, TokenSequenceInput};
 
 /// The gated cells Kiln implements itself.
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
@@ -124,8 +124,50 @@ impl GatedLayer {
             h0,
         };
         let kernel = if lstm { Cell::Lstm } else { Cell::Gru };
-        let packed = fused::sequence(kernel, input, self.reverse);
-        // An LSTM's result carries its final cell state as one extra step.
+        self.outputs(fused::sequence(kernel, input, self.reverse), time)
+    }
+
+    /// Runs the layer over the embedding rows `embedding[tokens]` (`tokens` `[batch, time]`,
+    /// `embedding` `[vocabulary, input]`): [`forward`](Self::forward) of the embedded tokens, bit
+    /// for bit. An LSTM off autodiff on a CPU backend computes each token's input projection
+    /// once where the batch holds at least as many tokens as the vocabulary
+    /// ([`fused::lstm_tokens`]).
+    ///
+    /// # Panics
+    /// If the sequence has no time step.
+    pub fn forward_tokens(
+        &self,
+        tokens: Tensor<2, Int>,
+        embedding: Tensor<2>,
+        hidden: Option<Tensor<2>>,
+        cell: Option<Tensor<2>>,
+    ) -> GatedOutput {
+        if self.kind != GateKind::Lstm {
+            let x = burn::tensor::module::embedding(embedding, tokens);
+            return self.forward(x, hidden, cell);
+        }
+        let [batch, time] = tokens.dims();
+        assert!(time > 0, "a recurrent layer needs at least one time step");
+        let size = self.hidden_size();
+        let embedding = kiln_kernels::float_weight(embedding);
+        let (device, dtype) = (embedding.device(), embedding.dtype());
+        let zeros = || Tensor::<2>::zeros([batch, size], (&device, dtype));
+        let input = TokenSequenceInput {
+            tokens,
+            embedding,
+            w_in: kiln_kernels::float_weight(self.w_ih.val()),
+            b_in: self.b_ih.val() + self.b_hh.val(),
+            w: kiln_kernels::float_weight(self.w_hh.val()),
+            h0: hidden.unwrap_or_else(zeros),
+            c0: cell.unwrap_or_else(zeros),
+        };
+        self.outputs(fused::lstm_tokens(input, self.reverse), time)
+    }
+
+    /// Splits a fused call's result over `time` steps into the outputs, the last hidden state
+    /// and (LSTM) the final cell state, which the call appends as one extra step.
+    fn outputs(&self, packed: Tensor<3>, time: usize) -> GatedOutput {
+        let lstm = self.kind == GateKind::Lstm;
         let output = packed.clone().narrow(1, 0, time);
         let cell = lstm.then(|| packed.narrow(1, time, 1).squeeze_dim::<2>(1));
         let last = if self.reverse { 0 } else { time - 1 };

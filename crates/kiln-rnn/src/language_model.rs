@@ -57,8 +57,10 @@ impl CharLanguageModel {
         tokens: Tensor<2, Int>,
         state: Option<RecurrentState>,
     ) -> (Tensor<3>, RecurrentState) {
-        let embedded = self.embedding.forward(tokens);
-        let (features, state) = self.encoder.forward(embedded, state);
+        // The encoder reads the tokens with the embedding (its LSTMs look their input
+        // projections up instead of summing them at every step, in inference).
+        let embedding = self.embedding.weight.val();
+        let (features, state) = self.encoder.forward_tokens(tokens, embedding, state);
         // In training, one `[batch x time, hidden]` matrix through the output layer: one
         // product, and one for its weight gradient, instead of one per sequence (a `[batch,
         // hidden, vocab]` gradient summed afterwards: 80 MB of temporaries for the character

@@ -43,6 +43,44 @@ pub struct RecurrentConfig {
     pub dropout: f64,
 }
 
+/// What the first level of a [`Recurrent`] encoder reads.
+#[derive(Debug, Clone)]
+// One value per call, made once: the token variant's two tensors are not worth a box.
+#[allow(clippy::large_enum_variant)]
+enum LevelInput {
+    /// Features `[batch, time, features]`.
+    Features(Tensor<3>),
+    /// Token ids `[batch, time]` and the embedding `[vocabulary, features]` whose rows they
+    /// select.
+    Tokens {
+        ids: Tensor<2, Int>,
+        embedding: Tensor<2>,
+    },
+}
+
+impl LevelInput {
+    /// The features themselves (the tokens' embedding rows).
+    fn features(self) -> Tensor<3> {
+        match self {
+            LevelInput::Features(x) => x,
+            LevelInput::Tokens { ids, embedding } => {
+                burn::tensor::module::embedding(embedding, ids)
+            }
+        }
+    }
+
+    /// Sequences and time steps.
+    fn batch_and_time(&self) -> [usize; 2] {
+        match self {
+            LevelInput::Features(x) => {
+                let [batch, time, _] = x.dims();
+                [batch, time]
+            }
+            LevelInput::Tokens { ids, .. } => ids.dims(),
+        }
+    }
+}
+
 /// One level of a [`Recurrent`] encoder (both directions when bidirectional).
 #[derive(Module, Debug)]
 pub enum RecurrentLayer {
@@ -57,13 +95,13 @@ impl RecurrentLayer {
     /// each `[directions, batch, hidden]`; returns the outputs and the final hidden and cell.
     fn forward(
         &self,
-        x: Tensor<3>,
+        x: LevelInput,
         hidden: Option<Tensor<3>>,
         cell: Option<Tensor<3>>,
     ) -> (Tensor<3>, Tensor<3>, Option<Tensor<3>>) {
         match self {
             RecurrentLayer::Elman(elman) => {
-                let (output, hidden) = elman.forward(x, hidden);
+                let (output, hidden) = elman.forward(x.features(), hidden);
                 (output, hidden, None)
             }
             RecurrentLayer::Gated(layers) => {
@@ -74,7 +112,15 @@ impl RecurrentLayer {
                 let runs: Vec<_> = layers
                     .iter()
                     .enumerate()
-                    .map(|(d, layer)| layer.forward(x.clone(), state(&hidden, d), state(&cell, d)))
+                    .map(|(d, layer)| {
+                        let (h0, c0) = (state(&hidden, d), state(&cell, d));
+                        match x.clone() {
+                            LevelInput::Features(x) => layer.forward(x, h0, c0),
+                            LevelInput::Tokens { ids, embedding } => {
+                                layer.forward_tokens(ids, embedding, h0, c0)
+                            }
+                        }
+                    })
                     .collect();
                 let cells: Vec<Tensor<3>> = runs
                     .iter()
@@ -192,10 +238,34 @@ impl Recurrent {
         x: Tensor<3>,
         state: Option<RecurrentState>,
     ) -> (Tensor<3>, RecurrentState) {
-        assert!(
-            x.dims()[1] > 0,
-            "a recurrent encoder needs at least one time step"
-        );
+        self.run(LevelInput::Features(x), state)
+    }
+
+    /// Runs the encoder over the embedding rows `embedding[tokens]` (`tokens` `[batch, time]`,
+    /// `embedding` `[vocabulary, input_size]`): [`forward`](Self::forward) of the embedded tokens,
+    /// bit for bit. A first level of LSTMs reads the tokens themselves (see
+    /// [`GatedLayer::forward_tokens`]: for inference on the CPU backends, each token's input
+    /// projection computed once).
+    ///
+    /// # Panics
+    /// As [`forward`](Self::forward).
+    pub fn forward_tokens(
+        &self,
+        tokens: Tensor<2, Int>,
+        embedding: Tensor<2>,
+        state: Option<RecurrentState>,
+    ) -> (Tensor<3>, RecurrentState) {
+        let input = LevelInput::Tokens {
+            ids: tokens,
+            embedding: kiln_kernels::float_weight(embedding),
+        };
+        self.run(input, state)
+    }
+
+    /// [`forward`](Self::forward) from the first level's input.
+    fn run(&self, x: LevelInput, state: Option<RecurrentState>) -> (Tensor<3>, RecurrentState) {
+        let [batch, time] = x.batch_and_time();
+        assert!(time > 0, "a recurrent encoder needs at least one time step");
         let directions = self.num_directions();
         if let Some(state) = &state {
             assert_eq!(
@@ -206,10 +276,13 @@ impl Recurrent {
         }
         let levels = self.layers.len();
         // Start from zeros of the input's type, so that the encoder also runs in f16/bf16.
+        let (device, dtype) = match &x {
+            LevelInput::Features(x) => (x.device(), x.dtype()),
+            LevelInput::Tokens { embedding, .. } => (embedding.device(), embedding.dtype()),
+        };
         let state = state.or_else(|| {
-            let [batch, _, _] = x.dims();
             let shape = [levels * directions, batch, self.hidden_size];
-            let zeros = || Tensor::<3>::zeros(shape, (&x.device(), x.dtype()));
+            let zeros = || Tensor::<3>::zeros(shape, (&device, dtype));
             let cell = (self.cell_kind() == CellKind::Lstm).then(zeros);
             Some(RecurrentState::new(zeros(), cell))
         });
@@ -227,14 +300,17 @@ impl Recurrent {
             let (output, hidden, cell) = layer.forward(input, h0, c0);
             hiddens.push(hidden);
             cells.extend(cell);
-            input = if level + 1 < levels {
+            input = LevelInput::Features(if level + 1 < levels {
                 self.dropout.forward(output)
             } else {
                 output
-            };
+            });
         }
         let cell = (!cells.is_empty()).then(|| Tensor::cat(cells, 0));
-        (input, RecurrentState::new(Tensor::cat(hiddens, 0), cell))
+        (
+            input.features(),
+            RecurrentState::new(Tensor::cat(hiddens, 0), cell),
+        )
     }
 
     /// The cell kind of every level.

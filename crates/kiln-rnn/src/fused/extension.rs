@@ -13,13 +13,15 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::tensor::{Device, FloatTensor};
+use burn::backend::ops::ModuleOps;
+use burn::backend::tensor::{Device, FloatTensor, IntTensor};
 use burn::backend::{Autodiff, Backend, TensorMetadata, backend_extension};
 use burn::tensor::DType;
 
 use super::Cell;
 use super::kernels::{self, Dims};
-use kiln_kernels::host::{borrow, read, register_gradients, write};
+use super::lstm_inference::{LstmPanels, StepSource, lstm_infer, token_table};
+use kiln_kernels::host::{borrow, read, read_ints, register_gradients, write};
 use kiln_kernels::matmul::{View, product};
 use kiln_kernels::{add_into, fill_parts, run_parts};
 
@@ -32,6 +34,22 @@ pub trait FusedRecurrentBackend: Backend {
     #[allow(clippy::too_many_arguments)]
     fn fused_lstm(
         x: FloatTensor<Self>,
+        w_in: FloatTensor<Self>,
+        b_in: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+        c0: FloatTensor<Self>,
+        reverse: bool,
+    ) -> FloatTensor<Self>;
+
+    /// LSTM over the embedding rows of token ids `tokens` `[batch, time]` (`embedding`
+    /// `[vocabulary, features]`): [`fused_lstm`](Self::fused_lstm) of the embedded tokens, bit
+    /// for bit. Off autodiff, where the batch has at least as many tokens as the vocabulary,
+    /// each token's input projection is computed once and looked up at every step.
+    #[allow(clippy::too_many_arguments)]
+    fn fused_lstm_tokens(
+        tokens: IntTensor<Self>,
+        embedding: FloatTensor<Self>,
         w_in: FloatTensor<Self>,
         b_in: FloatTensor<Self>,
         w: FloatTensor<Self>,
@@ -168,6 +186,25 @@ struct Inputs<'a> {
     width: usize,
     /// The dtype of `x`, which the output takes.
     dtype: DType,
+    /// The token ids and embedding that `x` was gathered from, where it was.
+    tokens: Option<Tokens<'a>>,
+}
+
+/// Token ids and the embedding whose rows they select: an LSTM's input given as tokens.
+#[derive(Debug, Clone)]
+struct Tokens<'a> {
+    /// The ids `[batch, time]`, each below the vocabulary.
+    ids: Vec<usize>,
+    /// The embedding `[vocabulary, features]`.
+    embedding: Cow<'a, [f32]>,
+}
+
+impl Tokens<'_> {
+    /// Whether a table of every token's input projection (rows of `features`) costs no more
+    /// than projecting the batch's tokens one by one: no more rows than tokens.
+    fn table_pays(&self, features: usize) -> bool {
+        self.embedding.len() <= self.ids.len() * features
+    }
 }
 
 impl<'a> Inputs<'a> {
@@ -186,6 +223,7 @@ impl<'a> Inputs<'a> {
             features,
             width,
             dtype: p.x.dtype(),
+            tokens: None,
         }
     }
 }
@@ -287,23 +325,35 @@ fn forward_part(
     (out, Part { rows, acts, tape })
 }
 
-/// LSTM inference for the batch rows `rows` into `out`, their rows of the output.
+/// LSTM inference for the batch rows `rows` into `out`, their rows of the output; each step's
+/// input projection read from `table` (every token's, see [`token_table`]) where there is one.
 fn infer_lstm_part(
     i: &Inputs,
-    panels: &kernels::LstmPanels,
+    panels: &LstmPanels,
+    table: Option<&[f32]>,
     rows: &Range<usize>,
     reverse: bool,
     out: &mut [f32],
 ) {
-    let (h, per_row) = (i.dims.hidden, i.dims.time * i.features);
+    let (h, time) = (i.dims.hidden, i.dims.time);
     let d = Dims {
         batch: rows.len(),
         ..i.dims
     };
-    let x = &i.x[rows.start * per_row..rows.end * per_row];
+    let source = match (table, &i.tokens) {
+        (Some(table), Some(tokens)) => StepSource::Lookup {
+            tokens: &tokens.ids[rows.start * time..rows.end * time],
+            table,
+        },
+        _ => StepSource::Project {
+            x: &i.x[rows.start * time * i.features..rows.end * time * i.features],
+            w_in: &panels.w_in,
+            b_in: &i.b_in,
+        },
+    };
     let h0 = &i.h0[rows.start * h..rows.end * h];
     let c0 = &i.c0[rows.start * h..rows.end * h];
-    kernels::lstm_infer(x, panels, &i.b_in, h0, c0, d, reverse, out);
+    lstm_infer(source, &panels.w, h0, c0, d, reverse, out);
 }
 
 /// Runs the forward kernel, the batch split across threads: the output values, its shape, and
@@ -322,13 +372,16 @@ fn forward(
     };
     let parts = parts(d);
     if let (Cell::Lstm, false) = (cell, keep)
-        && let Some(panels) = kernels::LstmPanels::new(&inputs.w_in, &inputs.w, inputs.features, d)
+        && let Some(panels) = LstmPanels::new(&inputs.w_in, &inputs.w, inputs.features, d)
     {
+        let table = (inputs.tokens.as_ref())
+            .filter(|tokens| tokens.table_pays(inputs.features))
+            .map(|tokens| token_table(&tokens.embedding, &panels.w_in, &inputs.b_in));
         // Each part writes its rows of the output where they lie (no copy to join them).
         let row = steps * d.hidden;
         let jobs = parts.into_iter().map(|rows| (rows, ())).collect();
         let (out, _) = fill_parts(d.batch * row, row, jobs, |rows, (), out| {
-            infer_lstm_part(inputs, &panels, rows, reverse, out)
+            infer_lstm_part(inputs, &panels, table.as_deref(), rows, reverse, out)
         });
         return (out, vec![d.batch, steps, d.hidden], Vec::new());
     }
@@ -469,6 +522,41 @@ fn run<B: Backend>(cell: Cell, p: Primitives<B>, reverse: bool) -> FloatTensor<B
     write::<B>(out, shape, inputs.dtype, &device)
 }
 
+/// The forward pass of [`FusedRecurrentBackend::fused_lstm_tokens`] on a CPU backend without
+/// autodiff: `p.x` is the embedding, gathered here into the layer's input for the paths that
+/// read it.
+fn run_lstm_tokens<B: Backend>(
+    tokens: IntTensor<B>,
+    p: Primitives<B>,
+    reverse: bool,
+) -> FloatTensor<B> {
+    let device = p.x.device();
+    let vocabulary = p.x.shape()[0];
+    let ids = read_ints::<B>(tokens.clone())
+        .into_iter()
+        .map(|id| {
+            usize::try_from(id)
+                .ok()
+                .filter(|&id| id < vocabulary)
+                .unwrap_or_else(|| {
+                    panic!("token id {id} is outside the embedding's {vocabulary} rows")
+                })
+        })
+        .collect();
+    let embedding = p.x.clone();
+    let p = Primitives {
+        x: B::embedding(p.x, tokens),
+        ..p
+    };
+    let mut inputs = Inputs::borrow::<B>(&p);
+    inputs.tokens = Some(Tokens {
+        ids,
+        embedding: borrow::<B>(&embedding),
+    });
+    let (out, shape, _) = forward(Cell::Lstm, &inputs, reverse, false);
+    write::<B>(out, shape, inputs.dtype, &device)
+}
+
 macro_rules! cpu_backend {
     ($backend:ty) => {
         impl FusedRecurrentBackend for $backend {
@@ -483,6 +571,20 @@ macro_rules! cpu_backend {
             ) -> FloatTensor<Self> {
                 let p = Primitives::lstm(x, w_in, b_in, w, h0, c0);
                 run::<Self>(Cell::Lstm, p, reverse)
+            }
+
+            fn fused_lstm_tokens(
+                tokens: IntTensor<Self>,
+                embedding: FloatTensor<Self>,
+                w_in: FloatTensor<Self>,
+                b_in: FloatTensor<Self>,
+                w: FloatTensor<Self>,
+                h0: FloatTensor<Self>,
+                c0: FloatTensor<Self>,
+                reverse: bool,
+            ) -> FloatTensor<Self> {
+                let p = Primitives::lstm(embedding, w_in, b_in, w, h0, c0);
+                run_lstm_tokens::<Self>(tokens, p, reverse)
             }
 
             fn fused_gru(
@@ -642,6 +744,21 @@ impl<B: FusedRecurrentBackend, C: CheckpointStrategy> FusedRecurrentBackend for 
     ) -> FloatTensor<Self> {
         let p = Primitives::lstm(x, w_in, b_in, w, h0, c0);
         run_tracked::<B, C>(Cell::Lstm, p, reverse)
+    }
+
+    /// On autodiff: the embedding's own operation (its gradient included), then the LSTM.
+    fn fused_lstm_tokens(
+        tokens: IntTensor<Self>,
+        embedding: FloatTensor<Self>,
+        w_in: FloatTensor<Self>,
+        b_in: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+        c0: FloatTensor<Self>,
+        reverse: bool,
+    ) -> FloatTensor<Self> {
+        let x = Self::embedding(embedding, tokens);
+        Self::fused_lstm(x, w_in, b_in, w, h0, c0, reverse)
     }
 
     fn fused_gru(

@@ -28,7 +28,7 @@ pub struct Dims {
 
 impl Dims {
     /// The time indices in processing order.
-    fn order(self, reverse: bool) -> Vec<usize> {
+    pub(super) fn order(self, reverse: bool) -> Vec<usize> {
         let mut steps: Vec<usize> = (0..self.time).collect();
         if reverse {
             steps.reverse();
@@ -152,7 +152,7 @@ fn previous_states(out: &[f32], h0: &[f32], d: Dims, steps: usize, reverse: bool
 /// can be skipped: it would add zeros (`+0`) to the gates, which changes at most the sign of a
 /// zero gate, and the sigmoid and tanh of either zero are the same (a classifier's sequences and
 /// a language model's first chunk start so; 1/28 of the LSTM reference model's products).
-fn starts_at_zero(h0: &[f32]) -> bool {
+pub(super) fn starts_at_zero(h0: &[f32]) -> bool {
     h0.iter().all(|&v| v == 0.0)
 }
 
@@ -252,99 +252,6 @@ pub fn lstm_forward(
     let c0 = if keep { c0.to_vec() } else { Vec::new() };
     let tape = LstmTape { cells, c0 };
     (out, tape)
-}
-
-/// An LSTM's weights packed for [`lstm_infer`].
-#[derive(Debug, Clone)]
-pub struct LstmPanels {
-    /// The input weight `[features, 4 hidden]`.
-    w_in: PackedGates,
-    /// The recurrent weight `[hidden, 4 hidden]`.
-    w: PackedGates,
-}
-
-impl LstmPanels {
-    /// Packs both weights for a call of `d` (`features` per step), or `None` where the tiles do
-    /// not run (see [`PackedGates::new`]) or the call is too short to repay the packing.
-    pub fn new(w_in: &[f32], w: &[f32], features: usize, d: Dims) -> Option<Self> {
-        if d.batch * d.time < MIN_ROW_STEPS {
-            return None;
-        }
-        Some(Self {
-            w_in: PackedGates::new(w_in, features, d.hidden)?,
-            w: PackedGates::new(w, d.hidden, d.hidden)?,
-        })
-    }
-}
-
-/// LSTM inference: writes [`lstm_forward`]'s output into `out` (every value of it), bit for
-/// bit, with no tape and no projection of the whole input first. For each step and group of
-/// rows, the group's gates are summed in a small buffer (`x_t · w_in`, plus `b_in`, plus `h · w`,
-/// in the order gemm and [`lstm_forward`] add them) and go through the cell step at once, so
-/// that nothing of `[batch, time, 4 hidden]` is written (7 MB per thread for the LSTM reference
-/// model's batch of 256).
-#[allow(clippy::too_many_arguments)]
-pub fn lstm_infer(
-    x: &[f32],
-    panels: &LstmPanels,
-    b_in: &[f32],
-    h0: &[f32],
-    c0: &[f32],
-    d: Dims,
-    reverse: bool,
-    out: &mut [f32],
-) {
-    let Dims {
-        batch,
-        time,
-        hidden,
-    } = d;
-    let (g4, features) = (4 * hidden, panels.w_in.inputs());
-    assert_eq!(
-        out.len(),
-        batch * (time + 1) * hidden,
-        "lstm_infer: output size"
-    );
-    let mut h = h0.to_vec();
-    let mut c = c0.to_vec();
-    let mut gates = vec![0.0; panels.w.most_rows() * g4];
-    let groups: Vec<Range<usize>> = panels.w.row_groups(batch).collect();
-    let zero_start = starts_at_zero(h0);
-    for (s, t) in d.order(reverse).into_iter().enumerate() {
-        for rows in &groups {
-            let (first, count) = (rows.start, rows.len());
-            let gates = &mut gates[..count * g4];
-            gates.fill(0.0);
-            let x_t = &x[(first * time + t) * features..];
-            panels
-                .w_in
-                .add_product(gates, g4, x_t, time * features, 0..count);
-            for row in gates.chunks_exact_mut(g4) {
-                for (g, b) in row.iter_mut().zip(b_in) {
-                    *g += b;
-                }
-            }
-            if s > 0 || !zero_start {
-                let h_rows = &h[first * hidden..];
-                panels.w.add_product(gates, g4, h_rows, hidden, 0..count);
-            }
-            for (row, b) in gates.chunks_exact_mut(g4).zip(rows.clone()) {
-                let hb = b * hidden;
-                let ot = (b * (time + 1) + t) * hidden;
-                lstm_cell_row(
-                    row,
-                    &mut c[hb..hb + hidden],
-                    None,
-                    &mut h[hb..hb + hidden],
-                    &mut out[ot..ot + hidden],
-                );
-            }
-        }
-    }
-    for b in 0..batch {
-        let ot = (b * (time + 1) + time) * hidden;
-        out[ot..ot + hidden].copy_from_slice(&c[b * hidden..(b + 1) * hidden]);
-    }
 }
 
 /// Gradients of one fused call: input projection, recurrent weight, optional recurrent bias and

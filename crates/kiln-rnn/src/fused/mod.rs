@@ -13,6 +13,7 @@ mod composed;
 mod extension;
 mod gate_tiles;
 mod kernels;
+mod lstm_inference;
 mod math;
 mod rows;
 #[cfg(all(test, feature = "flex"))]
@@ -60,7 +61,75 @@ pub struct SequenceInput {
     pub c0: Option<Tensor<2>>,
 }
 
+/// An LSTM layer whose input is token ids with the embedding whose rows they select: its
+/// weights and initial state as in [`SequenceInput`], whose `x` is `embedding[tokens]`.
+#[derive(Debug, Clone)]
+pub struct TokenSequenceInput {
+    /// Token ids, `[batch, time]`.
+    pub tokens: Tensor<2, Int>,
+    /// The embedding, `[vocabulary, features]`.
+    pub embedding: Tensor<2>,
+    /// Input weight, `[features, 4 * hidden]`.
+    pub w_in: Tensor<2>,
+    /// Input bias, `[4 * hidden]` (the two biases summed).
+    pub b_in: Tensor<1>,
+    /// Recurrent weight, `[hidden, 4 * hidden]`.
+    pub w: Tensor<2>,
+    /// Initial hidden state, `[batch, hidden]`.
+    pub h0: Tensor<2>,
+    /// Initial cell state, `[batch, hidden]`.
+    pub c0: Tensor<2>,
+}
+
+impl TokenSequenceInput {
+    /// The same layer with its input embedded: `x = embedding[tokens]`.
+    pub fn embedded(self) -> SequenceInput {
+        SequenceInput {
+            x: burn::tensor::module::embedding(self.embedding, self.tokens),
+            w_in: self.w_in,
+            b_in: self.b_in,
+            w: self.w,
+            bias: None,
+            h0: self.h0,
+            c0: Some(self.c0),
+        }
+    }
+}
+
 pub use kiln_kernels::has_fused_kernel;
+
+/// Runs an LSTM over token ids: [`sequence`] of the embedded tokens (see
+/// [`TokenSequenceInput`]), bit for bit. For inference on the CPU backends, where the batch
+/// holds at least as many tokens as the vocabulary, each token's input projection is computed
+/// once and looked up at every step (the character model's embedding of 64 is a tenth of its
+/// LSTM's products).
+pub fn lstm_tokens(input: TokenSequenceInput, reverse: bool) -> Tensor<3> {
+    #[cfg(any(feature = "flex", feature = "ndarray"))]
+    if has_fused_kernel(&input.embedding.device()) {
+        use burn::backend::Dispatch;
+        use extension::FusedRecurrentBackend;
+        let TokenSequenceInput {
+            tokens,
+            embedding,
+            w_in,
+            b_in,
+            w,
+            h0,
+            c0,
+        } = input;
+        return Tensor::from_dispatch(<Dispatch as FusedRecurrentBackend>::fused_lstm_tokens(
+            tokens.into_dispatch(),
+            embedding.into_dispatch(),
+            w_in.into_dispatch(),
+            b_in.into_dispatch(),
+            w.into_dispatch(),
+            h0.into_dispatch(),
+            c0.into_dispatch(),
+            reverse,
+        ));
+    }
+    composed::sequence(Cell::Lstm, input.embedded(), reverse)
+}
 
 /// Runs `cell` over `input` (see [`SequenceInput`]). A `reverse` run reads the steps from last
 /// to first.

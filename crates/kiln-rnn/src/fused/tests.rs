@@ -6,7 +6,7 @@ use burn::prelude::*;
 use burn::tensor::{DType, Distribution};
 use kiln_kernels::testing::assert_close;
 
-use super::{Cell, SequenceInput, composed, sequence};
+use super::{Cell, SequenceInput, TokenSequenceInput, composed, lstm_tokens, sequence};
 
 /// A small batch (one part) and one large enough to be split across threads.
 const SIZES: [(usize, usize, usize); 2] = [(3, 5, 4), (64, 6, 48)];
@@ -207,10 +207,6 @@ fn lstm_inference_gives_the_training_forward_bit_for_bit() {
             };
             let trained = sequence(Cell::Lstm, on_autodiff, reverse).inner();
             let inferred = sequence(Cell::Lstm, input, reverse);
-            let bits = |t: Tensor<3>| -> Vec<u32> {
-                let values = t.into_data().try_to_vec::<f32>().expect("f32 values");
-                values.iter().map(|v| v.to_bits()).collect()
-            };
             assert_eq!(
                 bits(trained),
                 bits(inferred),
@@ -218,4 +214,73 @@ fn lstm_inference_gives_the_training_forward_bit_for_bit() {
             );
         }
     }
+}
+
+/// An LSTM's `input` with token ids `[batch, time]` below `vocabulary` and a random embedding
+/// in place of its `x`.
+fn token_inputs(input: SequenceInput, vocabulary: usize) -> TokenSequenceInput {
+    let device = input.x.device();
+    let [batch, time, _] = input.x.dims();
+    let ids: Vec<i64> = (0..batch * time)
+        .map(|i| ((i * 7919 + 13) % vocabulary) as i64)
+        .collect();
+    let uniform = Distribution::Uniform(-1.0, 1.0);
+    TokenSequenceInput {
+        tokens: Tensor::<1, Int>::from_data(ids.as_slice(), &device).reshape([batch, time]),
+        embedding: Tensor::random([vocabulary, FEATURES], uniform, &device),
+        w_in: input.w_in,
+        b_in: input.b_in,
+        w: input.w,
+        h0: input.h0,
+        c0: input.c0.expect("an LSTM's inputs"),
+    }
+}
+
+/// The values of `t` as bits.
+fn bits(t: Tensor<3>) -> Vec<u32> {
+    let values = t.into_data().try_to_vec::<f32>().expect("f32 values");
+    values.iter().map(|v| v.to_bits()).collect()
+}
+
+#[test]
+fn an_lstm_over_tokens_gives_the_embedded_sequence_bit_for_bit() {
+    // A vocabulary of 10 against the 384 tokens of the larger batch: a table of every token's
+    // input projection, looked up (where the CPU has the gate tiles); of 500: the tokens'
+    // embedding rows projected step by step; the small batch: gemm's path.
+    let device = Device::flex();
+    for (size, vocabulary) in [(SIZES[0], 10), (SIZES[1], 10), (SIZES[1], 500)] {
+        for reverse in [false, true] {
+            let input = token_inputs(inputs(Cell::Lstm, &device, size), vocabulary);
+            let expected = sequence(Cell::Lstm, input.clone().embedded(), reverse);
+            assert_eq!(
+                bits(lstm_tokens(input, reverse)),
+                bits(expected),
+                "size {size:?}, vocabulary {vocabulary}, reverse {reverse}"
+            );
+        }
+    }
+}
+
+#[test]
+fn on_autodiff_an_lstm_over_tokens_gives_the_embedding_its_gradient() {
+    let device = Device::flex().autodiff();
+    let input = token_inputs(inputs(Cell::Lstm, &device, SIZES[1]), 10);
+    let run = |f: &dyn Fn(TokenSequenceInput) -> Tensor<3>| {
+        let embedding = input.embedding.clone().detach().require_grad();
+        let w_in = input.w_in.clone().detach().require_grad();
+        let output = f(TokenSequenceInput {
+            embedding: embedding.clone(),
+            w_in: w_in.clone(),
+            ..input.clone()
+        });
+        let grads = output.clone().sum().backward();
+        let grad = |t: Tensor<2>| t.grad(&grads).expect("a gradient");
+        (output.inner(), grad(embedding), grad(w_in))
+    };
+    let (output, d_embedding, d_w_in) = run(&|i| lstm_tokens(i, false));
+    let (expected, e_embedding, e_w_in) = run(&|i| sequence(Cell::Lstm, i.embedded(), false));
+    assert_eq!(bits(output), bits(expected), "output");
+    let flat = |t: Tensor<2>| bits(t.unsqueeze_dim(0));
+    assert_eq!(flat(d_embedding), flat(e_embedding), "d embedding");
+    assert_eq!(flat(d_w_in), flat(e_w_in), "d w_in");
 }
