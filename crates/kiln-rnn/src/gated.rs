@@ -152,11 +152,14 @@ impl GatedLayer {
         let embedding = kiln_kernels::float_weight(embedding);
         let (device, dtype) = (embedding.device(), embedding.dtype());
         let zeros = || Tensor::<2>::zeros([batch, size], (&device, dtype));
+        // The biases read first, then the weights, as `forward` reads them: Burn initialises a
+        // parameter when it is first read, so the order fixes a seeded model's weights.
+        let b_in = self.b_ih.val() + self.b_hh.val();
         let input = TokenSequenceInput {
             tokens,
             embedding,
             w_in: kiln_kernels::float_weight(self.w_ih.val()),
-            b_in: self.b_ih.val() + self.b_hh.val(),
+            b_in,
             w: kiln_kernels::float_weight(self.w_hh.val()),
             h0: hidden.unwrap_or_else(zeros),
             c0: cell.unwrap_or_else(zeros),
