@@ -135,7 +135,7 @@ mod tests {
         let embedded = embedded_first.embedding.forward(tokens);
         embedded_first.encoder.forward(embedded, None);
         let weights = |m: &CharLanguageModel| -> Vec<u32> {
-            let values = |t: Tensor<2>| t.into_data().to_vec::<f32>().expect("f32 values");
+            let values = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().expect("f32 values");
             let crate::recurrent::RecurrentLayer::Gated(layers) = &m.encoder.layers[0] else {
                 panic!("an LSTM encoder has gated layers");
             };
