@@ -10,7 +10,8 @@
 //!   carries over between chunks of a sequence;
 //! - [`fused`]: the time loop of every cell as one operation with a hand-written backward pass,
 //!   vectorised on the CPU backends (features `flex`, the default, and `ndarray`).
-//! - two heads: [`SequenceClassifier`] and [`CharLanguageModel`].
+//! - two heads: [`SequenceClassifier`] and [`CharLanguageModel`] (whose encoder reads its token
+//!   ids with the embedding, [`Recurrent::forward_tokens`]).
 //!
 //! All inputs are batch-first: `[batch, time, features]`.
 //!

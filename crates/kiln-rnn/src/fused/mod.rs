@@ -4,7 +4,9 @@
 //! On the CPU backends (flex, ndarray) one call runs the recurrence on host memory with
 //! vectorised activations and Burn's own `gemm` (an LSTM's gates in register tiles where the
 //! CPU has AVX2 or AVX-512, with gemm's sums bit for bit: `gate_tiles`), and its backward pass
-//! reuses the activations of the forward pass instead of recomputing them. Half-precision inputs are computed in f32
+//! reuses the activations of the forward pass instead of recomputing them. An LSTM whose input is
+//! a token embedding ([`lstm_tokens`]) computes, for inference, each token's input projection once
+//! and looks it up at every step. Half-precision inputs are computed in f32
 //! inside the kernel and returned in their own type. Other backends (wgpu) get the same maths
 //! composed from Burn's tensor operations.
 
