@@ -215,22 +215,22 @@ pub fn lstm_forward(
     let tiles = (batch * time >= MIN_ROW_STEPS)
         .then(|| PackedGates::new(w, hidden, hidden))
         .flatten();
-    // With the tiles, each group of rows runs its cell step right after its product.
-    let groups: Vec<Range<usize>> = match &tiles {
-        Some(tiles) => tiles.row_groups(batch).collect(),
-        None => std::iter::once(0..batch).collect(),
+    // With the tiles, each block of rows runs its cell step right after its product.
+    let blocks: Vec<Vec<Range<usize>>> = match &tiles {
+        Some(tiles) => tiles.row_blocks(batch),
+        None => vec![vec![0..batch]],
     };
     let zero_start = starts_at_zero(h0);
     for (s, t) in d.order(reverse).into_iter().enumerate() {
-        for rows in &groups {
+        for block in &blocks {
             match &tiles {
                 _ if s == 0 && zero_start => {}
                 Some(tiles) => {
-                    tiles.add_product(&mut acts[t * g4..], time * g4, &h, hidden, rows.clone())
+                    tiles.add_products(&mut acts[t * g4..], time * g4, &h, hidden, block)
                 }
                 None => step_product(acts, &h, w, t, d, g4),
             }
-            for b in rows.clone() {
+            for b in block[0].start..block[block.len() - 1].end {
                 let at = (b * time + t) * g4;
                 let st = (b * time + t) * hidden;
                 let hb = b * hidden;
