@@ -1,6 +1,7 @@
 //! An LSTM's products with its weights (`gates += h · w` and `gates += x_t · w_in`) in register
-//! tiles, one group of batch rows at a time, so that each group's cell step follows its
-//! products while the group's gates are still in the cache.
+//! tiles, one block of batch rows at a time (at most 256 KiB of gates), so that each block's cell
+//! step follows its products while the block's gates are still in the cache; within a block, each
+//! panel of the weight serves every group of rows before the next panel is read.
 //!
 //! gemm reads the recurrent weight where it lies at every step (packing it 28 times per
 //! sequence would cost more than it saves); here a weight `[inputs, 4 hidden]` is packed once
