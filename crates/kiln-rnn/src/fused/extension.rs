@@ -268,15 +268,12 @@ fn parts(d: Dims) -> Vec<Range<usize>> {
     kiln_kernels::batch_parts(d.batch, d.time * d.hidden * d.hidden, MIN_PART_WORK)
 }
 
-/// `x_part · w_in + b_in` for the batch rows `rows`: `[rows, time, width]`.
-fn project(i: &Inputs, rows: &Range<usize>) -> Vec<f32> {
-    let per_row = i.dims.time * i.features;
-    let x = &i.x[rows.start * per_row..rows.end * per_row];
-    let steps = rows.len() * i.dims.time;
+/// `x · w_in + b_in` for `count` rows of `x` (`features` values each): `[count, width]`.
+fn projection(i: &Inputs, x: &[f32], count: usize) -> Vec<f32> {
     let mut acts = product(
         View::dense(x, i.features),
         View::dense(&i.w_in, i.width),
-        steps,
+        count,
         i.features,
         i.width,
     );
@@ -288,16 +285,43 @@ fn project(i: &Inputs, rows: &Range<usize>) -> Vec<f32> {
     acts
 }
 
+/// `x_part · w_in + b_in` for the batch rows `rows`: `[rows, time, width]`. Where the input is
+/// given as tokens and `table` holds every token's projection ([`token_projections`]), its rows
+/// are copied instead.
+fn project(i: &Inputs, table: Option<&[f32]>, rows: &Range<usize>) -> Vec<f32> {
+    let steps = rows.len() * i.dims.time;
+    if let (Some(table), Some(tokens)) = (table, &i.tokens) {
+        let ids = &tokens.ids[rows.start * i.dims.time..rows.end * i.dims.time];
+        let mut acts = Vec::with_capacity(steps * i.width);
+        for &id in ids {
+            acts.extend_from_slice(&table[id * i.width..(id + 1) * i.width]);
+        }
+        return acts;
+    }
+    let per_row = i.dims.time * i.features;
+    projection(i, &i.x[rows.start * per_row..rows.end * per_row], steps)
+}
+
+/// Every token's input projection, `[vocabulary, width]`, where the input is given as tokens
+/// and a table costs no more than projecting them one by one: the same products as
+/// [`project`]'s, row for row, so the same bits (tested through the training path).
+fn token_projections(i: &Inputs) -> Option<Vec<f32>> {
+    let tokens = i.tokens.as_ref().filter(|t| t.table_pays(i.features))?;
+    let vocabulary = tokens.embedding.len() / i.features.max(1);
+    Some(projection(i, &tokens.embedding, vocabulary))
+}
+
 /// Projects the input of the batch rows `rows` and runs the forward kernel of `cell` on it,
 /// keeping its tape when `keep`.
 fn forward_part(
     cell: Cell,
     i: &Inputs,
+    table: Option<&[f32]>,
     rows: Range<usize>,
     reverse: bool,
     keep: bool,
 ) -> (Vec<f32>, Part) {
-    let mut acts = project(i, &rows);
+    let mut acts = project(i, table, &rows);
     let d = Dims {
         batch: rows.len(),
         ..i.dims
@@ -385,8 +409,9 @@ fn forward(
         });
         return (out, vec![d.batch, steps, d.hidden], Vec::new());
     }
+    let table = token_projections(inputs);
     let results = run_parts(parts, |rows| {
-        forward_part(cell, inputs, rows, reverse, keep)
+        forward_part(cell, inputs, table.as_deref(), rows, reverse, keep)
     });
     let mut out = Vec::with_capacity(d.batch * steps * d.hidden);
     let mut tapes = Vec::with_capacity(results.len());
@@ -522,17 +547,13 @@ fn run<B: Backend>(cell: Cell, p: Primitives<B>, reverse: bool) -> FloatTensor<B
     write::<B>(out, shape, inputs.dtype, &device)
 }
 
-/// The forward pass of [`FusedRecurrentBackend::fused_lstm_tokens`] on a CPU backend without
-/// autodiff: `p.x` is the embedding, gathered here into the layer's input for the paths that
-/// read it.
-fn run_lstm_tokens<B: Backend>(
-    tokens: IntTensor<B>,
-    p: Primitives<B>,
-    reverse: bool,
-) -> FloatTensor<B> {
-    let device = p.x.device();
-    let vocabulary = p.x.shape()[0];
-    let ids = read_ints::<B>(tokens.clone())
+/// The token ids of `tokens` as indices, each checked against the rows of `embedding`.
+///
+/// # Panics
+/// If an id is negative or not below the embedding's row count.
+fn token_ids<B: Backend>(tokens: IntTensor<B>, embedding: &FloatTensor<B>) -> Vec<usize> {
+    let vocabulary = embedding.shape()[0];
+    read_ints::<B>(tokens)
         .into_iter()
         .map(|id| {
             usize::try_from(id)
@@ -542,7 +563,19 @@ fn run_lstm_tokens<B: Backend>(
                     panic!("token id {id} is outside the embedding's {vocabulary} rows")
                 })
         })
-        .collect();
+        .collect()
+}
+
+/// The forward pass of [`FusedRecurrentBackend::fused_lstm_tokens`] on a CPU backend without
+/// autodiff: `p.x` is the embedding, gathered here into the layer's input for the paths that
+/// read it.
+fn run_lstm_tokens<B: Backend>(
+    tokens: IntTensor<B>,
+    p: Primitives<B>,
+    reverse: bool,
+) -> FloatTensor<B> {
+    let device = p.x.device();
+    let ids = token_ids::<B>(tokens.clone(), &p.x);
     let embedding = p.x.clone();
     let p = Primitives {
         x: B::embedding(p.x, tokens),
@@ -681,10 +714,14 @@ impl<B: Backend> Backward<B, 7> for FusedBackward {
 }
 
 /// The autodiff forward pass: runs the kernel, keeping its tape when any input is tracked.
+///
+/// `tokens`, where given, are the token ids and the embedding (the inner backend's) that `p.x`
+/// was gathered from: an LSTM then copies each token's input projection from a table.
 fn run_tracked<B: FusedRecurrentBackend, C: CheckpointStrategy>(
     cell: Cell,
     p: Primitives<Autodiff<B, C>>,
     reverse: bool,
+    tokens: Option<(IntTensor<B>, FloatTensor<B>)>,
 ) -> FloatTensor<Autodiff<B, C>> {
     // Absent inputs stand in as an untracked copy of `h0`; they never receive a gradient.
     let filler = || p.h0.clone();
@@ -711,7 +748,13 @@ fn run_tracked<B: FusedRecurrentBackend, C: CheckpointStrategy>(
         c0: has_c0.then(|| c0.primitive().clone()),
     };
     let keep = matches!(prep, OpsKind::Tracked(_));
-    let inputs = Inputs::borrow::<B>(&primitives);
+    let ids_and_embedding =
+        tokens.map(|(ids, embedding)| (token_ids::<B>(ids, &embedding), embedding));
+    let mut inputs = Inputs::borrow::<B>(&primitives);
+    inputs.tokens = ids_and_embedding.as_ref().map(|(ids, embedding)| Tokens {
+        ids: ids.clone(),
+        embedding: borrow::<B>(embedding),
+    });
     let (out, shape, parts) = forward(cell, &inputs, reverse, keep);
     let output = write::<B>(out, shape, inputs.dtype, &device);
     drop(inputs);
@@ -743,10 +786,11 @@ impl<B: FusedRecurrentBackend, C: CheckpointStrategy> FusedRecurrentBackend for 
         reverse: bool,
     ) -> FloatTensor<Self> {
         let p = Primitives::lstm(x, w_in, b_in, w, h0, c0);
-        run_tracked::<B, C>(Cell::Lstm, p, reverse)
+        run_tracked::<B, C>(Cell::Lstm, p, reverse, None)
     }
 
-    /// On autodiff: the embedding's own operation (its gradient included), then the LSTM.
+    /// On autodiff: the embedding's own operation (its gradient included), then the LSTM, whose
+    /// forward pass copies each token's input projection from a table (the same values).
     fn fused_lstm_tokens(
         tokens: IntTensor<Self>,
         embedding: FloatTensor<Self>,
@@ -757,8 +801,10 @@ impl<B: FusedRecurrentBackend, C: CheckpointStrategy> FusedRecurrentBackend for 
         c0: FloatTensor<Self>,
         reverse: bool,
     ) -> FloatTensor<Self> {
+        let table_of = (tokens.clone(), embedding.primitive().clone());
         let x = Self::embedding(embedding, tokens);
-        Self::fused_lstm(x, w_in, b_in, w, h0, c0, reverse)
+        let p = Primitives::lstm(x, w_in, b_in, w, h0, c0);
+        run_tracked::<B, C>(Cell::Lstm, p, reverse, Some(table_of))
     }
 
     fn fused_gru(
@@ -771,7 +817,7 @@ impl<B: FusedRecurrentBackend, C: CheckpointStrategy> FusedRecurrentBackend for 
         reverse: bool,
     ) -> FloatTensor<Self> {
         let p = Primitives::gru(x, w_in, b_in, w, bias, h0);
-        run_tracked::<B, C>(Cell::Gru, p, reverse)
+        run_tracked::<B, C>(Cell::Gru, p, reverse, None)
     }
 
     fn fused_elman(
@@ -784,6 +830,6 @@ impl<B: FusedRecurrentBackend, C: CheckpointStrategy> FusedRecurrentBackend for 
         reverse: bool,
     ) -> FloatTensor<Self> {
         let p = Primitives::elman(x, w_in, b_in, w, h0);
-        run_tracked::<B, C>(Cell::Elman { relu }, p, reverse)
+        run_tracked::<B, C>(Cell::Elman { relu }, p, reverse, None)
     }
 }
