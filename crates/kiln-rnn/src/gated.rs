@@ -129,9 +129,8 @@ impl GatedLayer {
 
     /// Runs the layer over the embedding rows `embedding[tokens]` (`tokens` `[batch, time]`,
     /// `embedding` `[vocabulary, input]`): [`forward`](Self::forward) of the embedded tokens, bit
-    /// for bit. An LSTM off autodiff on a CPU backend computes each token's input projection
-    /// once where the batch holds at least as many tokens as the vocabulary
-    /// ([`fused::lstm_tokens`]).
+    /// for bit. An LSTM on a CPU backend computes each token's input projection once where the
+    /// batch holds at least as many tokens as the vocabulary ([`fused::lstm_tokens`]).
     ///
     /// # Panics
     /// If the sequence has no time step.

@@ -58,7 +58,7 @@ impl CharLanguageModel {
         state: Option<RecurrentState>,
     ) -> (Tensor<3>, RecurrentState) {
         // The encoder reads the tokens with the embedding (its LSTMs look their input
-        // projections up instead of summing them at every step, in inference).
+        // projections up instead of summing them at every step).
         let embedding = self.embedding.weight.val();
         let (features, state) = self.encoder.forward_tokens(tokens, embedding, state);
         // In training, one `[batch x time, hidden]` matrix through the output layer: one

@@ -244,8 +244,8 @@ impl Recurrent {
     /// Runs the encoder over the embedding rows `embedding[tokens]` (`tokens` `[batch, time]`,
     /// `embedding` `[vocabulary, input_size]`): [`forward`](Self::forward) of the embedded tokens,
     /// bit for bit. A first level of LSTMs reads the tokens themselves (see
-    /// [`GatedLayer::forward_tokens`]: for inference on the CPU backends, each token's input
-    /// projection computed once).
+    /// [`GatedLayer::forward_tokens`]: on the CPU backends, each token's input projection
+    /// computed once).
     ///
     /// # Panics
     /// As [`forward`](Self::forward).

@@ -44,8 +44,9 @@ pub trait FusedRecurrentBackend: Backend {
 
     /// LSTM over the embedding rows of token ids `tokens` `[batch, time]` (`embedding`
     /// `[vocabulary, features]`): [`fused_lstm`](Self::fused_lstm) of the embedded tokens, bit
-    /// for bit. Off autodiff, where the batch has at least as many tokens as the vocabulary,
-    /// each token's input projection is computed once and looked up at every step.
+    /// for bit. Where the batch has at least as many tokens as the vocabulary, each token's
+    /// input projection is computed once and looked up at every step (on autodiff, with the
+    /// embedded sequence's gradients).
     #[allow(clippy::too_many_arguments)]
     fn fused_lstm_tokens(
         tokens: IntTensor<Self>,

@@ -5,8 +5,8 @@
 //! vectorised activations and Burn's own `gemm` (an LSTM's gates in register tiles where the
 //! CPU has AVX2 or AVX-512, with gemm's sums bit for bit: `gate_tiles`), and its backward pass
 //! reuses the activations of the forward pass instead of recomputing them. An LSTM whose input is
-//! a token embedding ([`lstm_tokens`]) computes, for inference, each token's input projection once
-//! and looks it up at every step. Half-precision inputs are computed in f32
+//! a token embedding ([`lstm_tokens`]) computes each token's input projection once and looks it
+//! up at every step, in training and inference. Half-precision inputs are computed in f32
 //! inside the kernel and returned in their own type. Other backends (wgpu) get the same maths
 //! composed from Burn's tensor operations.
 
@@ -101,10 +101,10 @@ impl TokenSequenceInput {
 pub use kiln_kernels::has_fused_kernel;
 
 /// Runs an LSTM over token ids: [`sequence`] of the embedded tokens (see
-/// [`TokenSequenceInput`]), bit for bit. For inference on the CPU backends, where the batch
-/// holds at least as many tokens as the vocabulary, each token's input projection is computed
-/// once and looked up at every step (the character model's embedding of 64 is a tenth of its
-/// LSTM's products).
+/// [`TokenSequenceInput`]), bit for bit. On the CPU backends, where the batch holds at least as
+/// many tokens as the vocabulary, each token's input projection is computed once and looked up
+/// at every step (the character model's embedding of 64 is a tenth of its LSTM's forward
+/// products); on autodiff the gradients are the embedded sequence's.
 pub fn lstm_tokens(input: TokenSequenceInput, reverse: bool) -> Tensor<3> {
     #[cfg(any(feature = "flex", feature = "ndarray"))]
     if has_fused_kernel(&input.embedding.device()) {
